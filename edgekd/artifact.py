@@ -1,0 +1,85 @@
+"""The one record that flows between stages.
+
+Each stage takes the list of artifacts built so far and returns new
+:class:`Artifact` records; records are never mutated in place, so a stage's
+inputs stay valid for the stages after it (and for resume).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["teacher", "student", "baseline"]
+Format = Literal["torch", "onnx", "tflite", "coreml"]
+Precision = Literal["fp32", "fp16", "int8"]
+
+FORMATS: tuple[str, ...] = ("torch", "onnx", "tflite", "coreml")
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One model at one point of the pipeline.
+
+    Attributes:
+        name: Unique, human-readable name, e.g. ``student-int8.onnx``.
+        role: ``teacher``, ``student`` or ``baseline`` (a student trained without the teacher).
+        format: The runtime format the model is in.
+        precision: Numeric precision of weights/activations.
+        path: File or folder, relative to the build's output folder (``None`` for in-memory models).
+        model: The in-memory object (a ``torch.nn.Module``) when there is one; never serialised.
+        input_shape: Shape of one input sample, channels first (C, H, W).
+        params: Parameter count of the underlying network.
+        macs: Multiply-accumulates for one sample.
+        parent: Name of the artifact this one was derived from.
+        metrics: Everything measured so far (accuracy, calibration, latency, memory, parity, ...).
+        notes: Plain-language remarks that belong in the report (e.g. "INT8 slower than FP32").
+    """
+
+    name: str
+    role: Role
+    format: Format
+    precision: Precision
+    path: str | None = None
+    model: Any = field(default=None, repr=False, compare=False)
+    input_shape: tuple[int, ...] = ()
+    params: int = 0
+    macs: int = 0
+    parent: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def evolve(self, **changes: Any) -> "Artifact":
+        """Return a copy with ``changes`` applied (records are immutable)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_metrics(self, **metrics: Any) -> "Artifact":
+        """Return a copy whose metrics are merged with ``metrics``."""
+        return self.evolve(metrics={**self.metrics, **metrics})
+
+    def with_note(self, note: str) -> "Artifact":
+        """Return a copy with one more note."""
+        return self.evolve(notes=(*self.notes, note))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form used in report.json (``model`` is left out)."""
+        return {
+            "name": self.name,
+            "role": self.role,
+            "format": self.format,
+            "precision": self.precision,
+            "path": self.path,
+            "parent": self.parent,
+            "input_shape": list(self.input_shape),
+            "params": int(self.params),
+            "macs": int(self.macs),
+            **self.metrics,
+            "notes": list(self.notes),
+        }
+
+
+def find(artifacts: list[Artifact], **match: Any) -> list[Artifact]:
+    """Artifacts whose attributes equal every ``match`` value."""
+    return [a for a in artifacts if all(getattr(a, k) == v for k, v in match.items())]

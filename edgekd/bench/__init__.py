@@ -1,0 +1,1 @@
+"""Measurements: accuracy, calibration, parity, host latency, predicted latency, memory, the gate."""

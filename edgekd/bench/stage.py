@@ -1,0 +1,118 @@
+"""Bench stage: measure every artifact on the test split and on this host.
+
+For each model: top-1 and agreement with the teacher, calibration (ECE, NLL, Brier),
+parity against the torch student, host latency in its real runtime, predicted latency
+on the target from the exported graph, and memory (weights, activation arena, RSS).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import atomic
+from ..artifact import Artifact
+from .graphs import graph_for
+from .measure import measure_host_latency, open_artifact_runner
+
+# FP32 exports must match the torch student this closely (max |Δlogit|), else the build fails.
+FP32_PARITY_ATOL = 1e-3
+
+
+def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
+    """Return the artifacts with accuracy, calibration, parity, latency and memory filled in."""
+    from .calibration import agreement, calibration_metrics
+
+    x_test, y_test = ctx.data.test.numpy()
+    logits_of: dict[str, np.ndarray] = {}
+    measured: list[Artifact] = []
+    for art in artifacts:
+        ctx.reporter.stage("bench", art.name)
+        runner = open_artifact_runner(art, ctx)
+        metrics: dict = {"size_bytes": _size(art, ctx)}
+        if runner is None:  # Core ML on Linux: no prediction possible
+            metrics.update(_coreml_checks(art, ctx))
+        else:
+            logits = runner.predict(x_test)
+            logits_of[art.name] = logits
+            teacher_logits = logits_of.get("teacher", logits)
+            cal = calibration_metrics(logits, y_test)
+            metrics["accuracy"] = {"top1": cal["top1"], "agreement_with_teacher": agreement(logits, teacher_logits)}
+            metrics["calibration"] = {k: cal[k] for k in ("ece", "mce", "nll", "brier")}
+            parity = _parity(art, logits, logits_of, x_test, artifacts, ctx)
+            if parity:
+                metrics["parity"] = parity
+        host, rss = measure_host_latency(runner, x_test[:1], ctx)
+        graph = graph_for(art, artifacts, ctx)
+        metrics["latency_ms"] = {"host": host, "predicted": _predict(graph, art, ctx)}
+        metrics["memory"] = {**_memory(graph), "host_peak_rss_bytes": rss}
+        measured.append(art.with_metrics(**metrics))
+    return _flag_slow_int8(measured, ctx)
+
+
+def _size(art: Artifact, ctx) -> int:
+    return atomic.size_of(ctx.resolve(art.path)) if art.path else 0
+
+
+def _parity(art: Artifact, logits: np.ndarray, logits_of: dict, x_test: np.ndarray, artifacts: list[Artifact],
+            ctx) -> dict | None:
+    """Compare an exported artifact with the torch model it came from."""
+    from .parity import compare_logits, first_diverging_node
+
+    if art.format == "torch" or "student" not in logits_of:
+        return None
+    parity = {"reference": "student", **compare_logits(logits_of["student"], logits)}
+    if art.precision == "fp32":
+        parity["tolerance"] = FP32_PARITY_ATOL
+        parity["passed"] = parity["max_abs_diff"] <= FP32_PARITY_ATOL
+        if not parity["passed"] and art.format == "onnx":
+            student = next(a for a in artifacts if a.name == "student")
+            parity["first_diverging_node"] = first_diverging_node(
+                ctx.resolve(art.path), student.model, x_test[:1], FP32_PARITY_ATOL)
+    return parity
+
+
+def _coreml_checks(art: Artifact, ctx) -> dict:
+    from ..export.coreml import inspect_coreml
+
+    spec = inspect_coreml(ctx.resolve(art.path))
+    ok = list(spec["inputs"]) and list(spec["outputs"])
+    return {"coreml": {**spec, "loads": bool(ok),
+                       "note": "Core ML prediction needs macOS: accuracy and numeric parity not measured on Linux"}}
+
+
+def _predict(graph, art: Artifact, ctx) -> dict | None:
+    from .predict import predict_latency
+
+    if graph is None:
+        return None
+    pred = predict_latency(graph, ctx.target, art.precision)
+    return {"p50": pred["p50"], "low": pred["low"], "high": pred["high"], "target": ctx.target.name}
+
+
+def _memory(graph) -> dict:
+    from .memory import analyze_onnx
+
+    if graph is None:
+        return {"weights_bytes": None, "peak_activation_bytes": None}
+    mem = analyze_onnx(graph)
+    return {"weights_bytes": int(mem["weights_bytes"]), "peak_activation_bytes": int(mem["peak_activation_bytes"])}
+
+
+def _flag_slow_int8(artifacts: list[Artifact], ctx) -> list[Artifact]:
+    """Measure each INT8 model side by side with its FP32 twin; say so when INT8 is slower."""
+    from .measure import compare_side_by_side
+
+    by_name = {a.name: a for a in artifacts}
+    out = []
+    for art in artifacts:
+        twin = by_name.get(art.name.replace("int8", "fp32")) if art.precision == "int8" else None
+        if twin is None or art.format == "coreml" or ctx.config.bench.latency_mode == "off":
+            out.append(art)
+            continue
+        ratio = compare_side_by_side(twin, art, ctx)
+        art = art.with_metrics(int8_vs_fp32_host_latency_ratio=ratio)
+        if ratio > 1.0:
+            art = art.with_note(f"INT8 is slower than FP32 on this host ({ratio:.2f}x the FP32 p50, measured "
+                                f"side by side in {art.format} runtime); check the target's INT8 kernels")
+        out.append(art)
+    return out

@@ -1,0 +1,191 @@
+"""The ``edgekd`` command: parses, calls :mod:`edgekd.api`, renders with rich, maps errors to exit codes.
+
+Heavy libraries are never imported here (``edgekd --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+
+import click
+
+from . import __version__
+from .errors import EXIT_BAD_INPUT, EXIT_BUDGET_MISSED, EXIT_INTERNAL, EdgekdError
+
+_STATE = {"debug": False}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgekd")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+def cli(debug: bool) -> None:
+    """Distil a teacher into a small student that is proven to fit an edge device."""
+    _STATE["debug"] = debug
+
+
+@cli.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default="host", show_default=True,
+              help="Device profile name (see `edgekd targets list`) or path to a profile YAML.")
+@click.option("--out", "-o", "out_dir", default="runs/build", show_default=True, type=click.Path(),
+              help="Output folder.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. --set distill.epochs=5 (repeatable).")
+@click.option("--resume", is_flag=True, help="Continue a killed build in --out from its last checkpoint.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json instead of tables.")
+def build(config, target, out_dir, overrides, resume, as_json) -> None:
+    """Build, measure and judge a student (no CONFIG: the embedded digits example).
+
+    Exit codes: 0 every budget met, 3 a budget missed, 2 bad input, 1 internal error.
+    """
+    from . import api
+    from .report.console import RichReporter, render_build
+
+    with RichReporter() as reporter:
+        result = api.build(config, target, out_dir, overrides=overrides, resume=resume, reporter=reporter)
+    if as_json:
+        click.echo(json.dumps(result.report, indent=2))
+    else:
+        render_build(result.report, result.out_dir)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("report", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default=None, help="Judge against this profile (default: the report's).")
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None, help="An older report.json to compare.")
+@click.option("--max-regression", default="5%", show_default=True,
+              help="Largest allowed worsening vs the baseline, e.g. 5% or 0.05.")
+def check(report, target, baseline, max_regression) -> None:
+    """Re-judge REPORT against a profile's budgets (and a baseline); exit 3 on a miss."""
+    from . import api
+    from .report.console import render_check
+
+    result = api.check(report, target=target, baseline=baseline, max_regression=_fraction(max_regression))
+    render_check(result)
+    sys.exit(0 if result["passed"] else EXIT_BUDGET_MISSED)
+
+
+@cli.group()
+def targets() -> None:
+    """Device profiles."""
+
+
+@targets.command("list")
+def targets_list() -> None:
+    """List the device profiles in targets/."""
+    from . import api
+    from .report.console import render_targets
+
+    render_targets(api.list_targets())
+
+
+@targets.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the profile as JSON.")
+def targets_show(name, as_json) -> None:
+    """Show one profile (NAME or a path to a YAML)."""
+    from . import api
+    from .report.console import render_target
+
+    profile = api.load_target(name)
+    if as_json:
+        click.echo(json.dumps(profile.to_public_dict(), indent=2))
+    else:
+        render_target(profile)
+
+
+@cli.group()
+def students() -> None:
+    """Student architectures."""
+
+
+@students.command("list")
+def students_list() -> None:
+    """List the registered students."""
+    from . import api
+    from .report.console import render_students
+
+    render_students(api.list_students())
+
+
+@students.command("show")
+@click.argument("name")
+@click.option("--set", "options", multiple=True, metavar="KEY=VALUE",
+              help="Option such as width=0.5, resolution=224, classes=1000, channels=3.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def students_show(name, options, as_json) -> None:
+    """Params and MACs of one student at one input size."""
+    from . import api
+    from .report.console import render_student
+
+    opts = _parse_options(options)
+    resolution = opts.pop("resolution", 224)
+    size = (resolution, resolution) if isinstance(resolution, int) else tuple(resolution)
+    info = api.show_student(name, num_classes=opts.pop("classes", 1000),
+                            input_shape=(opts.pop("channels", 3), *size), **opts)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        render_student(info)
+
+
+def _parse_options(items) -> dict:
+    import yaml
+
+    from .errors import ConfigError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r} is not KEY=VALUE", fix="e.g. --set width=0.5")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _fraction(text: str) -> float:
+    from .errors import ConfigError
+
+    raw = text.strip()
+    try:
+        return float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ConfigError(f"--max-regression {text!r} is not a number", fix="e.g. --max-regression 5%") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and convert exceptions into exit codes exactly once."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line, not only before the subcommand.
+    if "--debug" in args:
+        _STATE["debug"] = True
+        args = ["--debug", *[a for a in args if a != "--debug"]]
+    try:
+        cli.main(args=args, prog_name="edgekd", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_BAD_INPUT)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_INTERNAL)
+    except EdgekdError as exc:
+        if _STATE["debug"]:
+            traceback.print_exc()
+        click.echo(f"error: {exc.one_line()}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the one place internal errors are converted
+        if _STATE["debug"]:
+            traceback.print_exc()
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        click.echo(f"internal error: {exc.__class__.__name__}: {first} (run with --debug for the traceback)",
+                   err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,237 @@
+"""Build configuration: YAML validated by pydantic with ``extra="forbid"``.
+
+Every section is optional; ``BuildConfig()`` is the embedded default (scikit-learn's
+bundled handwritten digits, a small CNN teacher trained on the spot, Hinton KD into a
+MobileNetV2-style student, INT8, ONNX). ``--set a.b=value`` overrides any key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DigitsData(Section):
+    """scikit-learn's bundled 8×8 handwritten digits (1,797 real samples), upsampled."""
+
+    kind: Literal["digits"] = "digits"
+    resolution: int = Field(16, ge=8, le=128, description="side of the upsampled square image")
+    test_fraction: float = Field(0.2, gt=0, lt=0.5)
+    val_fraction: float = Field(0.1, gt=0, lt=0.5)
+    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
+
+
+DataConfig = Annotated[Union[DigitsData], Field(discriminator="kind")]
+
+
+class ScratchTeacher(Section):
+    """A small CNN teacher trained on the spot on the training split."""
+
+    kind: Literal["scratch-cnn"] = "scratch-cnn"
+    width: int = Field(32, ge=4, le=512, description="channels of the first conv; doubles twice")
+    epochs: int = Field(12, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(5e-4, ge=0)
+    batch_size: int = Field(64, ge=1)
+
+
+TeacherConfig = Annotated[Union[ScratchTeacher], Field(discriminator="kind")]
+
+
+class StudentConfig(Section):
+    """Which registered student to build, and its options (see ``edgekd students list``)."""
+
+    name: str = "mobilenetv2"
+    options: dict[str, Any] = Field(default_factory=lambda: {"width": 0.35})
+
+
+class DistillConfig(Section):
+    """Hinton knowledge distillation: loss = α·T²·KL(p_T^teacher ‖ p_T^student) + (1-α)·CE."""
+
+    method: Literal["hinton"] = "hinton"
+    temperature: float = Field(4.0, gt=0, le=100)
+    alpha: float = Field(0.7, ge=0, le=1, description="weight of the soft (teacher) term")
+    epochs: int = Field(25, ge=1)
+    lr: float = Field(5e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    batch_size: int = Field(64, ge=1)
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    warmup_epochs: int = Field(1, ge=0)
+    train_baseline: bool = Field(False, description="also train the student on hard labels alone")
+
+
+class QuantizeConfig(Section):
+    """Post-training static INT8 on the calibration split."""
+
+    enabled: bool = True
+    method: Literal["minmax", "entropy", "percentile"] = "minmax"
+    per_channel: bool = True
+
+
+class ExportConfig(Section):
+    """Which formats to write; ``None`` means the target profile's formats."""
+
+    formats: list[Literal["onnx", "tflite", "coreml"]] | None = None
+    opset: int = Field(17, ge=13, le=21)
+
+
+class BenchConfig(Section):
+    """How artifacts are measured."""
+
+    latency_mode: Literal["short", "full", "off"] = "short"
+    threads: int | None = Field(None, ge=1, description="default: the target profile's threads")
+
+
+class BuildConfig(Section):
+    """The whole build."""
+
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DigitsData)
+    teacher: TeacherConfig = Field(default_factory=ScratchTeacher)
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
+    quantize: QuantizeConfig = Field(default_factory=QuantizeConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> BuildConfig:
+    """Read a YAML config (or the embedded default), apply ``a.b=value`` overrides, validate.
+
+    Args:
+        path: YAML file, or ``None`` for the embedded default.
+        overrides: ``key.path=value`` strings; values are parsed as YAML (``[onnx,tflite]``, ``0.5``).
+
+    Raises:
+        ConfigError: unreadable file, YAML syntax error, unknown key or bad value (one line).
+    """
+    source = str(path) if path else "default config"
+    raw: dict[str, Any] = _read_yaml(Path(path)) if path else {}
+    for item in overrides:
+        _apply_override(raw, item)
+    # A section given without `kind` means the default kind (so `--set data.resolution=24` works).
+    for section, default_kind in (("data", "digits"), ("teacher", "scratch-cnn")):
+        if isinstance(raw.get(section), dict):
+            raw[section].setdefault("kind", default_kind)
+    try:
+        return BuildConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_validation_error(exc, BuildConfig)}",
+                          fix="correct that key (see `edgekd build --help` and README 'Config')") from None
+
+
+def dump_config(config: BuildConfig) -> str:
+    """The resolved config as YAML (every default filled in)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist", fix="pass the path of a YAML build config")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}",
+                          fix="check indentation and quoting on that line") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})",
+                          fix="pass a UTF-8 YAML file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections, got {type(data).__name__}",
+                          fix="start the file with keys such as `data:`, `student:`, `distill:`")
+    return data
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r} is not of the form key.path=value", fix="e.g. --set distill.epochs=5")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> str:
+    """One line for the first pydantic error: the key path, what is wrong, what is allowed."""
+    err = exc.errors()[0]
+    loc, section = _walk(model, list(err["loc"]))
+    key = ".".join(loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        allowed = sorted(getattr(section, "model_fields", {}))
+        close = difflib.get_close_matches(loc[-1], allowed, n=1)
+        guess = f"; did you mean '{close[0]}'?" if close else ""
+        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
+        return f"unknown key '{key}'{guess}{hint}"
+    if err["type"] == "missing":
+        return f"missing required key '{key}'"
+    got = err.get("input")
+    got_text = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    return f"bad value for '{key}': {err['msg']}{got_text}"
+
+
+def _walk(model: type[BaseModel], loc: list[Any]) -> tuple[list[str], Any]:
+    """Follow an error location through the models.
+
+    Returns the user-facing key path (without the discriminator tags pydantic inserts
+    for tagged unions) and the section class that holds the last key.
+    """
+    keys: list[str] = []
+    section: Any = model
+    parent: Any = model
+    pending_union: dict[str, type[BaseModel]] | None = None
+    for part in loc:
+        if pending_union is not None and part in pending_union:
+            section, pending_union = pending_union[part], None
+            continue
+        keys.append(str(part))
+        fields = getattr(section, "model_fields", None)
+        if not fields or part not in fields:
+            parent = section
+            section = None
+            continue
+        parent = section
+        members = _model_members(fields[part].annotation)
+        section = members[0] if members else None
+        tags = {m.model_fields["kind"].default: m for m in members if "kind" in m.model_fields}
+        pending_union = tags or None
+    # The last part is the offending key itself: its holder is the parent section.
+    return keys, parent
+
+
+def _model_members(annotation: Any) -> list[type[BaseModel]]:
+    """The BaseModel classes an annotation can hold (unwrapping Annotated/Union/Optional)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    inner = getattr(annotation, "__origin__", None)
+    if getattr(annotation, "__metadata__", None) is not None and inner is not None:
+        return _model_members(inner)
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(_model_members(arg))
+    return found

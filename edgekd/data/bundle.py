@@ -1,0 +1,65 @@
+"""The in-memory dataset every stage reads: fixed train/val/test/calibration splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Split:
+    """Inputs (N, C, H, W) float32 and integer labels (N,)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def numpy(self) -> tuple[np.ndarray, np.ndarray]:
+        """The split as (float32 NCHW array, int64 labels)."""
+        return self.x.numpy().astype(np.float32, copy=False), self.y.numpy()
+
+
+@dataclass(frozen=True)
+class DataBundle:
+    """A dataset split for a build.
+
+    Attributes:
+        name: Short name used in reports (e.g. ``sklearn-digits``).
+        task: ``image`` or ``audio``.
+        class_names: Label index → name.
+        input_shape: One sample's shape, channels first.
+        train, val, test: The fixed splits.
+        calibration: A subset of ``train`` used to calibrate INT8 quantization.
+        preprocessing: What the device must do to raw input (written to the report).
+    """
+
+    name: str
+    task: str
+    class_names: tuple[str, ...]
+    input_shape: tuple[int, ...]
+    train: Split
+    val: Split
+    test: Split
+    calibration: Split
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able description for the report."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "classes": list(self.class_names),
+            "input_shape": list(self.input_shape),
+            "samples": {"train": len(self.train), "val": len(self.val), "test": len(self.test),
+                        "calibration": len(self.calibration)},
+            "preprocessing": self.preprocessing,
+        }

@@ -1,0 +1,169 @@
+"""A small, deterministic trainer with per-epoch checkpoints and resume.
+
+The same loop trains the scratch teacher (cross-entropy), the KD student (Hinton loss
+on cached teacher logits) and the hard-label baseline. Determinism across a resume:
+every epoch reseeds torch from ``seed + epoch`` and shuffles with its own generator,
+so an epoch replayed after a kill sees the same batches and dropout masks.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .. import atomic
+from ..data.bundle import Split
+from ..errors import TrainingDivergedError
+from ..progress import NullReporter, Reporter
+
+# loss_fn(logits, labels, batch_indices) -> scalar loss; indices let KD look up cached teacher logits.
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Optimisation settings for one training run."""
+
+    epochs: int
+    lr: float
+    weight_decay: float
+    batch_size: int
+    optimizer: str = "adamw"
+    warmup_epochs: int = 1
+    patience: int | None = None  # early stopping on val top-1; None trains every epoch
+
+
+def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: LossFn, *, seed: int,
+        label: str, checkpoint: Path | None = None, reporter: Reporter | None = None) -> dict:
+    """Train ``model`` in place; keep the weights of the best validation epoch.
+
+    Args:
+        model: The network to train.
+        train: Training split.
+        val: Validation split (selects the best epoch; drives early stopping).
+        spec: Optimiser, schedule and batch size.
+        loss_fn: Loss of a batch.
+        seed: Seeds shuffling and initialisation-independent randomness.
+        label: Name shown in progress and error messages.
+        checkpoint: File written atomically after every epoch; if it exists, training resumes from it.
+        reporter: Progress sink.
+
+    Returns:
+        History: per-epoch loss and val top-1, best epoch and its val top-1.
+
+    Raises:
+        TrainingDivergedError: the loss became NaN or infinite.
+    """
+    reporter = reporter or NullReporter()
+    optimizer = _make_optimizer(model, spec)
+    steps_per_epoch = math.ceil(len(train) / spec.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine_with_warmup(spec, steps_per_epoch))
+    state = {"epoch": 0, "history": [], "best_top1": -1.0, "best_epoch": -1,
+             "best_state": _clone_state(model), "stale": 0}
+    if checkpoint is not None and checkpoint.exists():
+        state = _load_checkpoint(checkpoint, model, optimizer, scheduler)
+    for epoch in range(state["epoch"], spec.epochs):
+        torch.manual_seed(seed * 1000 + epoch)
+        started = time.perf_counter()
+        loss = _train_one_epoch(model, train, spec, loss_fn, optimizer, scheduler, seed, epoch, label)
+        val_top1 = evaluate_top1(model, val)
+        rate = len(train) / max(time.perf_counter() - started, 1e-9)
+        state["history"].append({"epoch": epoch + 1, "loss": loss, "val_top1": val_top1})
+        if val_top1 > state["best_top1"]:
+            state.update(best_top1=val_top1, best_epoch=epoch + 1, best_state=_clone_state(model), stale=0)
+        else:
+            state["stale"] += 1
+        state["epoch"] = epoch + 1
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, model, optimizer, scheduler, state)
+        reporter.epoch(label, epoch + 1, spec.epochs, loss, val_top1, rate)
+        if spec.patience is not None and state["stale"] >= spec.patience:
+            break
+    model.load_state_dict(state["best_state"])
+    model.eval()
+    return {"epochs": state["history"], "best_epoch": state["best_epoch"], "best_val_top1": state["best_top1"]}
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module | Callable, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Logits of ``model`` on ``x`` in eval mode, in bounded-memory batches."""
+    if isinstance(model, nn.Module):
+        was_training = model.training
+        model.eval()
+    outputs = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    if isinstance(model, nn.Module) and was_training:
+        model.train()
+    return torch.cat(outputs) if outputs else torch.empty(0)
+
+
+def evaluate_top1(model: nn.Module, split: Split) -> float:
+    """Top-1 accuracy of ``model`` on ``split``."""
+    logits = predict_logits(model, split.x)
+    return float((logits.argmax(1) == split.y).float().mean())
+
+
+def _train_one_epoch(model, train: Split, spec: TrainSpec, loss_fn: LossFn, optimizer, scheduler,
+                     seed: int, epoch: int, label: str) -> float:
+    model.train()
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed * 1000 + epoch))
+    total, count = 0.0, 0
+    for step, start in enumerate(range(0, len(train), spec.batch_size)):
+        idx = order[start:start + spec.batch_size]
+        loss = loss_fn(model(train.x[idx]), train.y[idx], idx)
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(
+                f"{label}: loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}",
+                fix="lower the learning rate (e.g. --set distill.lr=1e-3) or check the data for NaN/huge values")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total += float(loss.detach()) * len(idx)
+        count += len(idx)
+    return total / max(count, 1)
+
+
+def _make_optimizer(model: nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
+    if spec.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=0.9, nesterov=True,
+                               weight_decay=spec.weight_decay)
+    return torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+
+
+def _cosine_with_warmup(spec: TrainSpec, steps_per_epoch: int) -> Callable[[int], float]:
+    total = max(spec.epochs * steps_per_epoch, 1)
+    warmup = min(spec.warmup_epochs * steps_per_epoch, total - 1)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(total - warmup, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+def _clone_state(model: nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _save_checkpoint(path: Path, model, optimizer, scheduler, state: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "state": state}, buffer)
+    atomic.write_bytes(path, buffer.getvalue())
+
+
+def _load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
+    saved = torch.load(path, weights_only=True)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    return saved["state"]

@@ -1,0 +1,1 @@
+"""Exporters: ONNX, TFLite (litert-torch) and Core ML (coremltools). Backends load lazily."""

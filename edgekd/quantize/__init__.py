@@ -1,0 +1,1 @@
+"""Post-training INT8: onnxruntime static, Intel Neural Compressor tuning, TFLite, Core ML."""

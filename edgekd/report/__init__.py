@@ -1,0 +1,1 @@
+"""Reports: report.json (the contract), report.md, manifest.json."""

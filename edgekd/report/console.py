@@ -1,0 +1,127 @@
+"""Terminal rendering with rich: build progress, result tables, listings."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .markdown import _bytes, _num, _pct
+
+_err = Console(stderr=True, highlight=False)
+
+
+def console() -> Console:
+    """The stdout console (created per call so tests capturing stdout see the output)."""
+    return Console(file=sys.stdout, highlight=False, width=160 if not sys.stdout.isatty() else None)
+
+
+class RichReporter:
+    """Progress on stderr: one line per stage and per training epoch."""
+
+    def __enter__(self) -> "RichReporter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def stage(self, name: str, detail: str = "") -> None:  # noqa: D102
+        _err.print(f"[bold cyan]{name}[/] {detail}".rstrip())
+
+    def epoch(self, label: str, epoch: int, epochs: int, loss: float, val_top1: float,
+              samples_per_s: float) -> None:  # noqa: D102
+        _err.print(f"  {label} epoch {epoch}/{epochs}  loss {loss:.4f}  val top-1 {100 * val_top1:.2f}%  "
+                   f"{samples_per_s:,.0f} samples/s")
+
+    def note(self, text: str) -> None:  # noqa: D102
+        _err.print(f"[yellow]note:[/] {text}")
+
+
+def models_table(report: dict[str, Any]) -> Table:
+    """The models of a report as a table."""
+    table = Table(title=f"models (deployable: {report.get('chosen')})")
+    for col in ("model", "fmt", "prec", "MACs", "size", "top-1", "agree", "ECE", "host p90 ms",
+                f"pred. {report['target']['name']} ms", "arena"):
+        table.add_column(col, justify="left" if col in ("model", "fmt", "prec") else "right")
+    for m in report["models"]:
+        lat = m.get("latency_ms") or {}
+        host, pred = lat.get("host") or {}, lat.get("predicted") or {}
+        table.add_row(m["name"], m["format"], m["precision"], f"{m['macs']:,}", _bytes(m.get("size_bytes")),
+                      _pct((m.get("accuracy") or {}).get("top1")),
+                      _pct((m.get("accuracy") or {}).get("agreement_with_teacher")),
+                      _num((m.get("calibration") or {}).get("ece")), _num(host.get("p90")),
+                      _num(pred.get("p50")), _bytes((m.get("memory") or {}).get("peak_activation_bytes")))
+    return table
+
+
+def budgets_table(budgets: list[dict[str, Any]], title: str = "budgets") -> Table:
+    """Budget entries as a table."""
+    table = Table(title=title)
+    for col in ("metric", "limit", "value", "model", "result"):
+        table.add_column(col, justify="right" if col in ("limit", "value") else "left")
+    for b in budgets:
+        table.add_row(b["metric"], _num(b["limit"]), _num(b["value"]), b.get("model", ""),
+                      "[green]pass[/]" if b["passed"] else "[bold red]MISS[/]")
+    return table
+
+
+def render_build(report: dict[str, Any], out_dir: Path) -> None:
+    """Print a finished build."""
+    out = console()
+    out.print(models_table(report))
+    out.print(budgets_table(report["budgets"]))
+    verdict = "[green]all budgets met[/]" if report["passed"] else "[bold red]budget missed[/]"
+    out.print(f"{verdict} — report: {out_dir / 'report.md'}")
+
+
+def render_check(result: dict[str, Any]) -> None:
+    """Print the outcome of ``edgekd check``."""
+    out = console()
+    out.print(budgets_table(result["budgets"], title=f"budgets on {result['target']}"))
+    if result["regressions"]:
+        table = Table(title="vs baseline")
+        for col in ("metric", "baseline", "value", "change", "result"):
+            table.add_column(col)
+        for r in result["regressions"]:
+            table.add_row(r["metric"], _num(r["baseline"]), _num(r["value"]), f"{100 * r['change']:+.1f}%",
+                          "[green]pass[/]" if r["passed"] else "[bold red]REGRESSED[/]")
+        out.print(table)
+    out.print("[green]passed[/]" if result["passed"] else "[bold red]failed[/]")
+
+
+def render_targets(profiles: list[Any]) -> None:
+    """Print the device profiles."""
+    table = Table(title="device profiles")
+    for col in ("name", "kind", "runtime", "formats", "precisions", "RAM", "flash/storage", "description"):
+        table.add_column(col)
+    for p in profiles:
+        table.add_row(p.name, p.kind, p.runtime.name, ",".join(p.formats), ",".join(p.precisions),
+                      _bytes(p.memory.ram_bytes), _bytes(p.memory.flash_bytes), p.description)
+    console().print(table)
+
+
+def render_target(profile: Any) -> None:
+    """Print one profile."""
+    import yaml
+
+    console().print(yaml.safe_dump(profile.to_public_dict(), sort_keys=False))
+
+
+def render_students(infos: list[Any]) -> None:
+    """Print the student registry."""
+    table = Table(title="students")
+    for col in ("name", "task", "description"):
+        table.add_column(col)
+    for info in infos:
+        table.add_row(info.name, info.task, info.description)
+    console().print(table)
+
+
+def render_student(info: dict[str, Any]) -> None:
+    """Print one student's size."""
+    shape = "x".join(str(s) for s in info["input_shape"])
+    console().print(f"{info['name']} {info['options'] or ''} @ {shape}, {info['num_classes']} classes: "
+                    f"{info['params']:,} params, {info['macs']:,} MACs ({info['macs'] / 1e6:.1f} M)")

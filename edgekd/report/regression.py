@@ -1,0 +1,83 @@
+"""Re-reading reports: rebuild artifact records from report.json and compare with a baseline."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..artifact import Artifact
+from ..errors import BadInputError
+
+_RECORD_KEYS = {"name", "role", "format", "precision", "path", "parent", "input_shape", "params", "macs", "notes"}
+
+# (label, path into a model entry, True when larger is better)
+_COMPARED = (
+    ("top1", ("accuracy", "top1"), True),
+    ("ece", ("calibration", "ece"), False),
+    ("size_bytes", ("size_bytes",), False),
+    ("host_p90_ms", ("latency_ms", "host", "p90"), False),
+    ("predicted_p50_ms", ("latency_ms", "predicted", "p50"), False),
+)
+
+
+def load_report(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a report.json, with a one-line error when it is missing or not a report."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInputError(f"report {path} does not exist", fix="pass the report.json a build wrote") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"report {path} is not valid JSON ({exc.__class__.__name__})",
+                            fix="pass the report.json a build wrote") from None
+    if not isinstance(report, dict) or not {"models", "budgets", "target"} <= set(report):
+        raise BadInputError(f"{path} is not an edgekd report (needs models, budgets, target)",
+                            fix="pass the report.json a build wrote")
+    return report
+
+
+def models_from_report(report: dict[str, Any]) -> list[Artifact]:
+    """Artifact records (without in-memory models) from a report's ``models`` list."""
+    out = []
+    for entry in report["models"]:
+        metrics = {k: v for k, v in entry.items() if k not in _RECORD_KEYS}
+        out.append(Artifact(name=entry["name"], role=entry["role"], format=entry["format"],
+                            precision=entry["precision"], path=entry.get("path"), parent=entry.get("parent"),
+                            input_shape=tuple(entry.get("input_shape", ())), params=entry.get("params", 0),
+                            macs=entry.get("macs", 0), metrics=metrics, notes=tuple(entry.get("notes", ()))))
+    return out
+
+
+def compare_reports(current: dict[str, Any], baseline: dict[str, Any], max_regression: float) -> list[dict]:
+    """Relative change of each compared metric of the deployable model vs the baseline's.
+
+    A metric regresses when it gets worse by more than ``max_regression`` (a fraction, 0.05 = 5%).
+    """
+    now = _model(current, current.get("chosen"))
+    before = _model(baseline, baseline.get("chosen"))
+    if now is None or before is None:
+        return []
+    rows = []
+    for label, path, higher_is_better in _COMPARED:
+        a, b = _dig(now, path), _dig(before, path)
+        if a is None or b is None or b == 0:
+            continue
+        change = (a - b) / abs(b)
+        worse = -change if higher_is_better else change
+        rows.append({"metric": label, "baseline": b, "value": a, "change": change,
+                     "limit": max_regression, "passed": worse <= max_regression})
+    return rows
+
+
+def _model(report: dict[str, Any], name: str | None) -> dict[str, Any] | None:
+    return next((m for m in report["models"] if m["name"] == name), None)
+
+
+def _dig(node: Any, path: tuple[str, ...]) -> float | None:
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node if isinstance(node, (int, float)) else None

@@ -1,0 +1,88 @@
+"""The CLI's contract: light imports, exit codes, one-line errors, nothing left on bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("tensorflow", "coremltools", "neural_compressor", "onnx_neural_compressor", "litert_torch",
+         "ai_edge_litert", "torch")
+EDGEKD = [sys.executable, "-m", "edgekd.cli"]
+
+
+def run_cli(*args, cwd=None, timeout=120):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([*EDGEKD, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+
+
+def test_import_and_help_do_not_load_heavy_backends():
+    code = ("import sys, edgekd, edgekd.cli\n"
+            "from click.testing import CliRunner\n"
+            "r = CliRunner().invoke(edgekd.cli.cli, ['--help'])\n"
+            "assert r.exit_code == 0 and 'build' in r.output, r.output\n"
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_lists_commands_and_exit_codes():
+    result = run_cli("build", "--help")
+    assert result.returncode == 0
+    assert "--target" in result.stdout and "Exit codes" in result.stdout
+
+
+def test_unknown_target_exits_2_with_did_you_mean_and_leaves_nothing(tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("build", "--target", "raspbery-pi-4", "--out", str(out))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "raspberry-pi-4" in lines[0] and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_misspelt_config_key_exits_2_naming_it_and_leaves_nothing(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("distill:\n  temprature: 3\n")
+    out = tmp_path / "out"
+    result = run_cli("build", str(config), "--out", str(out))
+    assert result.returncode == 2
+    assert "distill.temprature" in result.stderr and "temperature" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_output_folder_that_is_a_file_exits_2(tmp_path):
+    out = tmp_path / "taken"
+    out.write_text("not a folder")
+    result = run_cli("build", "--out", str(out))
+    assert result.returncode == 2 and "is a file" in result.stderr
+    assert out.read_text() == "not a folder"
+
+
+def test_debug_shows_traceback(tmp_path):
+    result = run_cli("build", "--target", "no-such-device", "--out", str(tmp_path / "o"), "--debug")
+    assert result.returncode == 2 and "Traceback" in result.stderr
+
+
+def test_targets_list_and_show():
+    listed = run_cli("targets", "list")
+    assert listed.returncode == 0
+    for name in ("raspberry-pi-4", "stm32h743", "iphone-15-pro", "coral-dev-board"):
+        assert name in listed.stdout
+    shown = run_cli("targets", "show", "stm32h743", "--json")
+    assert shown.returncode == 0
+    profile = json.loads(shown.stdout)
+    assert profile["name"] == "stm32h743" and profile["kind"] == "mcu"
+
+
+def test_targets_show_unknown_name_suggests():
+    result = run_cli("targets", "show", "pixel8")
+    assert result.returncode == 2 and "pixel-8" in result.stderr
+
+
+def test_check_on_missing_report_exits_2(tmp_path):
+    result = run_cli("check", str(tmp_path / "nope.json"))
+    assert result.returncode == 2 and "does not exist" in result.stderr
