@@ -12,41 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from .data.schema import DigitsData
 from .errors import ConfigError
+from .sections import Section
+from .teachers.schema import ScratchTeacher
 
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, values are validated on assignment."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class DigitsData(Section):
-    """scikit-learn's bundled 8×8 handwritten digits (1,797 real samples), upsampled."""
-
-    kind: Literal["digits"] = "digits"
-    resolution: int = Field(16, ge=8, le=128, description="side of the upsampled square image")
-    test_fraction: float = Field(0.2, gt=0, lt=0.5)
-    val_fraction: float = Field(0.1, gt=0, lt=0.5)
-    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
-
-
+# Each room defines its own sections; the union's tag is the section's `kind`.
 DataConfig = Annotated[Union[DigitsData], Field(discriminator="kind")]
-
-
-class ScratchTeacher(Section):
-    """A small CNN teacher trained on the spot on the training split."""
-
-    kind: Literal["scratch-cnn"] = "scratch-cnn"
-    width: int = Field(32, ge=4, le=512, description="channels of the first conv; doubles twice")
-    epochs: int = Field(12, ge=1)
-    lr: float = Field(3e-3, gt=0)
-    weight_decay: float = Field(5e-4, ge=0)
-    batch_size: int = Field(64, ge=1)
-
-
 TeacherConfig = Annotated[Union[ScratchTeacher], Field(discriminator="kind")]
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from ..config import BuildConfig
+from typing import TYPE_CHECKING
+
 from .bundle import DataBundle, Split
 
+if TYPE_CHECKING:
+    from ..config import BuildConfig
 
-def load_data(config: BuildConfig) -> DataBundle:
+
+def load_data(config: "BuildConfig") -> DataBundle:
     """Load the dataset the config names.
 
     Raises:

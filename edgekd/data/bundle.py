@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -11,10 +11,16 @@ import torch
 
 @dataclass(frozen=True)
 class Split:
-    """Inputs (N, C, H, W) float32 and integer labels (N,)."""
+    """Inputs (N, C, H, W) float32 and integer labels (N,).
+
+    ``augment`` (train splits only) maps a batch of inputs and a seeded generator to an
+    augmented batch; the trainer applies it per step. ``None`` means no augmentation, which
+    also lets distillation cache the teacher's logits once.
+    """
 
     x: torch.Tensor
     y: torch.Tensor
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return int(self.y.shape[0])

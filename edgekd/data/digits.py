@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import DigitsData
+from .schema import DigitsData
 from .bundle import DataBundle, Split
 
 # Raw pixels are counts 0..16; mapping to [-1, 1] keeps the inputs centred.

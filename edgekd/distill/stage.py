@@ -19,21 +19,34 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
     teacher = find(artifacts, role="teacher")[0]
     cfg = ctx.config.distill
     data = ctx.data
-    # Soft-label cache: without augmentation the teacher's logits never change, so
-    # compute them once instead of running the teacher every step.
-    teacher_logits = predict_logits(teacher.model, data.train.x)
-    ctx.extras["teacher_train_top1"] = float((teacher_logits.argmax(1) == data.train.y).float().mean())
-
-    def kd_loss(logits, labels, idx):
-        return hinton_kd_loss(logits, teacher_logits[idx], labels, cfg.temperature, cfg.alpha)
+    kd_loss = _kd_loss(teacher.model, data.train, cfg)
 
     student = _train(ctx, "student", kd_loss, teacher.name)
     new = [student.with_note(f"Hinton KD from {teacher.name}: T={cfg.temperature}, alpha={cfg.alpha}, "
                              f"{cfg.epochs} epochs")]
     if cfg.train_baseline:
-        baseline = _train(ctx, "baseline", lambda logits, y, _i: F.cross_entropy(logits, y), None)
+        baseline = _train(ctx, "baseline", lambda logits, y, _i, _x: F.cross_entropy(logits, y), None)
         new.append(baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"))
     return [*artifacts, *new]
+
+
+def _kd_loss(teacher_model, train, cfg):
+    """Hinton KD loss; with a soft-label cache when the inputs are not augmented.
+
+    Without augmentation the teacher's logits for a sample never change, so they are
+    computed once instead of running the teacher at every step.
+    """
+    if train.augment is None:
+        cached = predict_logits(teacher_model, train.x)
+
+        def loss(logits, labels, idx, _inputs):
+            return hinton_kd_loss(logits, cached[idx], labels, cfg.temperature, cfg.alpha)
+    else:
+        def loss(logits, labels, _idx, inputs):
+            with torch.inference_mode():
+                teacher_logits = teacher_model(inputs)
+            return hinton_kd_loss(logits, teacher_logits.clone(), labels, cfg.temperature, cfg.alpha)
+    return loss
 
 
 def _train(ctx, name: str, loss_fn, parent: str | None) -> Artifact:

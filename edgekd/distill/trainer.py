@@ -23,8 +23,9 @@ from ..data.bundle import Split
 from ..errors import TrainingDivergedError
 from ..progress import NullReporter, Reporter
 
-# loss_fn(logits, labels, batch_indices) -> scalar loss; indices let KD look up cached teacher logits.
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# loss_fn(logits, labels, batch_indices, inputs) -> scalar loss. The indices let KD look up
+# cached teacher logits; the (possibly augmented) inputs let it run the teacher when it cannot cache.
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -112,11 +113,13 @@ def evaluate_top1(model: nn.Module, split: Split) -> float:
 def _train_one_epoch(model, train: Split, spec: TrainSpec, loss_fn: LossFn, optimizer, scheduler,
                      seed: int, epoch: int, label: str) -> float:
     model.train()
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed * 1000 + epoch))
+    generator = torch.Generator().manual_seed(seed * 1000 + epoch)
+    order = torch.randperm(len(train), generator=generator)
     total, count = 0.0, 0
     for step, start in enumerate(range(0, len(train), spec.batch_size)):
         idx = order[start:start + spec.batch_size]
-        loss = loss_fn(model(train.x[idx]), train.y[idx], idx)
+        inputs = train.x[idx] if train.augment is None else train.augment(train.x[idx], generator)
+        loss = loss_fn(model(inputs), train.y[idx], idx, inputs)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
                 f"{label}: loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}",

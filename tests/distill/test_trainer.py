@@ -26,7 +26,7 @@ def _model():
 SPEC = TrainSpec(epochs=6, lr=1e-2, weight_decay=0.0, batch_size=32)
 
 
-def ce(logits, y, _idx):
+def ce(logits, y, _idx, _x):
     return F.cross_entropy(logits, y)
 
 
@@ -77,7 +77,7 @@ def test_resume_from_checkpoint_gives_identical_weights(tmp_path):
 def test_nan_loss_stops_with_step_and_fix():
     train, val = _blobs(), _blobs(seed=1)
 
-    def exploding(logits, y, _idx):
+    def exploding(logits, y, _idx, _x):
         return F.cross_entropy(logits, y) * float("nan")
 
     with pytest.raises(TrainingDivergedError) as info:
