@@ -1,0 +1,74 @@
+"""The one interface every runtime is driven through (torch, onnxruntime, LiteRT).
+
+Inputs are always float32 NCHW batches, as the data pipeline produces them; outputs are
+always float32 logits ``[N, K]``. Whatever a runtime needs instead (NHWC layout, int8
+input, a fixed batch of 1) is the runner's business, so accuracy and parity code never
+branches on the format.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol, runtime_checkable
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelFileError
+
+# Rows per predict() call into the runtime: bounds activation memory on big test splits.
+CHUNK = 256
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """One loaded model in one runtime.
+
+    Attributes:
+        name: The runtime (``"torch"``, ``"onnxruntime"``, ``"litert"``).
+        threads: Intra-op threads the runtime was opened with.
+    """
+
+    name: str
+    threads: int
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Float32 logits ``[N, K]`` for a float32 NCHW batch ``x`` (chunked internally)."""
+        ...
+
+    def prepare(self, x1: np.ndarray):
+        """Convert one NCHW float sample ``[1, C, H, W]`` into what :meth:`run_once` takes."""
+        ...
+
+    def run_once(self, x1) -> None:
+        """One inference on an input from :meth:`prepare` (the thing latency times)."""
+        ...
+
+
+def as_batch(x: np.ndarray) -> np.ndarray:
+    """``x`` as a C-contiguous float32 array with a batch dimension."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim < 2:
+        raise ValueError(f"expected a batch [N, ...], got shape {x.shape}")
+    return x
+
+
+def chunked(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], chunk: int = CHUNK) -> np.ndarray:
+    """Apply ``fn`` to ``x`` in row chunks and stack the float32 results."""
+    x = as_batch(x)
+    if len(x) == 0:
+        raise ValueError("predict() needs at least one sample")
+    outs = [np.asarray(fn(x[i:i + chunk]), dtype=np.float32) for i in range(0, len(x), chunk)]
+    out = np.concatenate(outs, axis=0)
+    return out.reshape(len(x), -1)
+
+
+def check_model_file(path: str | Path, fmt: str) -> None:
+    """Raise :class:`ModelFileError` when ``path`` is missing or empty (before a runtime sees it)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"{fmt} model file {p} does not exist or is not a file",
+                             fix="check the path or re-run `edgekd build`")
+    if p.stat().st_size == 0:
+        raise ModelFileError(f"{fmt} model file {p} is empty",
+                             fix="re-export it (an interrupted write leaves it empty)")
