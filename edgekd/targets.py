@@ -1,0 +1,440 @@
+"""Device profiles: the schema of ``targets/*.yaml`` and its loader.
+
+A profile says what a device can do (cores, clock, peak MAC rate per precision of each
+compute unit, memory bandwidth and capacity), how edgekd deploys to it (runtime, threads,
+formats, precisions) and what a model must meet there (budgets). Every section forbids
+unknown keys, so a typo is an error naming the key, never a silently ignored setting.
+
+Units: byte budgets and capacities accept ``512 KiB`` / ``2 MB`` / ``1.5 GiB`` (or a plain
+integer), latency accepts a number of milliseconds or ``20 ms`` / ``0.02 s``, accuracy and ECE
+are fractions in [0, 1] (``0.85``; ``85%`` is accepted too, a bare ``85`` is rejected).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import TargetError
+
+Precision = Literal["fp32", "fp16", "int8"]
+OP_CLASSES = ("conv", "depthwise", "pointwise", "gemm", "elementwise", "pool")
+TARGETS_ENV = "EDGEKD_TARGETS_DIR"
+
+_BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_TIME_UNITS_MS = {"ms": 1.0, "s": 1000.0, "us": 1e-3, "µs": 1e-3}
+_HZ_UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
+_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ/]*)\s*$")
+
+
+def _split(value: str, what: str, allowed: str) -> tuple[float, str]:
+    match = _QUANTITY.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a {what}; write e.g. {allowed}")
+    return float(match.group(1)), match.group(2).lower()
+
+
+def _parse_bytes(value: Any) -> Any:
+    """``512 KiB`` -> 524288; integers pass through; anything else is an error naming the units."""
+    if isinstance(value, bool):
+        raise ValueError("expected a byte count such as 524288 or '512 KiB'")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, str):
+        return value
+    number, unit = _split(value, "byte size", "'512 KiB', '2 MB' or '1.5 GiB'")
+    if unit.endswith("/s"):
+        unit = unit[:-2]
+    if unit and unit not in _BYTE_UNITS:
+        raise ValueError(f"unknown byte unit {unit!r} in {value!r}; use B, KB, MB, GB (x1000) or KiB, MiB, GiB (x1024)")
+    return int(round(number * _BYTE_UNITS.get(unit, 1)))
+
+
+def _parse_ms(value: Any) -> Any:
+    """``20 ms`` / ``0.02 s`` / ``500 us`` -> milliseconds; a bare number is milliseconds."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        return value
+    number, unit = _split(value, "duration", "'20 ms' or '0.02 s'")
+    if unit and unit not in _TIME_UNITS_MS:
+        raise ValueError(f"unknown time unit {unit!r} in {value!r}; use ms, s or us")
+    return number * _TIME_UNITS_MS.get(unit, 1.0)
+
+
+def _parse_hz(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, str):
+        return value
+    number, unit = _split(value, "frequency", "'1.5 GHz' or 1.5e9")
+    if unit and unit not in _HZ_UNITS:
+        raise ValueError(f"unknown frequency unit {unit!r} in {value!r}; use Hz, kHz, MHz or GHz")
+    return number * _HZ_UNITS.get(unit, 1.0)
+
+
+def _parse_fraction(value: Any) -> Any:
+    """Fractions in [0, 1]; ``85%`` -> 0.85; a bare 85 is refused (it is ambiguous)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return float(value.strip()[:-1]) / 100.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value <= 100:
+        raise ValueError(f"{value} looks like a percent; fractions are in [0, 1]: write {value / 100:g}")
+    return value
+
+
+Bytes = Annotated[int, BeforeValidator(_parse_bytes), Field(ge=0)]
+Milliseconds = Annotated[float, BeforeValidator(_parse_ms), Field(gt=0)]
+Hertz = Annotated[float, BeforeValidator(_parse_hz), Field(gt=0)]
+Fraction = Annotated[float, BeforeValidator(_parse_fraction), Field(ge=0, le=1)]
+
+
+class Section(BaseModel):
+    """Base of every profile section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Cpu(Section):
+    cores: int = Field(gt=0)
+    clock_hz: Hertz
+    arch: str
+    simd: str
+
+
+class PeakMacs(Section):
+    """Peak multiply-accumulates per second of one compute unit; ``None`` = no native support."""
+
+    fp32: float | None = Field(None, gt=0)
+    fp16: float | None = Field(None, gt=0)
+    int8: float | None = Field(None, gt=0)
+
+
+class ComputeUnit(Section):
+    name: str
+    type: Literal["cpu", "gpu", "npu", "dsp", "tpu"]
+    peak_macs_per_s: PeakMacs
+    cores: int | None = Field(None, gt=0, description="CPU cores the peak covers (default: cpu.cores)")
+
+
+class Memory(Section):
+    bandwidth_bytes_per_s: Annotated[float, BeforeValidator(_parse_bytes), Field(gt=0)]
+    ram_bytes: Bytes
+    flash_bytes: Bytes
+    weights_in: Literal["ram", "flash"] = "ram"
+
+
+class Runtime(Section):
+    name: Literal["onnxruntime", "litert", "tflite-micro", "coreml", "tensorrt", "edgetpu"]
+    threads: int = Field(1, ge=1)
+    compute_unit: str
+
+
+class Band(Section):
+    """Fraction of peak reached: ``low`` (pessimistic) <= ``mid`` <= ``high`` (optimistic)."""
+
+    low: float = Field(gt=0, le=1)
+    mid: float = Field(gt=0, le=1)
+    high: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Band:
+        if not self.low <= self.mid <= self.high:
+            raise ValueError(f"need low <= mid <= high, got {self.low}, {self.mid}, {self.high}")
+        return self
+
+
+class PerPrecision(Section):
+    fp32: Band
+    fp16: Band
+    int8: Band
+
+
+class Efficiency(Section):
+    """Per op class and precision: the fraction of peak MAC rate a real kernel reaches.
+
+    ``memory`` is the fraction of ``bandwidth_bytes_per_s`` reached by streaming kernels.
+    """
+
+    conv: PerPrecision
+    depthwise: PerPrecision
+    pointwise: PerPrecision
+    gemm: PerPrecision
+    elementwise: PerPrecision
+    pool: PerPrecision
+    memory: Band
+
+
+class Budgets(Section):
+    max_latency_p90_ms: Milliseconds | None = None
+    max_model_bytes: Bytes | None = None
+    max_peak_ram_bytes: Bytes | None = None
+    min_top1: Fraction | None = None
+    max_top1_drop: Fraction | None = None
+    max_ece: Fraction | None = None
+
+
+def _band(low: float, mid: float, high: float) -> dict:
+    return {"low": low, "mid": mid, "high": high}
+
+
+def _classes(conv, depthwise, pointwise, gemm, elementwise, pool, memory, int8_scale=1.0) -> dict:
+    """Same band for fp32/fp16; INT8 kernels reach a smaller fraction of their (higher) peak."""
+    out: dict[str, Any] = {}
+    for cls, band in zip(OP_CLASSES, (conv, depthwise, pointwise, gemm, elementwise, pool)):
+        int8 = tuple(min(1.0, b * int8_scale) for b in band)
+        out[cls] = {"fp32": _band(*band), "fp16": _band(*band), "int8": _band(*int8)}
+    out["memory"] = _band(*memory)
+    return out
+
+
+# Priors per device class, NOT fitted to any published model latency. They encode what is
+# known about kernel libraries at batch 1: dense convs and GEMMs reach a good part of peak,
+# depthwise convs (no reuse across channels) and elementwise ops are bandwidth-bound, and
+# wide accelerators are poorly filled by small layers. `edgekd.bench.microbench` measures
+# them on the host; on another device, measure there and override in the profile.
+DEFAULT_EFFICIENCY: dict[str, dict] = {
+    "host": _classes((0.30, 0.55, 0.80), (0.05, 0.15, 0.35), (0.30, 0.55, 0.85), (0.35, 0.60, 0.90),
+                     (0.05, 0.20, 0.50), (0.05, 0.20, 0.50), (0.40, 0.65, 0.85), int8_scale=0.6),
+    "sbc": _classes((0.25, 0.50, 0.75), (0.05, 0.15, 0.35), (0.25, 0.50, 0.80), (0.30, 0.55, 0.85),
+                    (0.05, 0.20, 0.50), (0.05, 0.20, 0.50), (0.35, 0.60, 0.80), int8_scale=0.7),
+    "phone": _classes((0.25, 0.50, 0.75), (0.05, 0.15, 0.35), (0.25, 0.50, 0.80), (0.30, 0.55, 0.85),
+                      (0.05, 0.20, 0.50), (0.05, 0.20, 0.50), (0.35, 0.60, 0.80), int8_scale=0.7),
+    "mcu": _classes((0.15, 0.35, 0.60), (0.08, 0.20, 0.40), (0.15, 0.35, 0.60), (0.15, 0.35, 0.60),
+                    (0.05, 0.15, 0.40), (0.05, 0.15, 0.40), (0.30, 0.50, 0.80)),
+    "gpu": _classes((0.02, 0.10, 0.40), (0.01, 0.03, 0.10), (0.02, 0.10, 0.40), (0.03, 0.15, 0.50),
+                    (0.01, 0.05, 0.20), (0.01, 0.05, 0.20), (0.30, 0.60, 0.80)),
+    "accelerator": _classes((0.05, 0.20, 0.60), (0.01, 0.04, 0.15), (0.05, 0.20, 0.60), (0.05, 0.25, 0.70),
+                            (0.01, 0.05, 0.20), (0.01, 0.05, 0.20), (0.30, 0.60, 0.80)),
+}
+# Per-op dispatch overhead priors (interpreter/kernel-launch cost), likewise not fitted.
+DEFAULT_OP_OVERHEAD_S = {"host": 3e-6, "sbc": 1e-5, "phone": 5e-6, "mcu": 2e-5, "gpu": 8e-6, "accelerator": 5e-6}
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _default_family(data: dict) -> str:
+    """Which priors apply: those of the runtime's compute unit type, else of the device kind.
+
+    A phone running Core ML on its neural engine behaves like an accelerator, not like its CPU.
+    """
+    runtime = data.get("runtime") if isinstance(data.get("runtime"), dict) else {}
+    units = data.get("compute_units") if isinstance(data.get("compute_units"), list) else []
+    unit_type = next((u.get("type") for u in units if isinstance(u, dict)
+                      and u.get("name") == runtime.get("compute_unit")), None)
+    if unit_type in ("npu", "tpu", "dsp"):
+        return "accelerator"
+    if unit_type == "gpu":
+        return "gpu"
+    if unit_type == "cpu" and data["kind"] in ("gpu", "accelerator"):
+        return "sbc"
+    return data["kind"]
+
+
+class TargetProfile(Section):
+    """One edge device: capabilities, deployment and budgets (see the module docstring)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    kind: Literal["mcu", "sbc", "phone", "gpu", "accelerator", "host"]
+    description: str
+    cpu: Cpu
+    compute_units: list[ComputeUnit] = Field(min_length=1)
+    memory: Memory
+    runtime: Runtime
+    formats: list[Literal["onnx", "tflite", "coreml"]] = Field(min_length=1)
+    precisions: list[Precision] = Field(min_length=1)
+    efficiency: Efficiency
+    op_overhead_s: float = Field(ge=0)
+    budgets: Budgets = Field(default_factory=Budgets)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        """Efficiency and op overhead default by ``kind``; a profile may override any part."""
+        if not isinstance(data, dict) or data.get("kind") not in DEFAULT_EFFICIENCY:
+            return data
+        data = dict(data)
+        family = _default_family(data)
+        given = data.get("efficiency") or {}
+        if isinstance(given, dict):
+            data["efficiency"] = _deep_merge(DEFAULT_EFFICIENCY[family], given)
+        data.setdefault("op_overhead_s", DEFAULT_OP_OVERHEAD_S[family])
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TargetProfile:
+        names = [u.name for u in self.compute_units]
+        if self.runtime.compute_unit not in names:
+            raise ValueError(f"runtime.compute_unit {self.runtime.compute_unit!r} is not one of the "
+                             f"compute_units ({', '.join(names)})")
+        if self.kind == "mcu" and self.runtime.threads != 1:
+            raise ValueError("runtime.threads must be 1 on an mcu (its runtimes are single-threaded)")
+        for precision in self.precisions:
+            if all(getattr(u.peak_macs_per_s, precision) is None and u.peak_macs_per_s.fp32 is None
+                   for u in self.compute_units):
+                raise ValueError(f"precision {precision} is listed but no compute unit has a {precision} "
+                                 "or fp32 peak_macs_per_s")
+        return self
+
+    def unit(self, name: str | None = None) -> ComputeUnit:
+        """The compute unit called ``name`` (default: the runtime's)."""
+        wanted = name or self.runtime.compute_unit
+        return next(u for u in self.compute_units if u.name == wanted)
+
+    def peak_macs(self, precision: str, threads: int | None = None) -> float:
+        """Peak MAC/s of the runtime's compute unit at ``precision``.
+
+        Fallbacks: a unit without a native FP16 or INT8 rate runs that model at its FP32
+        rate (the runtime dequantizes or upcasts). A unit without any usable rate (e.g. a
+        neural engine asked for FP32) hands the model to the first other compute unit that
+        has one, as Core ML does. For CPU units the peak covers ``unit.cores`` cores and is
+        scaled by ``min(threads, cores) / cores`` (threads default: ``runtime.threads``;
+        always 1 on an MCU).
+
+        Raises:
+            TargetError: No compute unit can run ``precision``.
+        """
+        if precision not in ("fp32", "fp16", "int8"):
+            raise TargetError(f"unknown precision {precision!r}", fix="use fp32, fp16 or int8")
+        threads = 1 if self.kind == "mcu" else (threads or self.runtime.threads)
+        default = self.unit()
+        for unit in [default] + [u for u in self.compute_units if u is not default]:
+            rate = getattr(unit.peak_macs_per_s, precision) or unit.peak_macs_per_s.fp32
+            if rate is None:
+                continue
+            if unit.type == "cpu":
+                cores = unit.cores or self.cpu.cores
+                rate *= min(threads, cores) / cores
+            return float(rate)
+        raise TargetError(f"target {self.name!r} has no compute unit for {precision}",
+                          fix="add a peak_macs_per_s rate for it to a compute unit")
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """The profile as JSON-able data (``report.json["target"]``)."""
+        out = self.model_dump(mode="json")
+        out["peak_macs_per_s_effective"] = {p: self.peak_macs(p) for p in self.precisions}
+        return out
+
+
+def targets_dir() -> Path:
+    """The folder holding ``<name>.yaml`` profiles: the repo's ``targets/``, else ``$EDGEKD_TARGETS_DIR``."""
+    repo = Path(__file__).resolve().parent.parent / "targets"
+    if repo.is_dir():
+        return repo
+    env = os.environ.get(TARGETS_ENV)
+    if env and Path(env).is_dir():
+        return Path(env)
+    raise TargetError(f"no targets folder: {repo} does not exist and {TARGETS_ENV} is "
+                      f"{'not a folder' if env else 'unset'}",
+                      fix=f"set {TARGETS_ENV} to a folder of profile YAMLs, or pass a profile path")
+
+
+def _known_names() -> list[str]:
+    folder = targets_dir()
+    return sorted({p.stem for p in folder.glob("*.yaml")} | {p.stem for p in folder.glob("*.yml")})
+
+
+def load_target(name_or_path: str | os.PathLike) -> TargetProfile:
+    """Load a profile by name (``targets/<name>.yaml``) or from a YAML path.
+
+    Raises:
+        TargetError: Unknown name (with a did-you-mean), unreadable file, YAML syntax error,
+            or a profile that does not validate (one line: file, field path, what is allowed).
+    """
+    text = str(name_or_path)
+    if "/" in text or os.sep in text or text.endswith((".yaml", ".yml")):
+        return _load_file(Path(text))
+    folder = targets_dir()
+    for suffix in (".yaml", ".yml"):
+        if (folder / f"{text}{suffix}").is_file():
+            return _load_file(folder / f"{text}{suffix}")
+    known = _known_names()
+    close = difflib.get_close_matches(text, known, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise TargetError(f"unknown target {text!r}; {hint}known targets: {', '.join(known)}",
+                      fix="use one of the known names or a path to a profile YAML")
+
+
+def list_targets() -> list[TargetProfile]:
+    """Every profile in :func:`targets_dir`, sorted by name."""
+    folder = targets_dir()
+    files = sorted(list(folder.glob("*.yaml")) + list(folder.glob("*.yml")))
+    return sorted((_load_file(p) for p in files), key=lambda p: p.name)
+
+
+def profile_from_dict(data: Any, source: str = "<profile>") -> TargetProfile:
+    """Validate a mapping as a profile, converting pydantic's error to a one-line TargetError."""
+    if not isinstance(data, dict):
+        raise TargetError(f"{source}: a profile must be a mapping of keys, got {type(data).__name__}",
+                          fix="start from one of the files in targets/")
+    try:
+        return TargetProfile.model_validate(data)
+    except ValidationError as exc:
+        raise TargetError(f"{source}: {_one_line(exc)}", fix="see edgekd/targets.py for every field") from None
+
+
+def _load_file(path: Path) -> TargetProfile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TargetError(f"cannot read target profile {path}: {exc.strerror or exc}",
+                          fix="check the path, or use a name from `edgekd targets list`") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise TargetError(f"{path}:{where}: YAML syntax error: {problem}", fix="fix the YAML syntax") from None
+    return profile_from_dict(data, str(path))
+
+
+def _one_line(exc: ValidationError) -> str:
+    """The first validation error as ``field.path: message``, plus how many others there are."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "<profile>"
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        msg = "missing required field"
+    elif first["type"] == "extra_forbidden":
+        allowed = _allowed_keys(first["loc"][:-1])
+        msg = f"unknown key; allowed: {', '.join(allowed)}" if allowed else "unknown key"
+    if ("input" in first and first["type"] not in ("missing", "extra_forbidden", "value_error")
+            and not isinstance(first["input"], (dict, list))):
+        msg += f" (got {first['input']!r})"
+    more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return " ".join(f"{loc}: {msg}{more}".split())
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """Field names of the section at ``loc`` (list indices skipped)."""
+    model: Any = TargetProfile
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
