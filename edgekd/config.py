@@ -14,14 +14,14 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from .data.schema import DigitsData
+from .data.schema import DATA_SECTIONS
 from .errors import ConfigError
 from .sections import Section
-from .teachers.schema import ScratchTeacher
+from .teachers.schema import TEACHER_SECTIONS
 
 # Each room defines its own sections; the union's tag is the section's `kind`.
-DataConfig = Annotated[Union[DigitsData], Field(discriminator="kind")]
-TeacherConfig = Annotated[Union[ScratchTeacher], Field(discriminator="kind")]
+DataConfig = Annotated[Union[DATA_SECTIONS], Field(discriminator="kind")]
+TeacherConfig = Annotated[Union[TEACHER_SECTIONS], Field(discriminator="kind")]
 
 
 class StudentConfig(Section):
@@ -72,8 +72,8 @@ class BuildConfig(Section):
     """The whole build."""
 
     seed: int = 0
-    data: DataConfig = Field(default_factory=DigitsData)
-    teacher: TeacherConfig = Field(default_factory=ScratchTeacher)
+    data: DataConfig = Field(default_factory=lambda: DATA_SECTIONS[0]())
+    teacher: TeacherConfig = Field(default_factory=lambda: TEACHER_SECTIONS[0]())
     student: StudentConfig = Field(default_factory=StudentConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
     quantize: QuantizeConfig = Field(default_factory=QuantizeConfig)
@@ -96,14 +96,20 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     for item in overrides:
         _apply_override(raw, item)
     # A section given without `kind` means the default kind (so `--set data.resolution=24` works).
+    defaulted = []
     for section, default_kind in (("data", "digits"), ("teacher", "scratch-cnn")):
-        if isinstance(raw.get(section), dict):
-            raw[section].setdefault("kind", default_kind)
+        if isinstance(raw.get(section), dict) and "kind" not in raw[section]:
+            raw[section]["kind"] = default_kind
+            defaulted.append(section)
     try:
         return BuildConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {describe_validation_error(exc, BuildConfig)}",
-                          fix="correct that key (see `edgekd build --help` and README 'Config')") from None
+        problem = describe_validation_error(exc, BuildConfig)
+        fix = "correct that key (see README 'Config')"
+        section = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
+        if section in defaulted:
+            fix = f"{section}.kind was not given, so it is '{raw[section]['kind']}'; set {section}.kind first"
+        raise ConfigError(f"{source}: {problem}", fix=fix) from None
 
 
 def dump_config(config: BuildConfig) -> str:

@@ -17,10 +17,23 @@ def load_data(config: "BuildConfig") -> DataBundle:
         DataError: the data cannot be read or split (one line, with a fix).
     """
     kind = config.data.kind
+    # Each loader is imported on use: PIL/scipy stay out of `import edgekd`.
     if kind == "digits":
         from .digits import load_digits_bundle
 
         return load_digits_bundle(config.data, config.seed)
+    if kind == "image_folder":
+        from .images import load_image_folder
+
+        return load_image_folder(config.data, config.seed)
+    if kind == "audio_folder":
+        from .audio import load_audio_folder
+
+        return load_audio_folder(config.data, config.seed)
+    if kind == "npz":
+        from .npz import load_npz
+
+        return load_npz(config.data, config.seed)
     raise AssertionError(f"unhandled data kind {kind!r}")  # the config schema admits no other
 
 

@@ -16,6 +16,11 @@ class Split:
     ``augment`` (train splits only) maps a batch of inputs and a seeded generator to an
     augmented batch; the trainer applies it per step. ``None`` means no augmentation, which
     also lets distillation cache the teacher's logits once.
+
+    With ``augment`` set, ``x`` may hold the *raw* samples that ``augment`` turns into model
+    inputs: an augmented audio train split keeps waveforms ``(N, 1, 1, samples)`` because
+    time shift and noise act before the features. So always pass a train batch through
+    ``augment`` when it is set (as the trainer does); val, test and calibration never augment.
     """
 
     x: torch.Tensor
@@ -42,6 +47,8 @@ class DataBundle:
         train, val, test: The fixed splits.
         calibration: A subset of ``train`` used to calibrate INT8 quantization.
         preprocessing: What the device must do to raw input (written to the report).
+        frontend: Audio only: the ``nn.Module`` that maps raw waveforms ``(N, samples)`` to
+            model inputs; ``FrontendAndModel(frontend, model)`` puts it inside an exported graph.
     """
 
     name: str
@@ -53,6 +60,7 @@ class DataBundle:
     test: Split
     calibration: Split
     preprocessing: dict[str, Any] = field(default_factory=dict)
+    frontend: Any = field(default=None, compare=False)
 
     @property
     def num_classes(self) -> int:

@@ -1,12 +1,21 @@
-"""Config sections of the teachers room: one class per teacher kind, tagged by ``kind``."""
+"""Config sections of the teachers room: one class per teacher kind, tagged by ``kind``.
+
+``scratch-cnn`` trains a teacher on the spot; every other kind loads the user's own model
+file. File kinds share ``input_layout`` (how the model wants its input: edgekd's data is
+always NCHW) and a free-text ``preprocess`` note (recorded in the report, not applied).
+Relative paths are resolved against the current working directory.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..sections import Section
+
+InputLayout = Literal["nchw", "nhwc", "auto"]
 
 
 class ScratchTeacher(Section):
@@ -18,3 +27,86 @@ class ScratchTeacher(Section):
     lr: float = Field(3e-3, gt=0)
     weight_decay: float = Field(5e-4, ge=0)
     batch_size: int = Field(64, ge=1)
+
+
+def _layout() -> Any:
+    return Field("auto", description="layout the model takes: nchw, nhwc, or auto (from the model's declared input "
+                                     "shape; torch kinds: nchw)")
+
+
+def _preprocess() -> Any:
+    return Field(None, description="how the teacher expects its input normalised (a note for the report; edgekd "
+                                   "does not apply it: make the data section produce the same normalisation)")
+
+
+class TorchTeacher(Section):
+    """A torch model built by the user's factory function, with weights from a checkpoint.
+
+    The factory file is imported from its path only (never through ``sys.path``) and must
+    be self-contained apart from installed packages.
+    """
+
+    kind: Literal["torch"] = "torch"
+    factory: str = Field(..., description='"path/to/file.py:make_model": the file and the function that builds the '
+                                          "model")
+    factory_kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the factory")
+    weights: Path | None = Field(None, description="state_dict checkpoint (torch.save); None keeps the factory's "
+                                                   "weights")
+    allow_pickle: bool = Field(False, description="also load checkpoints that are full Python pickles (this runs "
+                                                  "code stored in the file: only for files you trust)")
+    input_layout: InputLayout = _layout()
+    preprocess: str | None = _preprocess()
+
+    @field_validator("factory")
+    @classmethod
+    def _factory_form(cls, value: str) -> str:
+        path, sep, func = value.rpartition(":")
+        if not sep or not path.endswith(".py") or not func.isidentifier():
+            raise ValueError('expected "path/to/file.py:function_name"')
+        return value
+
+    def factory_parts(self) -> tuple[Path, str]:
+        """The factory's file and function name."""
+        path, _, func = self.factory.rpartition(":")
+        return Path(path), func
+
+
+class TorchScriptTeacher(Section):
+    """A TorchScript file (``torch.jit.save``); loaded on the CPU."""
+
+    kind: Literal["torchscript"] = "torchscript"
+    path: Path
+    input_layout: InputLayout = _layout()
+    preprocess: str | None = _preprocess()
+
+
+class OnnxTeacher(Section):
+    """An ONNX model run as a black box in onnxruntime (its first output is the logits)."""
+
+    kind: Literal["onnx"] = "onnx"
+    path: Path
+    input_layout: InputLayout = _layout()
+    preprocess: str | None = _preprocess()
+
+
+class TFLiteTeacher(Section):
+    """A ``.tflite`` model run as a black box in LiteRT (int8/uint8 I/O is (de)quantized)."""
+
+    kind: Literal["tflite"] = "tflite"
+    path: Path
+    input_layout: InputLayout = _layout()
+    preprocess: str | None = _preprocess()
+
+
+class KerasTeacher(Section):
+    """A Keras model (``.keras``, ``.h5``) or a TensorFlow SavedModel folder, run as a black box."""
+
+    kind: Literal["keras"] = "keras"
+    path: Path
+    input_layout: InputLayout = _layout()
+    preprocess: str | None = _preprocess()
+
+
+FileTeacher = TorchTeacher | TorchScriptTeacher | OnnxTeacher | TFLiteTeacher | KerasTeacher
+
+TEACHER_SECTIONS = (ScratchTeacher, TorchTeacher, TorchScriptTeacher, OnnxTeacher, TFLiteTeacher, KerasTeacher)

@@ -1,8 +1,14 @@
-"""Teacher stage: produce the teacher artifact (trained on the spot, or loaded)."""
+"""Teacher stage: produce the teacher artifact (trained on the spot, or loaded from the user's file).
+
+A loaded teacher is checked against the data (input shape/layout, class count) before any
+training starts. Its artifact points at the user's own file (absolute path; nothing is
+copied into ``artifacts/``).
+"""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +20,7 @@ from ..students import count_params_macs
 
 
 def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
-    """Add the teacher artifact (role ``teacher``, torch, fp32)."""
+    """Add the teacher artifact (role ``teacher``, fp32): trained on the spot, or the user's loaded file."""
     cfg = ctx.config.teacher
     data = ctx.data
     if cfg.kind == "scratch-cnn":
@@ -24,12 +30,28 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
         torch.save(model.state_dict(), buffer)
         atomic.write_bytes(path, buffer.getvalue())
         description = f"ScratchCNN(width={cfg.width}) trained {cfg.epochs} epochs on {data.name}"
-    else:  # pragma: no cover - the config schema admits no other kind yet
-        raise AssertionError(cfg.kind)
-    params, macs = count_params_macs(model, data.input_shape)
-    teacher = Artifact(name="teacher", role="teacher", format="torch", precision="fp32", path=rel, model=model,
-                       input_shape=data.input_shape, params=params, macs=macs)
-    return [*artifacts, teacher.with_note(description)]
+        params, macs = count_params_macs(model, data.input_shape)
+        teacher = Artifact(name="teacher", role="teacher", format="torch", precision="fp32", path=rel, model=model,
+                           input_shape=data.input_shape, params=params, macs=macs).with_note(description)
+    else:
+        teacher = _load_file_teacher(cfg, data)
+    return [*artifacts, teacher]
+
+
+# The artifact format of each file kind: the runtime the teacher really runs in. Keras has no
+# artifact format of its own; its in-memory wrapper is torch-callable.
+_FORMATS = {"torch": "torch", "torchscript": "torch", "onnx": "onnx", "tflite": "tflite", "keras": "torch"}
+
+
+def _load_file_teacher(cfg, data) -> Artifact:
+    from .loaders import load_teacher, teacher_size
+
+    model, description = load_teacher(cfg, data.input_shape, data.num_classes)
+    params, macs, size_note = teacher_size(model, data.input_shape)
+    teacher = Artifact(name="teacher", role="teacher", format=_FORMATS[cfg.kind], precision="fp32",
+                       path=str(_source_file(cfg).resolve()), model=model, input_shape=data.input_shape,
+                       params=params, macs=macs).with_note(description)
+    return teacher.with_note(size_note) if size_note else teacher
 
 
 def _train_scratch(ctx):
@@ -44,3 +66,10 @@ def _train_scratch(ctx):
                   reporter=ctx.reporter)
     ctx.extras["teacher_history"] = history
     return model
+
+
+def _source_file(cfg) -> Path:
+    """The user's file the teacher comes from (the checkpoint, for a factory + weights)."""
+    if cfg.kind != "torch":
+        return Path(cfg.path)
+    return Path(cfg.weights) if cfg.weights is not None else cfg.factory_parts()[0]

@@ -1,0 +1,147 @@
+"""Audio folders: WAVs → fixed-length waveforms → log-mel / MFCC features, split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .audio_frontend import LogMelFrontend
+from .audio_io import fix_length, read_wav
+from .bundle import DataBundle, Split
+from .folders import require_dir, require_two_classes, scan_class_folders, scan_flat
+from .schema import AudioFolderData
+from .splits import calibration_indices, check_covers_classes, split_pool
+
+AUDIO_EXTENSIONS = (".wav",)
+_BATCH = 256
+_GENERIC_NAMES = {"recordings", "wav", "wavs", "audio", "train", "data"}
+
+
+def load_audio_folder(cfg: AudioFolderData, seed: int) -> DataBundle:
+    """Read every WAV once, fix its length, compute features, split.
+
+    Without augmentation every split holds features ``(N, 1, frames, n_feat)``. With
+    augmentation the train split holds waveforms ``(N, 1, 1, samples)`` and its ``augment``
+    shifts/noises them and computes the features per batch (see :class:`AudioAugmenter`).
+
+    Args:
+        cfg: The ``audio_folder`` data section.
+        seed: Seeds the split and the calibration subset.
+
+    Raises:
+        DataError: missing folder, no or empty classes, a bad/truncated WAV, another rate or
+            channel count when not allowed, a name not matching ``label_pattern``, or a
+            split that leaves a class without train or test samples.
+    """
+    root = require_dir(cfg.root, "data.root")
+    if cfg.layout == "flat":
+        pool = scan_flat(root, cfg.label_pattern, AUDIO_EXTENSIONS, cfg.limit_per_class)
+    else:
+        pool = scan_class_folders(root, AUDIO_EXTENSIONS, cfg.limit_per_class, "data.root")
+    require_two_classes(pool.class_names, str(root))
+    labels = np.asarray(pool.labels, dtype=np.int64)
+    idx = split_pool(cfg.split, labels, seed, separate_test=False, paths=pool.rel_paths,
+                     fields=pool.fields or None, root=str(root))
+    check_covers_classes(labels, idx.train, "train", pool.class_names, str(root))
+    check_covers_classes(labels, idx.test, "test", pool.class_names, str(root))
+
+    length = int(round(cfg.clip_seconds * cfg.sample_rate))
+    waves = np.empty((len(pool.files), length), dtype=np.float32)
+
+    # Sequential on purpose: read_wav detects truncated files through scipy's warning, and
+    # warnings.catch_warnings is process-global (threads would blame the wrong file).
+    for i, path in enumerate(pool.files):
+        raw = read_wav(path, cfg.sample_rate, resample=cfg.resample, mix_to_mono=cfg.mix_to_mono)
+        waves[i] = fix_length(raw, length)
+
+    frontend = LogMelFrontend(cfg).eval()
+    wave_t = torch.from_numpy(waves)
+    feats = compute_features(frontend, wave_t)
+    y = torch.from_numpy(labels)
+    augment = AudioAugmenter(frontend, cfg.sample_rate, cfg.augment.time_shift_ms, cfg.augment.noise_snr_db)
+
+    def take(ix: np.ndarray) -> Split:
+        t = torch.from_numpy(ix)
+        return Split(feats[t].contiguous(), y[t].contiguous())
+
+    if augment.active:
+        t = torch.from_numpy(idx.train)
+        train = Split(wave_t[t].reshape(len(t), 1, 1, length).contiguous(), y[t].contiguous(), augment)
+    else:
+        train = take(idx.train)
+    name = root.parent.name if root.name.lower() in _GENERIC_NAMES else root.name
+    return DataBundle(
+        name=name or "audio", task="audio", class_names=pool.class_names,
+        input_shape=frontend.output_shape(length),
+        train=train, val=take(idx.val), test=take(idx.test),
+        calibration=take(calibration_indices(idx.train, cfg.calibration_samples, seed)),
+        preprocessing=_describe(cfg, length, frontend, augment),
+        frontend=frontend,
+    )
+
+
+@torch.inference_mode()
+def compute_features(frontend: torch.nn.Module, waves: torch.Tensor) -> torch.Tensor:
+    """Features of ``(N, samples)`` waveforms, in bounded-memory batches."""
+    parts = [frontend(waves[i:i + _BATCH]) for i in range(0, len(waves), _BATCH)]
+    return torch.cat(parts).clone() if parts else torch.empty(0)
+
+
+class AudioAugmenter:
+    """Time shift and additive white noise on waveforms, then the features.
+
+    Randomness comes only from the generator the trainer passes, so a replayed epoch sees
+    the same augmented batches.
+    """
+
+    def __init__(self, frontend: torch.nn.Module, sample_rate: int, time_shift_ms: float, noise_snr_db: float | None):
+        self.frontend = frontend
+        self.max_shift = int(round(time_shift_ms * sample_rate / 1000.0))
+        self.noise_snr_db = noise_snr_db
+
+    @property
+    def active(self) -> bool:
+        return self.max_shift > 0 or self.noise_snr_db is not None
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.max_shift:
+            out["time_shift_samples"] = f"uniform in ±{self.max_shift}, zero filled (not wrapped)"
+        if self.noise_snr_db is not None:
+            out["noise"] = f"white Gaussian at {self.noise_snr_db} dB SNR of the clip's mean power"
+        return out
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``(N, 1, 1, samples)`` waveforms → augmented features ``(N, 1, frames, n_feat)``."""
+        wave = x.flatten(1)
+        n, length = wave.shape
+        if self.max_shift:
+            shifts = torch.randint(-self.max_shift, self.max_shift + 1, (n, 1), generator=generator)
+            source = torch.arange(length)[None, :] - shifts
+            inside = (source >= 0) & (source < length)
+            wave = torch.where(inside, wave.gather(1, source.clamp(0, length - 1)), torch.zeros(()))
+        if self.noise_snr_db is not None:
+            noise = torch.randn(wave.shape, generator=generator)
+            power = wave.pow(2).mean(dim=1, keepdim=True)
+            wave = wave + noise * torch.sqrt(power / 10.0 ** (self.noise_snr_db / 10.0))
+        with torch.no_grad():
+            return self.frontend(wave)
+
+
+def _describe(cfg: AudioFolderData, length: int, frontend: LogMelFrontend, augment: AudioAugmenter) -> dict:
+    return {
+        "source": "WAV files (PCM 8/16/24/32-bit or float), read with scipy.io.wavfile",
+        "labels": ("file name " + cfg.label_pattern) if cfg.layout == "flat" else "class folder names",
+        "sample_rate": cfg.sample_rate,
+        "resample": "scipy.signal.resample_poly (polyphase, Kaiser window)" if cfg.resample else "off: other rates are errors",
+        "channels": "mono; multi-channel averaged" if cfg.mix_to_mono else "mono only",
+        "scale": "int PCM / 2^(bits-1) (uint8: (x-128)/128), float as stored → [-1, 1]",
+        "clip": {"seconds": cfg.clip_seconds, "samples": length,
+                 "policy": "centre-crop longer clips; zero-pad shorter ones equally on both sides"},
+        "features": frontend.describe(),
+        "input_layout": "NCHW = (N, 1, frames, features)",
+        "frontend_in_graph": "FrontendAndModel(bundle.frontend, model) takes the (N, samples) waveform",
+        "train_augment": augment.describe(),
+    }

@@ -1,0 +1,168 @@
+"""Load the user's teacher, whatever its kind, and check it fits the data before any training.
+
+Every loaded teacher is a callable ``nn.Module``: ``teacher(x_nchw) -> logits [N, K]``, in
+eval mode, without gradients. Torch kinds are the user's own module; ONNX, TFLite and Keras
+teachers are :class:`~edgekd.teachers.blackbox.BlackBoxTeacher` wrappers around their runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import ModelFileError
+from .blackbox import BlackBoxTeacher, ChannelsLastInput, LogProbabilities, shape_text, unwrap
+from .schema import FileTeacher
+
+# Rows summing to 1 within this (int8 outputs are coarse) on every probe sample = probabilities.
+_PROB_TOL = 2e-2
+
+
+def load_teacher(cfg: FileTeacher, input_shape: Sequence[int], num_classes: int) -> tuple[nn.Module, str]:
+    """Load a teacher from the user's file and check it against the data.
+
+    Args:
+        cfg: A teacher section of a file kind (``torch``, ``torchscript``, ``onnx``, ``tflite``, ``keras``).
+        input_shape: The data's sample shape ``(C, H, W)``.
+        num_classes: The data's number of classes.
+
+    Returns:
+        ``(model, description)``: a frozen callable returning logits for NCHW batches, and one
+        line for the report. A teacher whose outputs are probabilities is wrapped so it
+        returns their logarithm (valid logits for KD).
+
+    Raises:
+        ModelFileError: The file cannot be loaded, or the teacher does not fit the data
+            (input shape/layout or class count).
+    """
+    model, description = _load(cfg)
+    if isinstance(model, BlackBoxTeacher):
+        model.set_layout(cfg.input_layout, input_shape)
+        if model.layout == "nhwc":
+            description += ", fed NHWC"
+    elif cfg.input_layout == "nhwc":
+        model = ChannelsLastInput(model)
+        description += ", fed NHWC"
+    name = _name(cfg)
+    if check_teacher(model, input_shape, num_classes, name=name) == "probabilities":
+        model = LogProbabilities(model)
+        description += "; it outputs probabilities, so log-probabilities are used as its logits"
+    if cfg.preprocess:
+        description += f"; expects input: {cfg.preprocess}"
+    return model, description
+
+
+def _load(cfg: FileTeacher) -> tuple[nn.Module, str]:
+    # Each kind's module is imported only when used (the Keras one pulls in TensorFlow on load).
+    if cfg.kind == "torch":
+        from .torch_file import load_torch_teacher
+        return load_torch_teacher(cfg)
+    if cfg.kind == "torchscript":
+        from .torch_file import load_torchscript_teacher
+        return load_torchscript_teacher(cfg)
+    if cfg.kind == "onnx":
+        from .onnx_teacher import load_onnx_teacher
+        return load_onnx_teacher(cfg)
+    if cfg.kind == "tflite":
+        from .tflite_teacher import load_tflite_teacher
+        return load_tflite_teacher(cfg)
+    if cfg.kind == "keras":
+        from .keras_teacher import load_keras_teacher
+        return load_keras_teacher(cfg)
+    raise AssertionError(f"no loader for teacher kind {cfg.kind!r}")  # the schema admits no other kind
+
+
+def _name(cfg: FileTeacher) -> str:
+    if cfg.kind == "torch":
+        return cfg.weights.name if cfg.weights is not None else cfg.factory
+    return cfg.path.name
+
+
+def check_teacher(model: nn.Module, input_shape: Sequence[int], num_classes: int, *, name: str | None = None) -> str:
+    """Run the teacher on probe samples of the data's shape; fail early and clearly if it does not fit.
+
+    Args:
+        model: A loaded teacher (torch module or black box).
+        input_shape: The data's sample shape ``(C, H, W)``.
+        num_classes: The data's number of classes.
+        name: The teacher's file name, for messages.
+
+    Returns:
+        ``"logits"``, or ``"probabilities"`` when every output row is non-negative and sums to 1.
+
+    Raises:
+        ModelFileError: The input shape/layout does not match the data, the forward pass
+            fails, the output is not ``[N, num_classes]``, or the outputs are not finite.
+    """
+    inner = unwrap(model)
+    kind = inner.kind if isinstance(inner, BlackBoxTeacher) else "torch"
+    name = name or (inner.path.name if isinstance(inner, BlackBoxTeacher) else type(inner).__name__)
+    data = f"[1,{','.join(str(d) for d in input_shape)}]"
+    fix_input = ("make the data match the teacher (data section: channels, resolution) or set teacher.input_layout "
+                 "(nchw/nhwc)")
+    if isinstance(inner, BlackBoxTeacher):
+        why = inner.input_mismatch(input_shape)
+        if why:
+            raise ModelFileError(why, fix=fix_input)
+    # Two probes: zeros and a fixed random sample (deterministic, independent of the global RNG).
+    probe = torch.stack([torch.zeros(*input_shape),
+                         torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))])
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(probe)
+    except Exception as exc:  # the user's forward (shape errors surface as RuntimeError/ValueError)
+        reason = " ".join(str(exc).split())[:160]
+        raise ModelFileError(f"teacher {name} ({kind}){_torch_expects(inner)} fails on the data's input {data} (NCHW): "
+                             f"{exc.__class__.__name__}: {reason}", fix=fix_input) from None
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor):
+        raise ModelFileError(f"teacher {name} ({kind}) returns {type(out).__name__}, not a logits tensor",
+                             fix="make forward() return the [N, classes] logits tensor only")
+    if out.dim() != 2 or out.shape[0] != len(probe) or out.shape[1] != num_classes:
+        got = shape_text([1, *out.shape[1:]]) if out.dim() >= 1 else "a scalar"
+        raise ModelFileError(f"teacher {name} ({kind}) outputs {got} but the data has {num_classes} classes "
+                             f"(expected [1,{num_classes}])",
+                             fix="use a teacher trained on the data's classes (for kind torch, check factory_kwargs, "
+                                 "e.g. num_classes)")
+    if not torch.isfinite(out).all():
+        raise ModelFileError(f"teacher {name} ({kind}) outputs NaN/inf on the data's input {data}",
+                             fix="check the weights (a broken checkpoint) and the teacher's input normalisation")
+    rows = out.double()
+    if bool((rows >= -1e-6).all()) and bool(((rows.sum(1) - 1).abs() <= _PROB_TOL).all()):
+        return "probabilities"
+    return "logits"
+
+
+def _torch_expects(model: nn.Module) -> str:
+    """' expects 3 input channels (conv1)' from a torch model's first conv/linear layer, else ''."""
+    for mod_name, mod in model.named_modules():
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            return f" expects {mod.in_channels} input channels (first conv: {mod_name or 'the model'}) but"
+        if isinstance(mod, nn.Linear):
+            return f" expects {mod.in_features} input features (first linear: {mod_name or 'the model'}) but"
+    return ""
+
+
+def teacher_size(model: nn.Module, input_shape: Sequence[int]) -> tuple[int, int, str | None]:
+    """Parameters and per-sample MACs of a loaded teacher, and a note when MACs are unknown.
+
+    Torch modules are counted with ``edgekd.students.count_params_macs``; ONNX teachers from
+    their graph; other black boxes report what their runtime exposes.
+    """
+    inner = unwrap(model)
+    if isinstance(inner, BlackBoxTeacher):
+        params, macs = inner.size(input_shape)
+        if macs is None:
+            return params, 0, f"the {inner.kind} teacher is a black box: its MACs are unknown (reported as 0)"
+        return params, macs, None
+    from ..students import count_params_macs
+
+    params, macs = count_params_macs(model, input_shape)
+    if isinstance(inner, torch.jit.ScriptModule):
+        return params, 0, "MACs of a TorchScript teacher are not counted (its layers cannot be hooked); reported as 0"
+    return params, macs, None
