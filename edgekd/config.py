@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from .data.schema import DATA_SECTIONS
 from .errors import ConfigError
@@ -37,10 +37,10 @@ class DistillConfig(Section):
     method: Literal["hinton"] = "hinton"
     temperature: float = Field(4.0, gt=0, le=100)
     alpha: float = Field(0.7, ge=0, le=1, description="weight of the soft (teacher) term")
-    epochs: int = Field(25, ge=1)
-    lr: float = Field(5e-3, gt=0)
+    epochs: int = Field(15, ge=1)
+    lr: float = Field(1e-2, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(128, ge=1)
     optimizer: Literal["adamw", "sgd"] = "adamw"
     warmup_epochs: int = Field(1, ge=0)
     train_baseline: bool = Field(False, description="also train the student on hard labels alone")
@@ -65,6 +65,12 @@ class BenchConfig(Section):
     """How artifacts are measured."""
 
     latency_mode: Literal["short", "full", "off"] = "short"
+
+    @field_validator("latency_mode", mode="before")
+    @classmethod
+    def _off_is_not_false(cls, value: Any) -> Any:
+        # `latency_mode: off` in a YAML file arrives as False.
+        return "off" if value is False else value
     threads: int | None = Field(None, ge=1, description="default: the target profile's threads")
 
 
@@ -79,6 +85,9 @@ class BuildConfig(Section):
     quantize: QuantizeConfig = Field(default_factory=QuantizeConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
+
+
+_YAML11_BOOL_WORDS = {"on", "off", "yes", "no", "y", "n"}
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> BuildConfig:
@@ -143,10 +152,15 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set {item!r} is not of the form key.path=value", fix="e.g. --set distill.epochs=5")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        value = text
+    # YAML 1.1 reads on/off/yes/no as booleans; keep them as words (pydantic still
+    # accepts them for boolean keys) so `--set bench.latency_mode=off` means "off".
+    if text.strip().lower() in _YAML11_BOOL_WORDS:
+        value: Any = text.strip()
+    else:
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
     node = raw
     parts = key.strip().split(".")
     for part in parts[:-1]:

@@ -67,3 +67,12 @@ def test_missing_file_and_malformed_set(tmp_path):
         load_config(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="key.path=value"):
         load_config(None, ["distill.epochs"])
+
+
+def test_off_means_off_on_the_command_line_and_in_yaml(tmp_path):
+    assert load_config(None, ["bench.latency_mode=off"]).bench.latency_mode == "off"
+    path = tmp_path / "c.yaml"
+    path.write_text("bench:\n  latency_mode: off\nquantize:\n  enabled: no\n")
+    cfg = load_config(path)
+    assert cfg.bench.latency_mode == "off" and cfg.quantize.enabled is False
+    assert load_config(None, ["quantize.enabled=off"]).quantize.enabled is False

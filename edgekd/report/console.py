@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ def console() -> Console:
 class RichReporter:
     """Progress on stderr: one line per stage and per training epoch."""
 
+    def __init__(self) -> None:
+        self._started = time.perf_counter()
+
     def __enter__(self) -> "RichReporter":
         return self
 
@@ -29,7 +33,8 @@ class RichReporter:
         return None
 
     def stage(self, name: str, detail: str = "") -> None:  # noqa: D102
-        _err.print(f"[bold cyan]{name}[/] {detail}".rstrip())
+        elapsed = time.perf_counter() - self._started
+        _err.print(f"[dim]{elapsed:6.1f}s[/] [bold cyan]{name}[/] {detail}".rstrip())
 
     def epoch(self, label: str, epoch: int, epochs: int, loss: float, val_top1: float,
               samples_per_s: float) -> None:  # noqa: D102
