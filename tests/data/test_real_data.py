@@ -12,7 +12,8 @@ from edgekd.data.audio import load_audio_folder
 from edgekd.data.images import load_image_folder
 from edgekd.data.schema import AudioFolderData, ImageFolderData
 
-SHARED = Path("/work/shared/data")
+# ../shared/data beside the project root, wherever the checkout lives (CI clones elsewhere).
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FSDD = SHARED / "fsdd" / "recordings"
 CIFAR = SHARED / "cifar10-jpg"
 FSDD_FEATURES = {"n_fft": 256, "hop_length": 80}
