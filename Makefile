@@ -30,5 +30,38 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest
 
+# `make bench` runs every benchmark; `make bench TARGET=name` one build of the default example for that target.
+ifneq ($(filter command line environment,$(origin TARGET)),)
+bench: $(STAMP)
+	$(BIN)/edgekd build --target $(TARGET) --out runs/bench-$(TARGET)
+else
+bench: bench-vision bench-speech bench-compress bench-latency
+endif
+
+# Predicted vs measured host latency for >= 20 students (writes benchmarks/results/latency.json).
+bench-latency: $(STAMP)
+	$(BIN)/python benchmarks/latency.py
+
+# Distillation on real data: CIFAR-10 JPEGs + pretrained resnet56 (white box and ONNX), FSDD speech
+# (two splits, soft-label cache timing). Pass a shorter budget with BENCH_ARGS="--set distill.epochs=3".
+bench-vision: $(STAMP)
+	$(BIN)/python benchmarks/vision.py $(BENCH_ARGS)
+
+bench-speech: $(STAMP)
+	$(BIN)/python benchmarks/speech.py $(BENCH_ARGS)
+
+# FP32 vs INT8 (ORT static, accuracy-aware, TFLite) side by side, and pruning to half the MACs + KD recovery
+# (writes benchmarks/results/compress.json). Shorter: COMPRESS_ARGS="--vision-epochs 3 --speech-epochs 4".
+bench-compress: $(STAMP)
+	$(BIN)/python benchmarks/compress.py $(COMPRESS_ARGS)
+
+# Build the default example, then gate it on its budgets and on the committed baseline (exit 3 on a miss).
+GATE_TARGET ?= raspberry-pi-4
+gate: $(STAMP)
+	rm -rf runs/gate
+	$(BIN)/edgekd build --target $(GATE_TARGET) --out runs/gate || [ $$? -eq 3 ]
+	$(BIN)/edgekd check runs/gate/report.json --target $(GATE_TARGET) \
+		--baseline benchmarks/baseline/report.json --max-regression 5%
+
 clean:
 	rm -rf runs .pytest_cache

@@ -15,7 +15,8 @@ from .errors import BadInputError, EXIT_BUDGET_MISSED, EXIT_OK, OutputDirError
 from .progress import NullReporter, Reporter
 from .targets import TargetProfile, list_targets, load_target
 
-__all__ = ["BuildResult", "build", "check", "list_targets", "load_target", "list_students", "show_student"]
+__all__ = ["BuildResult", "build", "calibrate_target", "check", "list_targets", "load_target", "list_students",
+           "show_student"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
     from .bench.gate import judge
     from .data import load_data
     from .pipeline import BuildContext, default_threads, run_pipeline
-    from .report.build_report import make_report
+    from .report.build_report import make_report, predict_on_targets
 
     started = time.perf_counter()
     cfg = config if isinstance(config, BuildConfig) else load_config(config, overrides)
@@ -83,6 +84,7 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
         artifacts = run_pipeline(ctx)
         failures = ctx.extras.get("conversion_failures", [])
         chosen, budgets = judge(artifacts, profile, failures)
+        ctx.extras["predicted_on_targets"] = predict_on_targets(chosen, artifacts, ctx)
         report = make_report(artifacts=artifacts, chosen=chosen, budgets=budgets, target=profile, config=cfg,
                              data=data, extras=ctx.extras, duration_s=time.perf_counter() - started)
         _promote(ctx, report, cfg)
@@ -100,19 +102,60 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
           max_regression: float = 0.05) -> dict[str, Any]:
     """Re-judge a report against a profile's budgets and, optionally, a baseline report.
 
+    Both reports are validated against ``edgekd/schemas/report.schema.json`` first.
+
     Returns:
         ``{"passed": bool, "budgets": [...], "regressions": [...]}``.
+
+    Raises:
+        BadInputError: a missing or unreadable report, or one that violates the schema (the
+            message names the first violation).
     """
     from .bench.gate import judge
     from .report.regression import compare_reports, load_report, models_from_report
+    from .report.schema import validate_report
 
     report = load_report(report_path)
+    validate_report(report, source=str(report_path))
     profile = load_target(target or report["target"]["name"])
     artifacts = models_from_report(report)
     _chosen, budgets = judge(artifacts, profile, report.get("conversion_failures", []))
-    regressions = compare_reports(report, load_report(baseline), max_regression) if baseline else []
+    regressions = []
+    if baseline:
+        old = load_report(baseline)
+        validate_report(old, source=str(baseline))
+        regressions = compare_reports(report, old, max_regression)
     passed = all(b["passed"] for b in budgets) and all(r["passed"] for r in regressions)
     return {"passed": passed, "target": profile.name, "budgets": budgets, "regressions": regressions}
+
+
+def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = False,
+                     threads: int | None = None) -> dict[str, Any]:
+    """Measure this machine with micro-benchmarks and write a calibrated profile YAML.
+
+    Args:
+        out: Where to write the profile (e.g. ``my-board.yaml``).
+        base: Profile whose spec figures (peaks, capacities, budgets) are kept.
+        quick: Fewer sizes and shorter timings (seconds instead of about a minute).
+        threads: Runtime threads to measure with (default: the base profile's, at most this machine's).
+
+    Returns:
+        ``{"path", "profile"}``: the written file and the calibrated :class:`TargetProfile`.
+    """
+    from .bench.microbench import calibrate_host, write_profile
+
+    out_path = Path(out)
+    if out_path.is_dir() or out_path.suffix not in (".yaml", ".yml"):
+        raise OutputDirError(f"--out {out_path} must be a .yaml file path", fix="e.g. --out my-board.yaml")
+    parent = _nearest_existing_parent(out_path) if not out_path.parent.exists() else out_path.parent
+    if parent is None or not os.access(parent, os.W_OK):
+        raise OutputDirError(f"cannot write {out_path}", fix="pass --out a path in a writable folder")
+    profile = load_target(base)
+    wanted = threads or profile.runtime.threads
+    used = max(1, min(wanted, os.cpu_count() or 1))
+    calibrated = calibrate_host(profile, used, quick=quick)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return {"path": write_profile(calibrated, out_path), "profile": calibrated}
 
 
 def list_students() -> list[Any]:
@@ -163,6 +206,7 @@ def _promote(ctx, report: dict[str, Any], cfg: BuildConfig) -> None:
 
     The old manifest goes first, so at no moment does a half-promoted folder look complete.
     """
+    from .report.html import render_html
     from .report.markdown import render_markdown
 
     out = ctx.out_dir
@@ -178,6 +222,7 @@ def _promote(ctx, report: dict[str, Any], cfg: BuildConfig) -> None:
         atomic.write_text(out / "config.resolved.yaml", dump_config(cfg)),
         atomic.write_json(out / "report.json", report),
         atomic.write_text(out / "report.md", render_markdown(report)),
+        atomic.write_text(out / "report.html", render_html(report)),
     ]
     files = sorted(p for p in final.rglob("*") if p.is_file()) if final.exists() else []
     entries = [{"path": str(p.relative_to(out)), "sha256": atomic.sha256_of(p), "size_bytes": p.stat().st_size}

@@ -83,3 +83,14 @@ class Artifact:
 def find(artifacts: list[Artifact], **match: Any) -> list[Artifact]:
     """Artifacts whose attributes equal every ``match`` value."""
     return [a for a in artifacts if all(getattr(a, k) == v for k, v in match.items())]
+
+
+def final_student(artifacts: list[Artifact]) -> Artifact:
+    """The torch student that export, quantization and parity use: the last one built.
+
+    ``student`` after distillation, ``student-pruned`` when the prune stage ran.
+    """
+    students = [a for a in artifacts if a.role == "student" and a.format == "torch"]
+    if not students:
+        raise LookupError("no torch student among the artifacts")
+    return students[-1]

@@ -7,6 +7,7 @@ leaves only temporary names (``.*.tmp-*``) that never look complete.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -15,7 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import OutputDirError
+
 TMP_MARK = ".tmp-"
+# OS errors that mean "this place cannot take the file": the user's to fix (exit 2), not a bug.
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_READ_ONLY = {errno.EROFS}
 
 
 @contextlib.contextmanager
@@ -26,27 +32,49 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     error the temporary is removed and ``final`` is left untouched.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}{TMP_MARK}", dir=final.parent))
+    with _disk_errors(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}{TMP_MARK}", dir=final.parent))
     target = tmp / final.name
     try:
-        yield target
-        if not target.exists():
-            raise FileNotFoundError(f"nothing was written to {target}")
-        _fsync(target)
-        if final.is_dir() and not final.is_symlink():
-            shutil.rmtree(final)
-        os.replace(target, final)
-        _fsync_dir(final.parent)
+        with _disk_errors(final):
+            yield target
+            if not target.exists():
+                raise FileNotFoundError(f"nothing was written to {target}")
+            _fsync(target)
+            if final.is_dir() and not final.is_symlink():
+                shutil.rmtree(final)
+            os.replace(target, final)
+            _fsync_dir(final.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _disk_errors(final: Path) -> Iterator[None]:
+    """Turn a full or read-only disk into an :class:`OutputDirError` naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise OutputDirError(f"disk full at {final}", fix="free space or pass --out elsewhere") from None
+        if exc.errno in _READ_ONLY:
+            raise OutputDirError(f"cannot write {final}: read-only file system",
+                                 fix="pass --out a folder on a writable disk") from None
+        raise
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+        _write_file(tmp, data)
     return Path(path)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    # One seam for every byte edgekd writes itself (tests simulate a full disk here).
+    with open(path, "wb") as handle:
+        handle.write(data)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -97,6 +97,23 @@ def targets_show(name, as_json) -> None:
         render_target(profile)
 
 
+@targets.command("calibrate")
+@click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False),
+              help="Profile YAML to write, e.g. my-board.yaml.")
+@click.option("--base", default="host", show_default=True,
+              help="Profile whose spec figures (peaks, memory, budgets) are kept.")
+@click.option("--quick", is_flag=True, help="Fewer sizes, shorter timings (seconds, not a minute).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Runtime threads (default: the base profile's).")
+def targets_calibrate(out, base, quick, threads) -> None:
+    """Run micro-benchmarks on this machine and write a calibrated profile."""
+    from . import api
+    from .report.console import render_calibration
+
+    result = api.calibrate_target(out, base=base, quick=quick, threads=threads)
+    render_calibration(result["profile"], result["path"])
+
+
 @cli.group()
 def students() -> None:
     """Student architectures."""

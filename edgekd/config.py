@@ -31,19 +31,50 @@ class StudentConfig(Section):
     options: dict[str, Any] = Field(default_factory=lambda: {"width": 0.35})
 
 
-class DistillConfig(Section):
-    """Hinton knowledge distillation: loss = α·T²·KL(p_T^teacher ‖ p_T^student) + (1-α)·CE."""
+class HintLayers(Section):
+    """FitNets hint pairs: teacher module names (``named_modules()``) and, optionally, the student's."""
 
-    method: Literal["hinton"] = "hinton"
+    teacher: list[str] = Field(default_factory=list, description="e.g. [layer2, layer3] (a torch teacher's modules)")
+    student: list[str] | None = Field(None, description="names from the student's feature_layers(); default: the "
+                                                        "one closest in spatial size to each teacher layer")
+
+
+class DistillConfig(Section):
+    """Knowledge distillation. Every method keeps the Hinton term
+    α·T²·KL(p_T^teacher ‖ p_T^student) + (1-α)·CE; ``fitnets`` adds hint_weight·MSE on
+    adapted feature maps, ``rkd`` adds the distance and angle terms on embeddings or logits."""
+
+    method: Literal["hinton", "fitnets", "rkd"] = "hinton"
     temperature: float = Field(4.0, gt=0, le=100)
     alpha: float = Field(0.7, ge=0, le=1, description="weight of the soft (teacher) term")
+    hint_layers: HintLayers = Field(default_factory=HintLayers, description="fitnets only")
+    hint_weight: float = Field(1.0, ge=0, description="fitnets only: weight of the hint term")
+    rkd_on: Literal["embedding", "logits"] = Field("embedding", description="rkd only: penultimate embeddings "
+                                                   "(torch teachers) or logits (any teacher)")
+    rkd_distance_weight: float = Field(25.0, ge=0, description="rkd only (Park et al. use 25)")
+    rkd_angle_weight: float = Field(50.0, ge=0, description="rkd only (Park et al. use 50)")
     epochs: int = Field(15, ge=1)
+    patience: int | None = Field(None, ge=1, description="stop after this many epochs without a better val top-1")
     lr: float = Field(1e-2, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     batch_size: int = Field(128, ge=1)
     optimizer: Literal["adamw", "sgd"] = "adamw"
     warmup_epochs: int = Field(1, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present")
     train_baseline: bool = Field(False, description="also train the student on hard labels alone")
+
+
+class PruneConfig(Section):
+    """Pruning of the distilled student, then KD recovery fine-tuning (off by default)."""
+
+    enabled: bool = False
+    method: Literal["structured", "unstructured"] = Field(
+        "structured", description="structured removes channels (smaller, faster); unstructured only zeroes weights")
+    target_macs_ratio: float = Field(0.5, gt=0, lt=1, description="MACs after / before (unstructured: kept weights)")
+    importance: Literal["l2", "l1", "bn_scale", "lamp"] = "l2"
+    round_to: int | None = Field(None, ge=1, description="keep channel counts a multiple of this")
+    recovery_epochs: int = Field(5, ge=0)
+    lr: float = Field(2e-3, gt=0)
 
 
 class QuantizeConfig(Section):
@@ -52,6 +83,12 @@ class QuantizeConfig(Section):
     enabled: bool = True
     method: Literal["minmax", "entropy", "percentile"] = "minmax"
     per_channel: bool = True
+    accuracy_aware: bool = Field(False, description="ONNX: keep sensitive ops in float until the top-1 drop fits")
+    max_top1_drop: float | None = Field(None, ge=0, le=1, description="accuracy-aware budget (absolute, on val); "
+                                        "default: the target's max_top1_drop, else 0.01")
+    max_trials: int = Field(10, ge=1)
+    tflite_int8_io: Literal["auto"] | bool = Field("auto", description="int8 TFLite input/output; auto = "
+                                                    "true for tflite-micro and edgetpu runtimes")
 
 
 class ExportConfig(Section):
@@ -74,6 +111,13 @@ class BenchConfig(Section):
     threads: int | None = Field(None, ge=1, description="default: the target profile's threads")
 
 
+class CalibrationConfig(Section):
+    """Probability calibration of the student (ECE before/after goes in the report)."""
+
+    temperature_scaling: bool = Field(False, description="fit T on the val split and fold logits/T into the "
+                                                         "student's last layer before export")
+
+
 class BuildConfig(Section):
     """The whole build."""
 
@@ -82,9 +126,11 @@ class BuildConfig(Section):
     teacher: TeacherConfig = Field(default_factory=lambda: TEACHER_SECTIONS[0]())
     student: StudentConfig = Field(default_factory=StudentConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
+    prune: PruneConfig = Field(default_factory=PruneConfig)
     quantize: QuantizeConfig = Field(default_factory=QuantizeConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
 
 
 _YAML11_BOOL_WORDS = {"on", "off", "yes", "no", "y", "n"}

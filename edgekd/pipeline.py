@@ -28,6 +28,8 @@ Stage = Callable[[list[Artifact], "BuildContext"], list[Artifact]]
 STAGES: tuple[tuple[str, str], ...] = (
     ("teacher", "edgekd.teachers.stage:run"),
     ("distill", "edgekd.distill.stage:run"),
+    ("prune", "edgekd.prune.stage:run"),
+    ("calibrate", "edgekd.bench.temperature:run"),
     ("export", "edgekd.export.stage:run"),
     ("quantize", "edgekd.quantize.stage:run"),
     ("bench", "edgekd.bench.stage:run"),
@@ -82,14 +84,29 @@ def load_stage(dotted: str) -> Stage:
 
 
 def run_pipeline(ctx: BuildContext) -> list[Artifact]:
-    """Run every enabled stage and return all artifacts."""
+    """Run every enabled stage and return all artifacts.
+
+    Each finished stage is recorded in ``work_dir`` (see :mod:`edgekd.resume`); on
+    ``--resume`` a stage whose inputs and config are unchanged is restored, not rerun.
+    """
+    from .resume import StageCache
+
+    cache = StageCache(ctx)
     artifacts: list[Artifact] = []
     for name, dotted in STAGES:
         if name == "quantize" and not ctx.config.quantize.enabled:
             ctx.reporter.note("quantize: off (quantize.enabled=false)")
             continue
+        if name == "prune" and not ctx.config.prune.enabled:
+            continue  # off by default: no note for the common case
+        restored = cache.begin(name)
+        if restored is not None:
+            ctx.reporter.stage(name, "(resumed: reused from .edgekd-work)")
+            artifacts = restored
+            continue
         ctx.reporter.stage(name)
         artifacts = load_stage(dotted)(artifacts, ctx)
+        cache.finish(name, artifacts)
     return artifacts
 
 

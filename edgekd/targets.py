@@ -125,6 +125,9 @@ class Memory(Section):
     ram_bytes: Bytes
     flash_bytes: Bytes
     weights_in: Literal["ram", "flash"] = "ram"
+    # Optional: an op whose bytes fit in this cache streams at the cache's rate, not DRAM's.
+    cache_bytes: Bytes | None = None
+    cache_bandwidth_bytes_per_s: Annotated[float | None, BeforeValidator(_parse_bytes), Field(gt=0)] = None
 
 
 class Runtime(Section):
@@ -175,6 +178,8 @@ class Budgets(Section):
     min_top1: Fraction | None = None
     max_top1_drop: Fraction | None = None
     max_ece: Fraction | None = None
+    max_ece_increase_vs_teacher: float | None = Field(
+        None, ge=0, le=1, description="largest allowed ECE(deployed) - ECE(teacher), e.g. 0.02")
 
 
 def _band(low: float, mid: float, high: float) -> dict:

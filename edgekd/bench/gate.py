@@ -19,7 +19,8 @@ def choose_deployable(artifacts: list[Artifact], target) -> Artifact | None:
             for art in students:
                 if art.format == fmt and art.precision == precision:
                     return art
-    return next((a for a in artifacts if a.name == "student"), None)
+    torch_students = [a for a in artifacts if a.role == "student" and a.format == "torch"]
+    return torch_students[-1] if torch_students else None  # the pruned student when the prune stage ran
 
 
 def judge(artifacts: list[Artifact], target, conversion_failures: list[dict]) -> tuple[Artifact | None, list[dict]]:
@@ -50,7 +51,11 @@ def judge(artifacts: list[Artifact], target, conversion_failures: list[dict]) ->
     if teacher is not None and top1 is not None:
         add("top1_drop_vs_teacher", budgets.max_top1_drop, _get(teacher, "accuracy", "top1") - top1,
             model=accuracy_of.name)
-    add("ece", budgets.max_ece, _get(accuracy_of, "calibration", "ece"), model=accuracy_of.name)
+    ece = _get(accuracy_of, "calibration", "ece")
+    add("ece", budgets.max_ece, ece, model=accuracy_of.name)
+    teacher_ece = _get(teacher, "calibration", "ece") if teacher is not None else None
+    if ece is not None and teacher_ece is not None:
+        add("ece_increase_vs_teacher", budgets.max_ece_increase_vs_teacher, ece - teacher_ece, model=accuracy_of.name)
     latency_value, latency_metric = _latency(chosen, target)
     add(latency_metric, budgets.max_latency_p90_ms, latency_value)
     size = chosen.metrics.get("size_bytes")
@@ -91,7 +96,7 @@ def _accuracy_source(chosen: Artifact, artifacts: list[Artifact]) -> Artifact:
         return chosen
     same = [a for a in artifacts if a.role == chosen.role and a.precision == chosen.precision
             and a.metrics.get("accuracy")]
-    fallback = [a for a in artifacts if a.name == "student"]
+    fallback = [a for a in artifacts if a.role == "student" and a.format == "torch"][-1:]
     return (same or fallback or [chosen])[0]
 
 

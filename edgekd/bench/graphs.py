@@ -23,6 +23,11 @@ def graph_for(art: Artifact, artifacts: list[Artifact], ctx) -> Path | None:
     return _analysis_export(art, artifacts, ctx)
 
 
+def torch_ancestor(art: Artifact, artifacts: list[Artifact]) -> str:
+    """Name of the torch model an artifact derives from (follows ``parent``)."""
+    return _network(art, artifacts)
+
+
 def _network(art: Artifact, artifacts: list[Artifact]) -> str:
     """Name of the torch model an artifact derives from (follows ``parent``)."""
     by_name = {a.name: a for a in artifacts}
@@ -41,7 +46,12 @@ def _analysis_export(art: Artifact, artifacts: list[Artifact], ctx) -> Path | No
     folder = ctx.work_dir / "graphs"
     fp32 = folder / f"{torch_art.name}-fp32.onnx"
     if not fp32.exists():
-        export_onnx(torch_art.model, torch_art.input_shape, fp32, opset=ctx.config.export.opset)
+        from ..errors import ConversionError
+
+        try:
+            export_onnx(torch_art.model, torch_art.input_shape, fp32, opset=ctx.config.export.opset)
+        except ConversionError:  # already reported by the export stage when ONNX was asked for
+            return None
     if art.precision != "int8":
         return fp32
     int8 = folder / f"{torch_art.name}-int8.onnx"

@@ -6,7 +6,8 @@ in FP32 and in INT8 (QDQ-wrapped, which onnxruntime fuses into integer kernels),
 in onnxruntime with the requested threads, and divides the achieved MAC rate by the
 profile's peak: that is the efficiency the predictor uses. Across sizes, the median is
 ``mid`` and the extremes are ``low``/``high``. Bandwidth is a large ``numpy`` copy (what
-streaming kernels can reach), per-op overhead the time per node of a chain of tiny Adds.
+streaming kernels can reach), cache bandwidth the same copy on a buffer that fits in L2, per-op
+overhead the time per node of a chain of tiny Adds or tiny 1x1 convs (whichever is larger).
 
 The peaks stay as derived from the hardware spec; only the fractions of them are measured.
 """
@@ -57,15 +58,17 @@ def _weight(name: str, shape, int8: bool, rng) -> tuple[list, list, str]:
     return [helper.make_node("DequantizeLinear", [f"{name}_q", f"{name}_s", f"{name}_z"], [name])], inits, name
 
 
-def _kernel(kind: str, size: int, int8: bool, rng) -> tuple[bytes, dict, int]:
-    """One benchmark graph: (serialized model, feeds, MACs or element ops)."""
+def _kernel(kind: str, size, int8: bool, rng) -> tuple[bytes, dict, int]:
+    """One benchmark graph: (serialized model, feeds, MACs or element ops).
+
+    ``size`` is the channel count (at the kind's default spatial size) or ``(channels, hw)``.
+    """
     nodes, inits, x = [], [], "x"
     if kind == "gemm":
         m, k, n = max(1, size // 16), size, size  # small M, as in batch-1 heads and projections
         shape, wshape, out_shape, macs = (m, k), (k, n), (m, n), m * k * n
     else:
-        c, hw = {"conv": (size, 28), "depthwise": (size, 56), "pointwise": (size, 56),
-                 "elementwise": (size, 56), "pool": (size, 56)}[kind]
+        c, hw = size if isinstance(size, tuple) else (size, {"conv": 28}.get(kind, 56))
         shape = (1, c, hw, hw)
         ksz = 3 if kind in ("conv", "depthwise") else 1
         wshape = (c, 1 if kind == "depthwise" else c, ksz, ksz)
@@ -142,6 +145,52 @@ def _overhead(threads: int, budget_s: float) -> tuple[float, float]:
     return max(1e-7, (long_t - short_t) / 63), short_t
 
 
+def _conv_overhead(threads: int, budget_s: float) -> float:
+    """Seconds per extra node of a chain of tiny 1x1 convs (1x16x4x4).
+
+    A conv node pays more than an Add on a 4-element tensor: kernel selection, packing and,
+    with several threads, a thread-pool dispatch. The compute here is 4k MACs, ~nothing.
+    """
+    rng = np.random.default_rng(1)
+    weight = numpy_helper.from_array(rng.standard_normal((16, 16, 1, 1)).astype(np.float32) * 0.1, "w")
+
+    def chain(length: int) -> bytes:
+        nodes = [helper.make_node("Conv", [f"t{i}", "w"], [f"t{i + 1}"]) for i in range(length)]
+        nodes.append(helper.make_node("Identity", [f"t{length}"], ["out"]))
+        return _model(nodes, [_value("t0", (1, 16, 4, 4))], _value("out", (1, 16, 4, 4)), [weight])
+
+    feeds = {"t0": np.ones((1, 16, 4, 4), np.float32)}
+    long_t = _time(_session(chain(33), threads), feeds, budget_s)
+    short_t = _time(_session(chain(1), threads), feeds, budget_s)
+    return max(1e-7, (long_t - short_t) / 32)
+
+
+def _l2_bytes() -> int | None:
+    """Per-core L2 size from sysfs (what the CPU reports of itself), or None."""
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if (index / "level").read_text().strip() == "2":
+                text = (index / "size").read_text().strip().upper()
+                return int(text[:-1]) * {"K": 1 << 10, "M": 1 << 20}[text[-1]] if text[-1] in "KM" else int(text)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _cache_bandwidth(nbytes: int, repeats: int) -> list[float]:
+    """Bytes moved per second by copies of a buffer pair that stays in cache (each rate over 200 copies)."""
+    src = np.ones(max(1024, nbytes // 8), np.float32)  # src + dst = nbytes / 2: resident with room to spare
+    dst = np.empty_like(src)
+    rates = []
+    for _ in range(repeats):
+        np.copyto(dst, src)
+        t0 = time.perf_counter()
+        for _ in range(200):
+            np.copyto(dst, src)
+        rates.append(2 * src.nbytes * 200 / (time.perf_counter() - t0))
+    return rates
+
+
 def _bandwidth(nbytes: int, repeats: int) -> list[float]:
     """Bytes moved per second (read + write) by ``numpy.copyto`` of ``nbytes``."""
     src = np.ones(nbytes // 4, np.float32)
@@ -181,17 +230,24 @@ def calibrate_host(base: TargetProfile, threads: int, quick: bool = False) -> Ta
     Returns:
         A new validated profile with measured ``efficiency`` (FP32 and INT8; FP16 keeps the
         base bands, onnxruntime's CPU provider has no FP16 kernels to measure), memory
-        efficiency and ``bandwidth_bytes_per_s``, and ``op_overhead_s``.
+        efficiency and ``bandwidth_bytes_per_s``, the cache size (the base's, else the L2 the CPU
+        reports) and its copy bandwidth, and ``op_overhead_s`` (per node of a chain of tiny Adds
+        or tiny convs, whichever costs more).
     """
     rng = np.random.default_rng(0)
     budget = 0.08 if quick else 0.4
     sizes = {"gemm": (256, 1024), "conv": (32, 96), "depthwise": (64, 192), "pointwise": (64, 256),
              "elementwise": (32, 128), "pool": (32, 128)}
     if not quick:
-        sizes = {"gemm": (256, 512, 1024), "conv": (32, 64, 128), "depthwise": (64, 128, 256),
-                 "pointwise": (64, 128, 256), "elementwise": (32, 64, 128), "pool": (32, 64, 128)}
+        # Full mode adds the shapes of small edge CNNs at batch 1 (few channels at large maps,
+        # many at small ones), where kernels are furthest from their large-shape efficiency.
+        sizes = {"gemm": (256, 512, 1024), "conv": (32, 64, 128),
+                 "depthwise": (64, 128, 256, (32, 24), (96, 12), (192, 6), (384, 3)),
+                 "pointwise": (64, 128, 256, (32, 24), (96, 12), (192, 6), (384, 3)),
+                 "elementwise": (32, 64, 128, (96, 12)), "pool": (32, 64, 128, (384, 3))}
     profile = base.model_dump(mode="json")
-    overhead, run_cost = _overhead(threads, budget)
+    add_overhead, run_cost = _overhead(threads, budget)
+    overhead = max(add_overhead, _conv_overhead(threads, budget))
     efficiency = profile["efficiency"]
     measured: dict[str, dict] = {}
     for precision in ("fp32", "int8"):
@@ -211,6 +267,11 @@ def calibrate_host(base: TargetProfile, threads: int, quick: bool = False) -> Ta
     best = max(rates)
     efficiency["memory"] = _band([r / best for r in rates])
     profile["memory"]["bandwidth_bytes_per_s"] = best
+    cache = base.memory.cache_bytes or _l2_bytes()
+    if cache:
+        # The memory band above (DRAM run-to-run spread) applies to both bandwidths.
+        profile["memory"]["cache_bytes"] = cache
+        profile["memory"]["cache_bandwidth_bytes_per_s"] = max(_cache_bandwidth(cache, 3 if quick else 7))
     profile["op_overhead_s"] = overhead
     profile["runtime"]["threads"] = threads
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -4,6 +4,8 @@ For every node of the static graph (batch 1, see ``graph.py``)::
 
     compute_s = work / (peak_macs(precision) x efficiency[class][precision])
     memory_s  = (bytes_read + bytes_written) / (bandwidth x efficiency.memory)
+               (bandwidth: the profile's cache bandwidth when it has one and the op's bytes fit
+               in ``memory.cache_bytes``, else its DRAM bandwidth)
     time_s    = max(compute_s, memory_s) + op_overhead_s
 
 ``work`` is the MAC count of conv/gemm ops and the element-op count of the others. The
@@ -65,7 +67,8 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
     costs = [c for c in op_costs(onnx_path) if not c.folded]
     has_int8 = any(c.precision == "int8" for c in costs)
     eff = profile.efficiency
-    bandwidth = profile.memory.bandwidth_bytes_per_s
+    dram_bandwidth = profile.memory.bandwidth_bytes_per_s
+    cache_bytes, cache_bandwidth = profile.memory.cache_bytes, profile.memory.cache_bandwidth_bytes_per_s
     overhead = profile.op_overhead_s
     totals = {"low": 0.0, "p50": 0.0, "high": 0.0}
     per_op, bounds = [], {"compute": 0, "memory": 0, "overhead": 0}
@@ -78,6 +81,8 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
         scale = 1.0 if has_int8 else _ELEM_BYTES[op_prec] / _ELEM_BYTES[graph_prec]
         nbytes = (cost.bytes_read + cost.bytes_written) * scale
         work = cost.macs if cost.macs else cost.ops
+        cached = bool(cache_bytes and cache_bandwidth and nbytes <= cache_bytes)
+        bandwidth = cache_bandwidth if cached else dram_bandwidth
         cls = cost.op_class if cost.op_class in ("conv", "depthwise", "pointwise", "gemm", "pool") else "elementwise"
         band = getattr(getattr(eff, cls), op_prec)
         row: dict = {}
@@ -92,7 +97,8 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
                          else "compute" if compute_s >= memory_s else "memory")
         bounds[bound] += 1
         per_op.append({"name": cost.name, "op_type": cost.op_type, "op_class": cost.op_class, "precision": op_prec,
-                       "macs": cost.macs, "ops": cost.ops, "bytes": int(nbytes), **row, "bound": bound})
+                       "macs": cost.macs, "ops": cost.ops, "bytes": int(nbytes), "cached": cached, **row,
+                       "bound": bound})
     return {
         "p50": totals["p50"] * 1e3, "low": totals["low"] * 1e3, "high": totals["high"] * 1e3,
         "per_op": per_op, "bound_counts": bounds,

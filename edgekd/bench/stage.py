@@ -20,7 +20,7 @@ FP32_PARITY_ATOL = 1e-3
 
 def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
     """Return the artifacts with accuracy, calibration, parity, latency and memory filled in."""
-    from .calibration import agreement, calibration_metrics
+    from .calibration import agreement, calibration_metrics, reliability_bins
 
     x_test, y_test = ctx.data.test.numpy()
     logits_of: dict[str, np.ndarray] = {}
@@ -37,7 +37,8 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
             teacher_logits = logits_of.get("teacher", logits)
             cal = calibration_metrics(logits, y_test)
             metrics["accuracy"] = {"top1": cal["top1"], "agreement_with_teacher": agreement(logits, teacher_logits)}
-            metrics["calibration"] = {k: cal[k] for k in ("ece", "mce", "nll", "brier")}
+            metrics["calibration"] = {**{k: cal[k] for k in ("ece", "mce", "nll", "brier")},
+                                      "reliability": reliability_bins(logits, y_test)}
             parity = _parity(art, logits, logits_of, x_test, artifacts, ctx)
             if parity:
                 metrics["parity"] = parity
@@ -46,7 +47,18 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
         metrics["latency_ms"] = {"host": host, "predicted": _predict(graph, art, ctx)}
         metrics["memory"] = {**_memory(graph), "host_peak_rss_bytes": rss}
         measured.append(art.with_metrics(**metrics))
+    ctx.extras["parity_matrix"] = _parity_matrix(logits_of)
     return _flag_slow_int8(measured, ctx)
+
+
+def _parity_matrix(logits_of: dict[str, np.ndarray]) -> dict:
+    """Top-1 agreement and max |Δlogit| between every pair of runnable models (for report.html)."""
+    from .parity import compare_logits
+
+    names = list(logits_of)
+    agree = [[compare_logits(logits_of[a], logits_of[b])["top1_agreement"] for b in names] for a in names]
+    diff = [[compare_logits(logits_of[a], logits_of[b])["max_abs_diff"] for b in names] for a in names]
+    return {"models": names, "top1_agreement": agree, "max_abs_diff": diff}
 
 
 def _size(art: Artifact, ctx) -> int:
@@ -58,14 +70,17 @@ def _parity(art: Artifact, logits: np.ndarray, logits_of: dict, x_test: np.ndarr
     """Compare an exported artifact with the torch model it came from."""
     from .parity import compare_logits, first_diverging_node
 
-    if art.format == "torch" or "student" not in logits_of:
+    from .graphs import torch_ancestor
+
+    reference = torch_ancestor(art, artifacts)  # the pruned student when the prune stage ran
+    if art.format == "torch" or reference not in logits_of:
         return None
-    parity = {"reference": "student", **compare_logits(logits_of["student"], logits)}
+    parity = {"reference": reference, **compare_logits(logits_of[reference], logits)}
     if art.precision == "fp32":
         parity["tolerance"] = FP32_PARITY_ATOL
         parity["passed"] = parity["max_abs_diff"] <= FP32_PARITY_ATOL
         if not parity["passed"] and art.format == "onnx":
-            student = next(a for a in artifacts if a.name == "student")
+            student = next(a for a in artifacts if a.name == reference)
             parity["first_diverging_node"] = first_diverging_node(
                 ctx.resolve(art.path), student.model, x_test[:1], FP32_PARITY_ATOL)
     return parity

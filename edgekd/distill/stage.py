@@ -1,4 +1,9 @@
-"""Distill stage: train the student from the teacher (and, optionally, a hard-label baseline)."""
+"""Distill stage: train the student from the teacher (and, optionally, a hard-label baseline).
+
+``distill.method`` picks the objective (:mod:`edgekd.distill.methods`). Under ``torchrun``
+every rank trains (DistributedDataParallel) but only rank 0 writes files; the other ranks
+end after this stage, since export, quantization and measurement are single-process work.
+"""
 
 from __future__ import annotations
 
@@ -10,59 +15,58 @@ import torch.nn.functional as F
 from .. import atomic
 from ..artifact import Artifact, find
 from ..students import build_student, count_params_macs
-from .losses import hinton_kd_loss
-from .trainer import TrainSpec, fit, predict_logits
+from . import ddp
+from .methods import build_objective
+from .trainer import TrainSpec, fit
 
 
 def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
     """Add the distilled student (and the baseline when ``distill.train_baseline``)."""
     teacher = find(artifacts, role="teacher")[0]
     cfg = ctx.config.distill
-    data = ctx.data
-    kd_loss = _kd_loss(teacher.model, data.train, cfg)
-
-    student = _train(ctx, "student", kd_loss, teacher.name)
-    new = [student.with_note(f"Hinton KD from {teacher.name}: T={cfg.temperature}, alpha={cfg.alpha}, "
-                             f"{cfg.epochs} epochs")]
+    device = ddp.select_device(cfg.device)
+    student_model = _new_student(ctx)
+    objective = build_objective(teacher.model, student_model, ctx.data.train, cfg, ctx.data.input_shape, device,
+                                teacher_name=teacher.name)
+    try:
+        student = _train(ctx, "student", student_model, objective.loss, teacher.name, device, objective.extra)
+    finally:
+        objective.close()
+        teacher.model.cpu()  # later stages run the teacher on the host
+    ctx.extras["distill_method"] = {"method": cfg.method, "description": objective.description,
+                                    "soft_label_cache": objective.cached}
+    new = [student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, {cfg.epochs} epochs")]
     if cfg.train_baseline:
-        baseline = _train(ctx, "baseline", lambda logits, y, _i, _x: F.cross_entropy(logits, y), None)
+        baseline = _train(ctx, "baseline", _new_student(ctx), lambda logits, y, _i, _x: F.cross_entropy(logits, y),
+                          None, device)
         new.append(baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"))
+    if not ddp.is_main():
+        # Worker ranks have done their share; rank 0 alone exports, measures and reports.
+        raise SystemExit(0)
     return [*artifacts, *new]
 
 
-def _kd_loss(teacher_model, train, cfg):
-    """Hinton KD loss; with a soft-label cache when the inputs are not augmented.
-
-    Without augmentation the teacher's logits for a sample never change, so they are
-    computed once instead of running the teacher at every step.
-    """
-    if train.augment is None:
-        cached = predict_logits(teacher_model, train.x)
-
-        def loss(logits, labels, idx, _inputs):
-            return hinton_kd_loss(logits, cached[idx], labels, cfg.temperature, cfg.alpha)
-    else:
-        def loss(logits, labels, _idx, inputs):
-            with torch.inference_mode():
-                teacher_logits = teacher_model(inputs)
-            return hinton_kd_loss(logits, teacher_logits.clone(), labels, cfg.temperature, cfg.alpha)
-    return loss
-
-
-def _train(ctx, name: str, loss_fn, parent: str | None) -> Artifact:
-    cfg = ctx.config.distill
+def _new_student(ctx):
     data = ctx.data
     torch.manual_seed(ctx.config.seed + 1)  # same initial weights for student and baseline
-    model = build_student(ctx.config.student.name, data.num_classes, data.input_shape, **ctx.config.student.options)
+    return build_student(ctx.config.student.name, data.num_classes, data.input_shape, **ctx.config.student.options)
+
+
+def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=None) -> Artifact:
+    cfg = ctx.config.distill
+    data = ctx.data
     spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=cfg.batch_size,
-                     optimizer=cfg.optimizer, warmup_epochs=cfg.warmup_epochs)
+                     optimizer=cfg.optimizer, warmup_epochs=cfg.warmup_epochs, patience=cfg.patience)
     history = fit(model, data.train, data.val, spec, loss_fn, seed=ctx.config.seed, label=name,
-                  checkpoint=ctx.work_dir / "checkpoints" / f"{name}.ckpt", reporter=ctx.reporter)
+                  checkpoint=ctx.work_dir / "checkpoints" / f"{name}.ckpt", reporter=ctx.reporter,
+                  extra=extra, device=device)
+    model.cpu()  # export and measurement run on the host
     ctx.extras[f"{name}_history"] = history
     path, rel = ctx.artifact_file(f"{name}.pt")
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    atomic.write_bytes(path, buffer.getvalue())
+    if ddp.is_main():
+        buffer = io.BytesIO()
+        torch.save(model.state_dict(), buffer)
+        atomic.write_bytes(path, buffer.getvalue())
     params, macs = count_params_macs(model, data.input_shape)
     return Artifact(name=name, role="student", format="torch", precision="fp32", path=rel, model=model,
                     input_shape=data.input_shape, params=params, macs=macs, parent=parent)

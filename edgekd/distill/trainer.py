@@ -4,6 +4,11 @@ The same loop trains the scratch teacher (cross-entropy), the KD student (Hinton
 on cached teacher logits) and the hard-label baseline. Determinism across a resume:
 every epoch reseeds torch from ``seed + epoch`` and shuffles with its own generator,
 so an epoch replayed after a kill sees the same batches and dropout masks.
+
+Under ``torchrun`` (see :mod:`edgekd.distill.ddp`) every rank draws the same order and
+trains on its shard with a per-rank batch of ``ceil(batch_size / world)``, so the global
+batch, the steps per epoch and hence the LR schedule match the one-process run; only
+rank 0 writes checkpoints and reports progress.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from torch import nn
 
 from .. import atomic
 from ..data.bundle import Split
+from . import ddp
 from ..errors import TrainingDivergedError
 from ..progress import NullReporter, Reporter
 
@@ -42,7 +48,8 @@ class TrainSpec:
 
 
 def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: LossFn, *, seed: int,
-        label: str, checkpoint: Path | None = None, reporter: Reporter | None = None) -> dict:
+        label: str, checkpoint: Path | None = None, reporter: Reporter | None = None,
+        extra: nn.Module | None = None, device: torch.device | str | None = None) -> dict:
     """Train ``model`` in place; keep the weights of the best validation epoch.
 
     Args:
@@ -55,6 +62,9 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         label: Name shown in progress and error messages.
         checkpoint: File written atomically after every epoch; if it exists, training resumes from it.
         reporter: Progress sink.
+        extra: Trainable modules the loss uses besides the model (FitNets adapters): optimised,
+            checkpointed and gradient-averaged across ranks with it.
+        device: Where to train (default CPU); batches are moved there, the splits stay on the CPU.
 
     Returns:
         History: per-epoch loss and val top-1, best epoch and its val top-1.
@@ -62,19 +72,30 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
     Raises:
         TrainingDivergedError: the loss became NaN or infinite.
     """
-    reporter = reporter or NullReporter()
-    optimizer = _make_optimizer(model, spec)
-    steps_per_epoch = math.ceil(len(train) / spec.batch_size)
+    ddp.maybe_init()
+    rank, world_size = ddp.world()
+    device = torch.device(device or "cpu")
+    reporter = (reporter or NullReporter()) if rank == 0 else NullReporter()
+    model.to(device)
+    if extra is not None:
+        extra.to(device)
+    optimizer = _make_optimizer([*model.parameters(), *(extra.parameters() if extra is not None else [])], spec)
+    batch = math.ceil(spec.batch_size / world_size)
+    steps_per_epoch = math.ceil(math.ceil(len(train) / world_size) / batch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine_with_warmup(spec, steps_per_epoch))
     state = {"epoch": 0, "history": [], "best_top1": -1.0, "best_epoch": -1,
              "best_state": _clone_state(model), "stale": 0}
     if checkpoint is not None and checkpoint.exists():
-        state = _load_checkpoint(checkpoint, model, optimizer, scheduler)
+        state = _load_checkpoint(checkpoint, model, optimizer, scheduler, extra)
+    net = ddp.wrap(model, device)
     for epoch in range(state["epoch"], spec.epochs):
         torch.manual_seed(seed * 1000 + epoch)
         started = time.perf_counter()
-        loss = _train_one_epoch(model, train, spec, loss_fn, optimizer, scheduler, seed, epoch, label)
-        val_top1 = evaluate_top1(model, val)
+        loss = _train_one_epoch(net, train, spec, loss_fn, optimizer, scheduler, seed, epoch, label,
+                                extra=extra, batch=batch, device=device)
+        loss = ddp.mean_scalar(loss, device)
+        ddp.sync_buffers(model)
+        val_top1 = evaluate_top1(model, val, device=device)
         rate = len(train) / max(time.perf_counter() - started, 1e-9)
         state["history"].append({"epoch": epoch + 1, "loss": loss, "val_top1": val_top1})
         if val_top1 > state["best_top1"]:
@@ -82,50 +103,64 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         else:
             state["stale"] += 1
         state["epoch"] = epoch + 1
-        if checkpoint is not None:
-            _save_checkpoint(checkpoint, model, optimizer, scheduler, state)
+        if checkpoint is not None and rank == 0:
+            _save_checkpoint(checkpoint, model, optimizer, scheduler, state, extra)
         reporter.epoch(label, epoch + 1, spec.epochs, loss, val_top1, rate)
         if spec.patience is not None and state["stale"] >= spec.patience:
             break
     model.load_state_dict(state["best_state"])
     model.eval()
-    return {"epochs": state["history"], "best_epoch": state["best_epoch"], "best_val_top1": state["best_top1"]}
+    ddp.barrier()  # the last checkpoint is on disk before any rank moves on
+    return {"epochs": state["history"], "best_epoch": state["best_epoch"], "best_val_top1": state["best_top1"],
+            "epochs_run": state["epoch"], "world_size": world_size}
 
 
 @torch.inference_mode()
-def predict_logits(model: nn.Module | Callable, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Logits of ``model`` on ``x`` in eval mode, in bounded-memory batches."""
+def predict_logits(model: nn.Module | Callable, x: torch.Tensor, batch_size: int = 256,
+                   device: torch.device | str | None = None) -> torch.Tensor:
+    """Logits of ``model`` on ``x`` in eval mode, in bounded-memory batches (returned on the CPU).
+
+    ``device``: where to run the batches (the model must already be there); default: ``x``'s device.
+    """
     if isinstance(model, nn.Module):
         was_training = model.training
         model.eval()
-    outputs = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    outputs = [model(x[i:i + batch_size].to(device or x.device)).cpu() for i in range(0, len(x), batch_size)]
     if isinstance(model, nn.Module) and was_training:
         model.train()
     return torch.cat(outputs) if outputs else torch.empty(0)
 
 
-def evaluate_top1(model: nn.Module, split: Split) -> float:
-    """Top-1 accuracy of ``model`` on ``split``."""
-    logits = predict_logits(model, split.x)
+def evaluate_top1(model: nn.Module, split: Split, device: torch.device | str | None = None) -> float:
+    """Top-1 accuracy of ``model`` on ``split`` (run on ``device``, default the CPU)."""
+    logits = predict_logits(model, split.x, device=device)
     return float((logits.argmax(1) == split.y).float().mean())
 
 
 def _train_one_epoch(model, train: Split, spec: TrainSpec, loss_fn: LossFn, optimizer, scheduler,
-                     seed: int, epoch: int, label: str) -> float:
+                     seed: int, epoch: int, label: str, *, extra: nn.Module | None = None,
+                     batch: int | None = None, device: torch.device | None = None) -> float:
     model.train()
+    if extra is not None:
+        extra.train()
+    batch = batch or spec.batch_size
     generator = torch.Generator().manual_seed(seed * 1000 + epoch)
-    order = torch.randperm(len(train), generator=generator)
+    rank, world_size = ddp.world()
+    order = ddp.shard(torch.randperm(len(train), generator=generator), rank, world_size)
     total, count = 0.0, 0
-    for step, start in enumerate(range(0, len(train), spec.batch_size)):
-        idx = order[start:start + spec.batch_size]
+    for step, start in enumerate(range(0, len(order), batch)):
+        idx = order[start:start + batch]
         inputs = train.x[idx] if train.augment is None else train.augment(train.x[idx], generator)
-        loss = loss_fn(model(inputs), train.y[idx], idx, inputs)
+        inputs, labels = inputs.to(device or "cpu"), train.y[idx].to(device or "cpu")
+        loss = loss_fn(model(inputs), labels, idx, inputs)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
                 f"{label}: loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}",
                 fix="lower the learning rate (e.g. --set distill.lr=1e-3) or check the data for NaN/huge values")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if extra is not None:
+            ddp.average_gradients(extra)
         optimizer.step()
         scheduler.step()
         total += float(loss.detach()) * len(idx)
@@ -133,11 +168,11 @@ def _train_one_epoch(model, train: Split, spec: TrainSpec, loss_fn: LossFn, opti
     return total / max(count, 1)
 
 
-def _make_optimizer(model: nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
+def _make_optimizer(params: list, spec: TrainSpec) -> torch.optim.Optimizer:
     if spec.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=0.9, nesterov=True,
+        return torch.optim.SGD(params, lr=spec.lr, momentum=0.9, nesterov=True,
                                weight_decay=spec.weight_decay)
-    return torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+    return torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
 
 
 def _cosine_with_warmup(spec: TrainSpec, steps_per_epoch: int) -> Callable[[int], float]:
@@ -157,16 +192,19 @@ def _clone_state(model: nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, state: dict) -> None:
+def _save_checkpoint(path: Path, model, optimizer, scheduler, state: dict, extra=None) -> None:
     buffer = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "state": state}, buffer)
+                "scheduler": scheduler.state_dict(), "state": state,
+                "extra": extra.state_dict() if extra is not None else None}, buffer)
     atomic.write_bytes(path, buffer.getvalue())
 
 
-def _load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
-    saved = torch.load(path, weights_only=True)
+def _load_checkpoint(path: Path, model, optimizer, scheduler, extra=None) -> dict:
+    saved = torch.load(path, weights_only=True, map_location="cpu")
     model.load_state_dict(saved["model"])
+    if extra is not None and saved.get("extra") is not None:
+        extra.load_state_dict(saved["extra"])
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     return saved["state"]

@@ -6,15 +6,15 @@ formats go on; the failure becomes a failed ``formats`` budget in the report.
 
 from __future__ import annotations
 
-from ..artifact import Artifact, find
+from ..artifact import Artifact, final_student
 from ..errors import ConversionError
 
 _SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage"}
 
 
 def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
-    """Add one FP32 artifact per requested format, exported from the distilled student."""
-    student = find(artifacts, name="student")[0]
+    """Add one FP32 artifact per requested format, exported from the final (distilled or pruned) student."""
+    student = final_student(artifacts)
     new: list[Artifact] = []
     for fmt in ctx.formats():
         path, rel = ctx.artifact_file(f"student-fp32{_SUFFIX[fmt]}")
@@ -25,6 +25,10 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
             continue
         new.append(student.evolve(name=f"student-fp32.{fmt}", format=fmt, path=rel, parent=student.name,
                                   metrics={}, notes=()))
+    failed = [f["format"] for f in ctx.extras.get("conversion_failures", [])]
+    if failed:
+        done = ", ".join(a.format for a in new) or "none"
+        ctx.reporter.note(f"export: succeeded for {done} (artifacts kept); failed for {', '.join(failed)}")
     return [*artifacts, *new]
 
 

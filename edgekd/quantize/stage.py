@@ -1,54 +1,121 @@
 """Quantize stage: post-training INT8 of every exported format, calibrated on the calibration split.
 
-- ONNX: onnxruntime static QDQ quantization of the exported FP32 graph.
+- ONNX: onnxruntime static QDQ quantization of the exported FP32 graph; with
+  ``quantize.accuracy_aware`` the accuracy-aware loop of :mod:`edgekd.quantize.inc_tune`
+  keeps the most sensitive ops in float until the val top-1 drop fits the budget.
 - TFLite: full-integer PT2E quantization through litert-torch (int8 input/output for MCU runtimes).
-- Core ML: 8-bit weight quantization (activations stay float: that is what Core ML offers).
+- Core ML: an FP16 package and an 8-bit-weight package (activations stay float: that is what
+  Core ML offers).
 """
 
 from __future__ import annotations
 
-from ..artifact import Artifact, find
+import numpy as np
+
+from ..artifact import Artifact, final_student
 from ..errors import ConversionError
 from ..export.stage import record_failure
 
 _INT8_IO_RUNTIMES = {"tflite-micro", "edgetpu"}
+_SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage"}
+DEFAULT_MAX_TOP1_DROP = 0.01
 
 
 def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
-    """Add an INT8 artifact for each FP32 export."""
-    student = find(artifacts, name="student")[0]
+    """Add an INT8 artifact for each FP32 export (and an FP16 one for Core ML)."""
+    student = final_student(artifacts)
     calibration = ctx.data.calibration.x.numpy()
     new: list[Artifact] = []
     for fp32 in [a for a in artifacts if a.parent == student.name and a.precision == "fp32"]:
-        suffix = {"onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage"}[fp32.format]
-        path, rel = ctx.artifact_file(f"student-int8{suffix}")
+        path, rel = ctx.artifact_file(f"student-int8{_SUFFIX[fp32.format]}")
         try:
-            note = _quantize(fp32, student, path, calibration, ctx)
+            if fp32.format == "coreml":
+                new.append(_coreml_fp16(fp32, student, ctx))
+            note, metrics = _quantize(fp32, student, path, calibration, ctx)
         except ConversionError as exc:
             record_failure(ctx, exc)
             continue
-        new.append(fp32.evolve(name=f"student-int8.{fp32.format}", precision="int8", path=rel,
-                               parent=fp32.name, metrics={}, notes=(note,)))
+        art = fp32.evolve(name=f"student-int8.{fp32.format}", precision="int8", path=rel, parent=fp32.name,
+                          metrics=metrics, notes=(note,))
+        if metrics.get("int8_tuning", {}).get("met_budget") is False:
+            t = metrics["int8_tuning"]
+            art = art.with_note(f"accuracy-aware INT8 did not meet the {100 * t['max_top1_drop']:.2f}-point top-1 budget "
+                                f"in {t['trials']} trials; kept the best model found (val drop "
+                                f"{100 * t['drop']:.2f} points, {len(t['float_ops'])} ops in float)")
+        new.append(art)
     return [*artifacts, *new]
 
 
-def _quantize(fp32: Artifact, student: Artifact, path, calibration, ctx) -> str:
+def tflite_int8_io(ctx) -> bool:
+    """Whether the TFLite INT8 model keeps int8 input/output (``quantize.tflite_int8_io``; auto = MCU runtimes)."""
+    wanted = ctx.config.quantize.tflite_int8_io
+    return ctx.target.runtime.name in _INT8_IO_RUNTIMES if wanted == "auto" else bool(wanted)
+
+
+def max_top1_drop(ctx) -> float:
+    """The accuracy-aware budget: the config's, else the target's ``max_top1_drop``, else one point."""
+    if ctx.config.quantize.max_top1_drop is not None:
+        return float(ctx.config.quantize.max_top1_drop)
+    budget = getattr(ctx.target.budgets, "max_top1_drop", None)
+    return float(budget) if budget is not None else DEFAULT_MAX_TOP1_DROP
+
+
+def _quantize(fp32: Artifact, student: Artifact, path, calibration, ctx) -> tuple[str, dict]:
     qcfg = ctx.config.quantize
     if fp32.format == "onnx":
+        scheme = (f"{'per-channel' if qcfg.per_channel else 'per-tensor'} weights, {qcfg.method} calibration on "
+                  f"{len(calibration)} samples")
+        if qcfg.accuracy_aware:
+            return _tuned(fp32, path, calibration, scheme, ctx)
         from .ort_static import quantize_onnx_static
 
         quantize_onnx_static(ctx.resolve(fp32.path), path, calibration, method=qcfg.method,
                              per_channel=qcfg.per_channel)
-        return (f"onnxruntime static INT8 (QDQ, {'per-channel' if qcfg.per_channel else 'per-tensor'} weights, "
-                f"{qcfg.method} calibration on {len(calibration)} samples)")
+        return f"onnxruntime static INT8 (QDQ, {scheme})", {}
     if fp32.format == "tflite":
         from ..export.tflite import export_tflite
 
-        int8_io = ctx.target.runtime.name in _INT8_IO_RUNTIMES
+        int8_io = tflite_int8_io(ctx)
         export_tflite(student.model, student.input_shape, path, int8=True, calibration=calibration, int8_io=int8_io)
         return (f"TFLite full-integer INT8 (PT2E, {len(calibration)} calibration samples, "
-                f"{'int8' if int8_io else 'float'} input/output)")
+                f"{'int8' if int8_io else 'float'} input/output)"), {}
     from ..export.coreml import export_coreml
 
     export_coreml(student.model, student.input_shape, path, precision="fp16", weights_int8=True)
-    return "Core ML 8-bit weights (linear, per-channel); activations FP16"
+    return "Core ML 8-bit weights (linear, per-channel); activations FP16", {}
+
+
+def _tuned(fp32: Artifact, path, calibration, scheme: str, ctx) -> tuple[str, dict]:
+    """Accuracy-aware INT8: ops ranked by sensitivity stay float until the val top-1 drop fits."""
+    from .inc_tune import tune_onnx_int8
+
+    qcfg = ctx.config.quantize
+    budget = max_top1_drop(ctx)
+    x_val, y_val = ctx.data.val.numpy()
+    result = tune_onnx_int8(ctx.resolve(fp32.path), path, calibration, lambda p: onnx_top1(p, x_val, y_val),
+                            max_top1_drop=budget, max_trials=qcfg.max_trials, method=qcfg.method,
+                            per_channel=qcfg.per_channel)
+    tuning = {"split": "val", "max_top1_drop": budget, "baseline_top1": result["baseline_top1"],
+              "top1": result["top1"], "drop": result["drop"], "met_budget": result["met_budget"],
+              "float_ops": result["float_ops"], "trials": result["trials"], "history": result["history"]}
+    floats = ", ".join(result["float_ops"]) or "none"
+    note = (f"accuracy-aware INT8 (onnxruntime QDQ, {scheme}): val top-1 drop {100 * result['drop']:.2f} points "
+            f"(budget {100 * budget:.2f}); ops kept in float: {floats}")
+    return note, {"int8_tuning": tuning}
+
+
+def onnx_top1(path, x: np.ndarray, y: np.ndarray) -> float:
+    """Top-1 of an ONNX model in onnxruntime on ``(x, y)`` (the tuner's ``eval_fn``)."""
+    from ..runtimes import open_runner
+
+    logits = open_runner(path, "onnx", 1).predict(x)
+    return float((np.asarray(logits).argmax(1) == np.asarray(y)).mean())
+
+
+def _coreml_fp16(fp32: Artifact, student: Artifact, ctx) -> Artifact:
+    from ..export.coreml import export_coreml
+
+    path, rel = ctx.artifact_file("student-fp16.mlpackage")
+    export_coreml(student.model, student.input_shape, path, precision="fp16")
+    return fp32.evolve(name="student-fp16.coreml", precision="fp16", path=rel, parent=fp32.name, metrics={},
+                       notes=("Core ML FP16 (weights and activations)",))

@@ -30,8 +30,43 @@ def make_report(*, artifacts: list[Artifact], chosen: Artifact | None, budgets: 
         "budgets": budgets,
         "conversion_failures": extras.get("conversion_failures", []),
         "training": {k: v for k, v in extras.items() if k.endswith("_history")},
+        "temperature_scaling": extras.get("temperature_scaling", {"enabled": False}),
+        "predicted_on_targets": extras.get("predicted_on_targets", []),
+        "parity_matrix": extras.get("parity_matrix"),
         "passed": all(b["passed"] for b in budgets),
     }
+
+
+def predict_on_targets(chosen: Artifact | None, artifacts: list[Artifact], ctx) -> list[dict[str, Any]]:
+    """Predicted latency of the deployable artifact's graph on every profile in ``targets/``.
+
+    Each profile is costed at the artifact's precision (a profile without that precision runs it
+    at its fallback rate, see :meth:`TargetProfile.peak_macs`); ``supported`` says whether the
+    profile lists the artifact's precision (the network would ship in the profile's own format).
+    """
+    from ..bench.graphs import graph_for
+    from ..bench.predict import predict_latency
+    from ..errors import BadInputError
+    from ..targets import list_targets
+
+    if chosen is None:
+        return []
+    graph = graph_for(chosen, artifacts, ctx)
+    if graph is None:
+        return []
+    rows = []
+    for profile in list_targets():
+        row: dict[str, Any] = {"target": profile.name, "kind": profile.kind, "precision": chosen.precision,
+                               "supported": chosen.precision in profile.precisions}
+        try:
+            pred = predict_latency(graph, profile, chosen.precision)
+            row.update(p50=pred["p50"], low=pred["low"], high=pred["high"])
+        except BadInputError as exc:
+            row.update(p50=None, low=None, high=None, error=exc.one_line())
+        budget = profile.budgets.max_latency_p90_ms
+        row["budget_ms"] = budget
+        rows.append(row)
+    return rows
 
 
 def host_info() -> dict[str, Any]:

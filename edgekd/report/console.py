@@ -91,8 +91,20 @@ def render_check(result: dict[str, Any]) -> None:
         for col in ("metric", "baseline", "value", "change", "result"):
             table.add_column(col)
         for r in result["regressions"]:
-            table.add_row(r["metric"], _num(r["baseline"]), _num(r["value"]), f"{100 * r['change']:+.1f}%",
-                          "[green]pass[/]" if r["passed"] else "[bold red]REGRESSED[/]")
+            verdict = ("[green]pass[/]" if r["passed"] else "[bold red]REGRESSED[/]") if not r.get("skipped") \
+                else f"[dim]not compared: {r['skipped']}[/]"
+            table.add_row(r["metric"], _num(r["baseline"]), _num(r["value"]), f"{100 * r['change']:+.1f}%", verdict)
+        out.print(table)
+    failed = [("budget", b["metric"], _num(b["limit"]), _num(b["value"]), b.get("model", ""))
+              for b in result["budgets"] if not b["passed"]]
+    failed += [("regression", r["metric"], f"{100 * r['limit']:+.1f}%", f"{100 * r['change']:+.1f}%",
+                f"baseline {_num(r['baseline'])}") for r in result["regressions"] if not r["passed"]]
+    if failed:
+        table = Table(title="what failed")
+        for col in ("kind", "metric", "limit", "value", "detail"):
+            table.add_column(col)
+        for row in failed:
+            table.add_row(*row)
         out.print(table)
     out.print("[green]passed[/]" if result["passed"] else "[bold red]failed[/]")
 
@@ -130,3 +142,18 @@ def render_student(info: dict[str, Any]) -> None:
     shape = "x".join(str(s) for s in info["input_shape"])
     console().print(f"{info['name']} {info['options'] or ''} @ {shape}, {info['num_classes']} classes: "
                     f"{info['params']:,} params, {info['macs']:,} MACs ({info['macs'] / 1e6:.1f} M)")
+
+
+def render_calibration(profile: Any, path: Path) -> None:
+    """Print what ``edgekd targets calibrate`` measured."""
+    table = Table(title=f"measured efficiency (fraction of spec peak), {profile.runtime.threads} threads")
+    for col in ("op class", "fp32 low / mid / high", "int8 low / mid / high"):
+        table.add_column(col)
+    eff = profile.efficiency
+    for cls in ("conv", "depthwise", "pointwise", "gemm", "elementwise", "pool"):
+        per = getattr(eff, cls)
+        table.add_row(cls, *(f"{b.low:.3f} / {b.mid:.3f} / {b.high:.3f}" for b in (per.fp32, per.int8)))
+    out = console()
+    out.print(table)
+    out.print(f"bandwidth {profile.memory.bandwidth_bytes_per_s / 1e9:.1f} GB/s, op overhead "
+              f"{profile.op_overhead_s * 1e6:.2f} µs — wrote {path}")

@@ -12,13 +12,15 @@ from ..errors import BadInputError
 
 _RECORD_KEYS = {"name", "role", "format", "precision", "path", "parent", "input_shape", "params", "macs", "notes"}
 
-# (label, path into a model entry, True when larger is better)
+# (label, path into a model entry, True when larger is better, absolute change always tolerated).
+# ECE is a small number (0.01-0.1) that moves by a few thousandths between machines for the same
+# seed (float summation order differs by CPU); a relative limit alone would fail on that noise.
 _COMPARED = (
-    ("top1", ("accuracy", "top1"), True),
-    ("ece", ("calibration", "ece"), False),
-    ("size_bytes", ("size_bytes",), False),
-    ("host_p90_ms", ("latency_ms", "host", "p90"), False),
-    ("predicted_p50_ms", ("latency_ms", "predicted", "p50"), False),
+    ("top1", ("accuracy", "top1"), True, 0.0),
+    ("ece", ("calibration", "ece"), False, 0.005),
+    ("size_bytes", ("size_bytes",), False, 0.0),
+    ("host_p90_ms", ("latency_ms", "host", "p90"), False, 0.0),
+    ("predicted_p50_ms", ("latency_ms", "predicted", "p50"), False, 0.0),
 )
 
 
@@ -53,22 +55,43 @@ def models_from_report(report: dict[str, Any]) -> list[Artifact]:
 def compare_reports(current: dict[str, Any], baseline: dict[str, Any], max_regression: float) -> list[dict]:
     """Relative change of each compared metric of the deployable model vs the baseline's.
 
-    A metric regresses when it gets worse by more than ``max_regression`` (a fraction, 0.05 = 5%).
+    A metric regresses when it gets worse by more than ``max_regression`` (a fraction, 0.05 = 5%)
+    and, for ECE, by more than 0.005 absolute. Measured host latency is compared only when both
+    reports come from the same CPU and neither run was flagged noisy (else the row says why).
     """
     now = _model(current, current.get("chosen"))
     before = _model(baseline, baseline.get("chosen"))
     if now is None or before is None:
         return []
     rows = []
-    for label, path, higher_is_better in _COMPARED:
+    host_skip = _host_latency_skip(current, baseline, now, before)
+    for label, path, higher_is_better, atol in _COMPARED:
         a, b = _dig(now, path), _dig(before, path)
         if a is None or b is None or b == 0:
+            continue
+        if label.startswith("host_") and host_skip:
+            rows.append({"metric": label, "baseline": b, "value": a, "change": (a - b) / abs(b),
+                         "limit": max_regression, "passed": True, "skipped": host_skip})
             continue
         change = (a - b) / abs(b)
         worse = -change if higher_is_better else change
         rows.append({"metric": label, "baseline": b, "value": a, "change": change,
-                     "limit": max_regression, "passed": worse <= max_regression})
+                     "limit": max_regression, "passed": worse <= max_regression or abs(a - b) <= atol})
     return rows
+
+
+def _host_latency_skip(current: dict, baseline: dict, now: dict, before: dict) -> str | None:
+    """Why measured host latency cannot be compared (another CPU, or a run flagged noisy), else None.
+
+    Host latency is a property of the machine as much as of the model: a CI runner is not the
+    machine the baseline was built on, and a noisy run varies by far more than any sensible limit.
+    """
+    cpu_now, cpu_before = (current.get("host") or {}).get("cpu"), (baseline.get("host") or {}).get("cpu")
+    if cpu_now != cpu_before:
+        return f"measured on another CPU ({cpu_now} vs baseline {cpu_before})"
+    if any(((m.get("latency_ms") or {}).get("host") or {}).get("noisy") for m in (now, before)):
+        return "host latency flagged noisy"
+    return None
 
 
 def _model(report: dict[str, Any], name: str | None) -> dict[str, Any] | None:

@@ -1,0 +1,230 @@
+"""Predicted vs measured host latency (`make bench-latency`).
+
+1. Calibrate the host: ``calibrate_host`` (full mode) measures per-op-class efficiencies,
+   bandwidth and per-op overhead with one-node micro-benchmarks, starting from the spec
+   figures of ``targets/host.yaml``. Nothing here looks at a model's latency.
+2. For every student (MobileNetV2 widths x input resolutions), export FP32 and INT8 to ONNX
+   (onnxruntime) and TFLite (LiteRT), then measure the four variants of one network
+   interleaved (A B C D, D C B A, ...) with the profile's threads, so host-load drift hits all
+   of them alike, and take the median per variant.
+3. Predict each variant's latency with ``predict_latency`` on its ONNX graph of the same
+   precision, with the calibrated profile (and, for reference, with the spec-only profile).
+
+Writes ``benchmarks/results/latency.json`` and prints a Markdown section for RESULTS.md.
+
+    python benchmarks/latency.py [--quick] [--out benchmarks/results/latency.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+WIDTHS = (0.35, 0.5, 0.75, 1.0)
+RESOLUTIONS = (32, 64, 96)
+CLASSES = 10
+TOLERANCE = 0.10
+
+
+def build_variants(width: float, res: int, folder: Path) -> dict[str, tuple[Path, str, str]]:
+    """Export one student in 2 formats x 2 precisions: name -> (path, format, precision)."""
+    import torch
+
+    from edgekd.export.onnx import export_onnx
+    from edgekd.export.tflite import export_tflite
+    from edgekd.quantize.ort_static import quantize_onnx_static
+    from edgekd.students import build_student
+
+    torch.manual_seed(0)
+    shape = (3, res, res)
+    model = build_student("mobilenetv2", CLASSES, shape, width=width).eval()
+    # Calibration data only sets quantization ranges; latency does not depend on it (8 samples is plenty).
+    calib = np.random.default_rng(0).standard_normal((8, *shape)).astype(np.float32)
+    tag = f"w{width}-r{res}"
+    out = {}
+    fp32 = folder / f"{tag}-fp32.onnx"
+    export_onnx(model, shape, fp32)
+    out["onnxruntime/fp32"] = (fp32, "onnx", "fp32")
+    int8 = folder / f"{tag}-int8.onnx"
+    quantize_onnx_static(fp32, int8, calib)
+    out["onnxruntime/int8"] = (int8, "onnx", "int8")
+    for precision in ("fp32", "int8"):
+        path = folder / f"{tag}-{precision}.tflite"
+        export_tflite(model, shape, path, int8=precision == "int8", calibration=calib if precision == "int8" else None)
+        out[f"litert/{precision}"] = (path, "tflite", precision)
+    return out
+
+
+def measure(variants: dict[str, tuple[Path, str, str]], threads: int, shape, seconds: float) -> dict[str, dict]:
+    """Interleaved host latency of every variant (medians in ms)."""
+    from edgekd.bench.latency import interleaved
+    from edgekd.runtimes import open_runner
+
+    sample = np.random.default_rng(1).standard_normal((1, *shape)).astype(np.float32)
+    runs = {}
+    for name, (path, fmt, _precision) in variants.items():
+        runner = open_runner(path, fmt, threads)
+        prepared = runner.prepare(sample)
+        runs[name] = (lambda r=runner, p=prepared: r.run_once(p))
+    return interleaved(runs, warmup=20, min_runs=60, min_seconds=seconds, max_seconds=4 * seconds)
+
+
+def onnx_graph(variants: dict, precision: str) -> Path:
+    return variants[f"onnxruntime/{precision}"][0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 students, quick calibration (smoke test)")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "latency.json"))
+    parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per network (all variants)")
+    parser.add_argument("--profile", default=None,
+                        help="reuse a profile this script calibrated (full mode) instead of calibrating again")
+    args = parser.parse_args(argv)
+
+    from edgekd.bench.microbench import calibrate_host, write_profile
+    from edgekd.bench.predict import predict_latency
+    from edgekd.targets import load_target
+
+    spec = load_target("host")
+    threads = max(1, min(spec.runtime.threads, os.cpu_count() or 1))
+    started = time.time()
+    load_before = os.getloadavg()
+    out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if args.profile:
+        calibrated = load_target(args.profile)
+    else:
+        print(f"calibrating the host ({'quick' if args.quick else 'full'}, {threads} threads) ...", flush=True)
+        calibrated = calibrate_host(spec, threads, quick=args.quick)
+        write_profile(calibrated, out_path.with_name("host-calibrated.yaml"))
+
+    widths, resolutions = ((0.35, 1.0), (32,)) if args.quick else (WIDTHS, RESOLUTIONS)
+    # Most different networks first (alternating widths and resolutions), so that a run cut short
+    # still covers the grid; results are written after every network.
+    grid = sorted(((w, r) for w in widths for r in resolutions),
+                  key=lambda wr: (abs(widths.index(wr[0]) - resolutions.index(wr[1]) * (len(widths) - 1) / max(
+                      1, len(resolutions) - 1)), wr))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="edgekd-bench-latency-") as tmp:
+        for done, (width, res) in enumerate(grid, 1):
+            if True:
+                variants = build_variants(width, res, Path(tmp))
+                stats = measure(variants, threads, (3, res, res), args.seconds)
+                for name, (path, fmt, precision) in variants.items():
+                    graph = onnx_graph(variants, precision)
+                    pred = predict_latency(graph, calibrated, precision)
+                    spec_pred = predict_latency(graph, spec, precision)
+                    measured = stats[name]["p50"]
+                    rows.append({
+                        "student": f"mobilenetv2 width={width} res={res}", "width": width, "resolution": res,
+                        "runtime": name.split("/")[0], "precision": precision, "format": fmt,
+                        "macs": pred["macs"], "measured_p50_ms": measured, "measured_cv": stats[name]["cv"],
+                        "measured_runs": stats[name]["runs"], "noisy": stats[name]["noisy"],
+                        "predicted_p50_ms": pred["p50"], "predicted_low_ms": pred["low"],
+                        "predicted_high_ms": pred["high"], "error": pred["p50"] / measured - 1,
+                        "within_band": pred["low"] <= measured <= pred["high"],
+                        "spec_only_predicted_p50_ms": spec_pred["p50"],
+                        "spec_only_error": spec_pred["p50"] / measured - 1})
+                    print(f"{rows[-1]['student']:32s} {name:18s} measured {measured:8.3f} ms  predicted "
+                          f"{pred['p50']:8.3f} ms  error {100 * rows[-1]['error']:+6.1f}%", flush=True)
+                write_results(out_path, rows, args, started, load_before, threads, calibrated_from=args.profile,
+                              networks=(done, len(grid)))
+    section = markdown(json.loads(out_path.read_text()))
+    print(section)
+    update_results_md(Path(__file__).parent / "RESULTS.md", section)
+    return 0
+
+
+def update_results_md(path: Path, section: str) -> None:
+    """Replace (or append) the latency block of RESULTS.md, leaving the other benchmarks' blocks alone."""
+    from edgekd.atomic import write_text
+
+    begin, end = "<!-- latency:begin -->", "<!-- latency:end -->"
+    block = f"{begin}\n{section.rstrip()}\n{end}\n"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    write_text(path, text)
+
+
+def write_results(out_path: Path, rows: list[dict], args, started: float, load_before, threads: int,
+                  calibrated_from: str | None, networks: tuple[int, int]) -> None:
+    """Write latency.json (after every network, so an interrupted run keeps what it measured)."""
+    from edgekd.atomic import write_json
+    from edgekd.report.build_report import host_info
+
+    summary = summarize(rows)
+    result = {
+        "command": " ".join(["python benchmarks/latency.py", *sys.argv[1:]]),
+        "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - started, 1), "host": host_info(), "threads": threads,
+        "load_average_before": load_before, "load_average_after": os.getloadavg(),
+        "platform": platform.platform(), "tolerance": TOLERANCE,
+        "calibrated_profile": calibrated_from or "benchmarks/results/host-calibrated.yaml",
+        "networks_measured": networks[0], "networks_planned": networks[1], "complete": networks[0] == networks[1],
+        "summary": summary, "by_group": {k: summarize([r for r in rows if f"{r['runtime']}/{r['precision']}" == k])
+                                          for k in sorted({f"{r['runtime']}/{r['precision']}" for r in rows})},
+        "rows": rows}
+    write_json(out_path, result)
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Share within ±10% and the median |error|, for the calibrated and the spec-only predictions."""
+    if not rows:
+        return {}
+    errors = [abs(r["error"]) for r in rows]
+    spec = [abs(r["spec_only_error"]) for r in rows]
+    return {"n": len(rows), "within_10pct": sum(e <= TOLERANCE for e in errors) / len(rows),
+            "median_abs_error": statistics.median(errors), "median_signed_error": statistics.median(
+                [r["error"] for r in rows]),
+            "within_band": sum(r["within_band"] for r in rows) / len(rows),
+            "spec_only_within_10pct": sum(e <= TOLERANCE for e in spec) / len(rows),
+            "spec_only_median_abs_error": statistics.median(spec),
+            "noisy_measurements": sum(r["noisy"] for r in rows)}
+
+
+def markdown(result: dict) -> str:
+    s = result["summary"]
+    partial = ("" if result.get("complete", True) else
+               f" **Partial run: {result['networks_measured']} of {result['networks_planned']} networks measured "
+               "before the session's time limit.**")
+    loads = (result["load_average_before"][0], result["load_average_after"][0])
+    busy = ("" if max(loads) <= result["host"]["cores"] else
+            " **The machine was shared with other jobs (load average above its core count), so measured "
+            "latencies are inflated and noisy.**")
+    lines = [
+        "## Latency: predicted vs measured on the host (`make bench-latency`)", "",
+        f"`{result['command']}` on {result['date_utc'][:10]}: {result['host']['cpu']} "
+        f"({result['host']['cores']} logical CPUs), {result['threads']} threads, load average "
+        f"{result['load_average_before'][0]:.2f} before / {result['load_average_after'][0]:.2f} after; "
+        f"{result['duration_s']:.0f} s.{busy}{partial}", "",
+        f"**{100 * s['within_10pct']:.0f}% of {s['n']} predictions within ±10%** of the measured p50 "
+        f"(target ≥ 90%); median |error| {100 * s['median_abs_error']:.1f}%, median signed error "
+        f"{100 * s['median_signed_error']:+.1f}%; measured p50 inside the predicted low–high band: "
+        f"{100 * s['within_band']:.0f}%. Spec-only profile (no calibration): "
+        f"{100 * s['spec_only_within_10pct']:.0f}% within ±10%, median |error| "
+        f"{100 * s['spec_only_median_abs_error']:.1f}%.", "",
+        "| runtime / precision | n | within ±10% | median abs error | median signed error |",
+        "|---|---:|---:|---:|---:|"]
+    for group, g in result["by_group"].items():
+        lines.append(f"| {group} | {g['n']} | {100 * g['within_10pct']:.0f}% | {100 * g['median_abs_error']:.1f}% "
+                     f"| {100 * g['median_signed_error']:+.1f}% |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

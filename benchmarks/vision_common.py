@@ -1,0 +1,149 @@
+"""Shared helpers of the distillation benchmarks (``benchmarks/vision.py``, ``benchmarks/speech.py``).
+
+They drive the build's own stages (config → data → teacher stage → distill stage) so a
+benchmark exercises exactly what ``edgekd build`` runs, then score every model on test/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edgekd import atomic  # noqa: E402
+from edgekd.config import load_config  # noqa: E402
+from edgekd.data import load_data  # noqa: E402
+from edgekd.distill.trainer import evaluate_top1  # noqa: E402
+from edgekd.pipeline import BuildContext, load_stage  # noqa: E402
+from edgekd.targets import load_target  # noqa: E402
+
+
+class PrintReporter:
+    """One line per epoch on stdout (the benchmarks run unattended, logs are kept)."""
+
+    def stage(self, name: str, detail: str = "") -> None:  # noqa: D102
+        print(f"== {name} {detail}", flush=True)
+
+    def epoch(self, label, epoch, epochs, loss, val_top1, samples_per_s) -> None:  # noqa: D102
+        print(f"  {label} {epoch}/{epochs} loss {loss:.4f} val {val_top1:.4f} ({samples_per_s:.0f}/s)", flush=True)
+
+    def note(self, text: str) -> None:  # noqa: D102
+        print(f"  note: {text}", flush=True)
+
+
+def machine() -> dict:
+    """Where the numbers were measured."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(), "torch": torch.__version__, "os": platform.platform(),
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def distill_run(config_path: Path, overrides: list[str], reporter=None) -> dict:
+    """Run the teacher and distill stages of a build; score teacher, student and baseline on test/.
+
+    Returns:
+        ``{"ctx", "artifacts", "rows": {role: {top1, params, macs}}, "seconds"}``.
+    """
+    started = time.perf_counter()
+    cfg = load_config(config_path, overrides)
+    data = load_data(cfg)
+    work = Path(tempfile.mkdtemp(prefix="edgekd-bench-"))
+    ctx = BuildContext(config=cfg, target=load_target("host"), out_dir=work, data=data,
+                       reporter=reporter or PrintReporter(), threads=torch.get_num_threads())
+    arts = load_stage("edgekd.teachers.stage:run")([], ctx)
+    arts = load_stage("edgekd.distill.stage:run")(arts, ctx)
+    rows = {}
+    for art in arts:
+        role = "baseline" if art.role == "baseline" else art.role
+        rows[role] = {"top1": evaluate_top1(art.model, data.test), "params": art.params, "macs": art.macs,
+                      "notes": list(art.notes)}
+    return {"ctx": ctx, "artifacts": arts, "rows": rows, "seconds": time.perf_counter() - started,
+            "history": {k: v for k, v in ctx.extras.items() if k.endswith("_history")}}
+
+
+def ratios(rows: dict) -> dict:
+    """Student/teacher ratios of accuracy and MACs, and KD's gain over the baseline."""
+    t, s = rows["teacher"], rows["student"]
+    out = {"student_over_teacher_top1": s["top1"] / t["top1"],
+           "student_over_teacher_macs": (s["macs"] / t["macs"]) if t.get("macs") else None}
+    if "baseline" in rows:
+        out["kd_gain_over_baseline"] = s["top1"] - rows["baseline"]["top1"]
+    out["meets_target"] = bool(out["student_over_teacher_top1"] >= 0.97
+                               and (out["student_over_teacher_macs"] or 1) <= 0.25
+                               and out.get("kd_gain_over_baseline", 1) > 0)
+    return out
+
+
+def write_section(name: str, markdown: str) -> Path:
+    """Replace this benchmark's section of ``benchmarks/RESULTS.md`` (other sections untouched)."""
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{markdown.rstrip()}\n{end}"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    atomic.write_text(path, text)
+    return path
+
+
+def pct(x: float | None) -> str:
+    """``0.8312`` → ``83.12%``."""
+    return "–" if x is None else f"{100 * x:.2f}%"
+
+
+def mmacs(x: int | None) -> str:
+    """MACs in millions."""
+    return "–" if not x else f"{x / 1e6:.1f} M"
+
+
+def cache_speedup(ctx, teacher_model, epochs: int = 1) -> dict:
+    """Epoch time of KD with the soft-label cache vs running the teacher at every step.
+
+    Both runs train a fresh copy of the configured student for ``epochs`` epochs on the
+    same (unaugmented) split; the per-step run gets an identity ``augment`` so the
+    objective cannot cache. The one-off cost of filling the cache is reported apart.
+    """
+    from dataclasses import replace
+
+    from edgekd.distill.methods import build_objective
+    from edgekd.distill.trainer import TrainSpec, fit
+    from edgekd.students import build_student
+
+    cfg, data = ctx.config.distill, ctx.data
+    spec = TrainSpec(epochs=epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=cfg.batch_size,
+                     optimizer=cfg.optimizer, warmup_epochs=0)
+    plain = replace(data.train, augment=None)
+    per_step = replace(data.train, augment=lambda x, _g: x)
+    out = {}
+    for name, split in (("cached", plain), ("per_step", per_step)):
+        torch.manual_seed(0)
+        student = build_student(ctx.config.student.name, data.num_classes, data.input_shape,
+                                **ctx.config.student.options)
+        t0 = time.perf_counter()
+        objective = build_objective(teacher_model, student, split, cfg, data.input_shape, torch.device("cpu"))
+        t1 = time.perf_counter()
+        fit(student, split, data.val, spec, objective.loss, seed=0, label=f"speed-{name}")
+        t2 = time.perf_counter()
+        objective.close()
+        out[name] = {"setup_s": t1 - t0, "epoch_s": (t2 - t1) / epochs, "cached": objective.cached}
+    out["epoch_speedup"] = out["per_step"]["epoch_s"] / out["cached"]["epoch_s"]
+    out["epochs_timed"] = epochs
+    return out

@@ -1,0 +1,1 @@
+"""Pruning: structured channel pruning (torch-pruning) with KD recovery, and unstructured masks."""

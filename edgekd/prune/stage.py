@@ -1,0 +1,99 @@
+"""Prune stage: shrink the distilled student, then recover its accuracy with KD from the teacher.
+
+Runs after distill when ``prune.enabled``. Adds ``student-pruned`` (role student, parent
+``student``); export, quantize and bench then use it, because it is the last torch student.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import torch
+
+from .. import atomic
+from ..artifact import Artifact, find
+from ..distill.losses import hinton_kd_loss
+from ..distill.trainer import TrainSpec, evaluate_top1, fit, predict_logits
+from ..students import count_params_macs
+from .prune import UNSTRUCTURED_NOTE, make_permanent, prune_structured, prune_unstructured, sparsity
+
+NAME = "student-pruned"
+
+
+def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
+    """Add the pruned, KD-recovered student."""
+    student = find(artifacts, name="student")[0]
+    teacher = find(artifacts, role="teacher")[0]
+    pcfg, dcfg, data = ctx.config.prune, ctx.config.distill, ctx.data
+    model = copy.deepcopy(student.model).eval()
+    val_before = evaluate_top1(model, data.val)
+    masks = None
+    if pcfg.method == "structured":
+        ctx.reporter.note(f"prune: structured channel pruning to {pcfg.target_macs_ratio:.2f}x the MACs "
+                          f"({pcfg.importance} importance)")
+        info = prune_structured(model, data.input_shape, data.num_classes, pcfg.target_macs_ratio,
+                                importance=pcfg.importance, round_to=pcfg.round_to)
+    else:
+        params0, macs0 = count_params_macs(model, data.input_shape)
+        masks = prune_unstructured(model, 1.0 - pcfg.target_macs_ratio, data.num_classes)
+        info = {"params_before": params0, "params_after": params0, "macs_before": macs0, "macs_after": macs0,
+                "macs_ratio": 1.0}  # masks only: the dense cost does not change
+    val_pruned = evaluate_top1(model, data.val)
+    history = _recover(model, teacher.model, data, pcfg, dcfg, ctx) if pcfg.recovery_epochs else None
+    if masks is not None:
+        make_permanent(masks)
+        info["weight_sparsity"] = sparsity(model)
+    model.eval()
+    params, macs = count_params_macs(model, data.input_shape)
+    metrics = {"prune": {
+        "method": pcfg.method, "importance": pcfg.importance if pcfg.method == "structured" else "l1",
+        "target_macs_ratio": pcfg.target_macs_ratio, **info, "params_after": params, "macs_after": macs,
+        "val_top1_before_pruning": val_before, "val_top1_after_pruning": val_pruned,
+        "val_top1_after_recovery": evaluate_top1(model, data.val),
+        "recovery_epochs": pcfg.recovery_epochs,
+        "recovery_curve": [{"epoch": e["epoch"], "loss": e["loss"], "val_top1": e["val_top1"]}
+                           for e in (history or {}).get("epochs", [])],
+    }}
+    path, rel = ctx.artifact_file(f"{NAME}.pt")
+    buffer = io.BytesIO()
+    torch.save(model, buffer)  # the whole module: pruned shapes differ from the registry's builder
+    atomic.write_bytes(path, buffer.getvalue())
+    pruned = Artifact(name=NAME, role="student", format="torch", precision="fp32", path=rel, model=model,
+                      input_shape=data.input_shape, params=params, macs=macs, parent=student.name,
+                      metrics=metrics)
+    p = metrics["prune"]
+    if pcfg.method == "structured":
+        pruned = pruned.with_note(
+            f"structured pruning: MACs {p['macs_before']:,} -> {p['macs_after']:,} ({p['macs_after'] / p['macs_before']:.2f}x), "
+            f"params {p['params_before']:,} -> {p['params_after']:,}; val top-1 {_pct(val_before)} -> "
+            f"{_pct(val_pruned)} after pruning -> {_pct(p['val_top1_after_recovery'])} after "
+            f"{pcfg.recovery_epochs} KD recovery epochs")
+    else:
+        pruned = pruned.with_note(f"{UNSTRUCTURED_NOTE}; {info['weight_sparsity']:.0%} of weights are zero; val top-1 "
+                                  f"{_pct(val_before)} -> {_pct(p['val_top1_after_recovery'])} after recovery")
+    ctx.extras["student_pruned_history"] = history
+    return [*artifacts, pruned]
+
+
+def _recover(model, teacher_model, data, pcfg, dcfg, ctx) -> dict:
+    """KD fine-tuning of the pruned model (same Hinton loss as distillation, lower learning rate)."""
+    if data.train.augment is None:
+        cached = predict_logits(teacher_model, data.train.x)
+
+        def loss(logits, labels, idx, _inputs):
+            return hinton_kd_loss(logits, cached[idx], labels, dcfg.temperature, dcfg.alpha)
+    else:
+        def loss(logits, labels, _idx, inputs):
+            with torch.inference_mode():
+                teacher_logits = teacher_model(inputs)
+            return hinton_kd_loss(logits, teacher_logits.clone(), labels, dcfg.temperature, dcfg.alpha)
+    spec = TrainSpec(epochs=pcfg.recovery_epochs, lr=pcfg.lr, weight_decay=dcfg.weight_decay,
+                     batch_size=dcfg.batch_size, optimizer=dcfg.optimizer, warmup_epochs=0)
+    # No checkpoint file: the pruned architecture is not the registry's, so a resume could not rebuild it.
+    return fit(model, data.train, data.val, spec, loss, seed=ctx.config.seed + 7, label=NAME,
+               reporter=ctx.reporter)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}%"

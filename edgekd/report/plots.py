@@ -1,0 +1,131 @@
+"""The plots of report.html, drawn with matplotlib's Agg backend and returned as PNG bytes.
+
+Each function takes plain report.json data, so a report can be re-rendered from the file alone.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+_ROLE_COLOURS = {"teacher": "#7f7f7f", "student": "#1f77b4", "baseline": "#ff7f0e"}
+
+
+def _figure(width: float, height: float):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height), dpi=100)
+
+
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both axes (lower x = latency, higher y = accuracy)."""
+    front = []
+    for i, (x, y) in enumerate(points):
+        dominated = any((x2 <= x and y2 >= y) and (x2 < x or y2 > y) for j, (x2, y2) in enumerate(points) if j != i)
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: points[i][0])
+
+
+def accuracy_vs_latency(models: list[dict[str, Any]], target: str) -> bytes | None:
+    """Top-1 vs predicted p50 latency on the target (low/high as error bars), Pareto front joined."""
+    rows = []
+    for m in models:
+        top1 = (m.get("accuracy") or {}).get("top1")
+        pred = (m.get("latency_ms") or {}).get("predicted") or {}
+        if top1 is not None and pred.get("p50") is not None:
+            rows.append((m, pred, top1))
+    if not rows:
+        return None
+    fig, ax = _figure(7.5, 4.5)
+    # Models of one network share a latency: stagger their labels so they do not overprint.
+    offsets = ((6, 6), (6, -12), (6, 18), (6, -24), (6, 30), (6, -36))
+    for k, (m, pred, top1) in enumerate(rows):
+        colour = _ROLE_COLOURS.get(m["role"], "#2ca02c")
+        ax.errorbar([pred["p50"]], [100 * top1],
+                    xerr=[[pred["p50"] - pred["low"]], [pred["high"] - pred["p50"]]],
+                    fmt="o", color=colour, capsize=3, alpha=0.85)
+        ax.annotate(m["name"], (pred["p50"], 100 * top1), textcoords="offset points", xytext=offsets[k % len(offsets)],
+                    fontsize=8)
+    front = pareto_front([(pred["p50"], top1) for _m, pred, top1 in rows])
+    ax.plot([rows[i][1]["p50"] for i in front], [100 * rows[i][2] for i in front], "--", color="#d62728",
+            label="Pareto front")
+    ax.scatter([rows[i][1]["p50"] for i in front], [100 * rows[i][2] for i in front], s=140, facecolors="none",
+               edgecolors="#d62728")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"predicted p50 latency on {target} (ms, log; bars: low-high)")
+    ax.set_ylabel("top-1 on the test split (%)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best")
+    return _png(fig)
+
+
+def reliability_diagrams(models: list[dict[str, Any]]) -> bytes | None:
+    """One reliability diagram per model with bins: accuracy vs confidence, the gap shaded, ECE in the title."""
+    with_bins = [m for m in models if (m.get("calibration") or {}).get("reliability")]
+    if not with_bins:
+        return None
+    import math
+
+    cols = min(3, len(with_bins))
+    rows = math.ceil(len(with_bins) / cols)
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), dpi=100, squeeze=False)
+    for ax in axes.flat[len(with_bins):]:
+        ax.axis("off")
+    for ax, m in zip(axes.flat, with_bins):
+        bins = m["calibration"]["reliability"]
+        width = bins[0]["hi"] - bins[0]["lo"]
+        centres = [(b["lo"] + b["hi"]) / 2 for b in bins]
+        acc = [b["accuracy"] if b["accuracy"] is not None else 0.0 for b in bins]
+        conf = [b["confidence"] if b["confidence"] is not None else c for b, c in zip(bins, centres)]
+        ax.bar(centres, acc, width=width * 0.95, color="#1f77b4", edgecolor="white", label="accuracy")
+        ax.bar(centres, [c - a if b["count"] else 0 for c, a, b in zip(conf, acc, bins)], bottom=acc,
+               width=width * 0.95, color="#d62728", alpha=0.3, label="gap to confidence")
+        ax.plot([0, 1], [0, 1], "k--", linewidth=1)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{m['name']}  ECE {m['calibration']['ece']:.4f}", fontsize=9)
+        ax.set_xlabel("confidence", fontsize=8)
+        ax.set_ylabel("accuracy", fontsize=8)
+        ax.legend(loc="upper left", fontsize=7)
+    return _png(fig)
+
+
+def latency_on_targets(rows: list[dict[str, Any]], model: str) -> bytes | None:
+    """Horizontal bars: predicted p50 of ``model`` on every profile (whiskers low-high), budget ticks."""
+    rows = [r for r in rows if r.get("p50") is not None]
+    if not rows:
+        return None
+    rows = sorted(rows, key=lambda r: r["p50"])
+    fig, ax = _figure(7.5, 0.45 * len(rows) + 1.2)
+    ys = list(range(len(rows)))
+    colours = ["#1f77b4" if r.get("supported", True) else "#c7c7c7" for r in rows]
+    ax.barh(ys, [r["p50"] for r in rows], color=colours,
+            xerr=[[r["p50"] - r["low"] for r in rows], [r["high"] - r["p50"] for r in rows]], capsize=3)
+    for y, r in zip(ys, rows):
+        if r.get("budget_ms"):
+            ax.plot([r["budget_ms"]] * 2, [y - 0.4, y + 0.4], color="#d62728", linewidth=2)
+    ax.set_yticks(ys, [r["target"] for r in rows], fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"predicted latency of {model} (ms, log)\nred: the profile's p90 budget; grey: precision "
+                  "not listed by the profile", fontsize=8)
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    return _png(fig)

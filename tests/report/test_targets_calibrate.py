@@ -1,0 +1,60 @@
+"""`edgekd targets calibrate --quick`: micro-benchmarks on this machine -> a profile a build accepts."""
+
+import os
+import subprocess
+import sys
+
+import yaml
+
+from edgekd.bench.predict import predict_latency
+from edgekd.targets import load_target
+
+
+def test_calibrate_quick_writes_a_loadable_profile(tmp_path):
+    out = tmp_path / "boards" / "my-board.yaml"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "calibrate", "--out", str(out),
+                             "--quick", "--threads", "1"], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "depthwise" in result.stdout and str(out) in result.stdout.replace("\n", "")
+    text = out.read_text()
+    assert text.startswith("# Measured by edgekd.bench.microbench.calibrate_host")
+    profile = load_target(str(out))
+    spec = load_target("host")
+    # measured: efficiencies, bandwidth, overhead; kept from the spec: peaks and budgets
+    assert profile.runtime.threads == 1
+    assert profile.compute_units[0].peak_macs_per_s == spec.compute_units[0].peak_macs_per_s
+    assert profile.budgets == spec.budgets
+    assert profile.efficiency.depthwise.fp32 != spec.efficiency.depthwise.fp32
+    assert profile.op_overhead_s > 0 and profile.memory.bandwidth_bytes_per_s > 0
+    raw = yaml.safe_load(text)
+    assert raw["name"] == "host"
+
+
+def test_calibrate_refuses_a_non_yaml_out(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "calibrate", "--out",
+                             str(tmp_path / "board.txt"), "--quick"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and ".yaml" in result.stderr
+
+
+def test_cache_bandwidth_applies_only_to_ops_that_fit(tmp_path):
+    """With a cache figure, small ops stream at cache speed; without one, at DRAM speed."""
+    import torch
+
+    from edgekd.export.onnx import export_onnx
+    from edgekd.students import build_student
+
+    torch.manual_seed(0)
+    graph = export_onnx(build_student("mobilenetv2", 10, (3, 32, 32), width=0.35).eval(), (3, 32, 32),
+                        tmp_path / "s.onnx")
+    spec = load_target("host")
+    data = spec.model_dump(mode="json")
+    data["memory"].update(cache_bytes=1 << 20, cache_bandwidth_bytes_per_s=10 * spec.memory.bandwidth_bytes_per_s)
+    from edgekd.targets import profile_from_dict
+
+    cached = predict_latency(graph, profile_from_dict(data), "fp32")
+    plain = predict_latency(graph, spec, "fp32")
+    assert any(op["cached"] for op in cached["per_op"]) and not any(op["cached"] for op in plain["per_op"])
+    assert cached["p50"] < plain["p50"]
+    # no op bigger than the cache is ever costed at cache speed
+    assert all(op["bytes"] <= (1 << 20) for op in cached["per_op"] if op["cached"])
