@@ -223,7 +223,7 @@ def markdown(result: dict) -> str:
     for group, g in result["by_group"].items():
         lines.append(f"| {group} | {g['n']} | {100 * g['within_10pct']:.0f}% | {100 * g['median_abs_error']:.1f}% "
                      f"| {100 * g['median_signed_error']:+.1f}% |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n"
 
 
 if __name__ == "__main__":
