@@ -264,7 +264,8 @@ class TargetProfile(Section):
     @classmethod
     def _fill_defaults(cls, data: Any) -> Any:
         """Efficiency and op overhead default by ``kind``; a profile may override any part."""
-        if not isinstance(data, dict) or data.get("kind") not in DEFAULT_EFFICIENCY:
+        if not isinstance(data, dict) or not isinstance(data.get("kind"), str) \
+                or data["kind"] not in DEFAULT_EFFICIENCY:
             return data
         data = dict(data)
         family = _default_family(data)

@@ -12,7 +12,6 @@ from edgekd.api import build
 from edgekd.errors import BudgetMissedError
 from edgekd.students.registry import _REGISTRY, register_student
 
-pytestmark = pytest.mark.slow  # full builds (tiny epochs): about a minute each on 2 cores
 FAST = ["teacher.epochs=1", "distill.epochs=1", "bench.latency_mode=off"]
 
 
@@ -29,10 +28,15 @@ class CumprodNet(nn.Module):
         return self.head(torch.relu(self.conv(x)).mean((2, 3)))
 
 
-if "test-cumprod" not in _REGISTRY:
+@pytest.fixture
+def cumprod_student():
+    """Register a test-only student for one test, then remove it (the registry is global)."""
     @register_student("test-cumprod", "any", "test only: a cumprod op the ONNX exporter rejects")
     def _build_cumprod(num_classes, input_shape, *, unused: int = 0):
         return CumprodNet(num_classes, input_shape[0])
+
+    yield "test-cumprod"
+    _REGISTRY.pop("test-cumprod", None)
 
 
 def _build(out, overrides):
@@ -59,7 +63,7 @@ def test_pixel8_writes_three_formats_fp32_and_int8_with_parity(tmp_path):
     assert all(m["parity"]["passed"] for m in runnable if m["precision"] == "fp32")
 
 
-def test_unsupported_op_fails_one_format_and_keeps_the_others(tmp_path):
+def test_unsupported_op_fails_one_format_and_keeps_the_others(tmp_path, cumprod_student):
     out = tmp_path / "run"
     report = _build(out, [*FAST, "student.name=test-cumprod", "student.options={}", "export.formats=[onnx,coreml]"])
     failures = report["conversion_failures"]
