@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from edgekd.config import load_config  # noqa: E402
 from edgekd.progress import NullReporter  # noqa: E402
+from edgekd.report.build_report import cpu_model  # noqa: E402
 
 MAX_DROP = 0.005  # target: INT8 top-1 drop ≤ 0.5 point
 MAX_RATIO = 0.7  # target: INT8 host latency ≤ 0.7x FP32
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     results = {"command": "make bench-compress  # " + " ".join(sys.argv), "date_utc":
                datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "python": platform.python_version()},
+               "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
                "targets": {"max_int8_top1_drop": MAX_DROP, "max_int8_latency_ratio": MAX_RATIO}}
     if args.only in (None, "vision"):
         results["vision"] = run_task("vision", vision_overrides(args.vision_epochs, args.recovery_epochs), work,
@@ -265,16 +266,6 @@ def write_results_md(section: str, path: Path = ROOT / "benchmarks/RESULTS.md") 
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ import json
 import time
 from pathlib import Path
 
-from vision_common import ROOT, atomic, cache_speedup, distill_run, machine, mmacs, pct, ratios, write_section
+from vision_common import (ROOT, atomic, cache_speedup, distill_run, machine, mmacs, pct, ratios, rerender,
+                           write_section)
 
 CONFIG = ROOT / "benchmarks" / "speech.yaml"
 OUT = ROOT / "benchmarks" / "results" / "speech.json"
@@ -33,10 +34,7 @@ def main() -> None:
     parser.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md from the existing JSON")
     args = parser.parse_args()
     if args.render_only:
-        results = json.loads(args.out.read_text())
-        results["note"] = args.note or results.get("note", "")
-        atomic.write_json(args.out, results)
-        write_section("speech", render(results))
+        rerender(args.out, args.note, "speech", render)
         return
     started = time.perf_counter()
     splits = {"official (index 0-4 test)": [],

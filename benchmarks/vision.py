@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from vision_common import (ROOT, atomic, cache_speedup, distill_run, evaluate_top1, machine, mmacs, pct, ratios,
+from vision_common import (ROOT, atomic, cache_speedup, distill_run, evaluate_top1, machine, mmacs, pct, ratios, rerender,
                            write_section)
 
 CONFIG = ROOT / "benchmarks" / "vision.yaml"
@@ -41,10 +41,7 @@ def main() -> None:
     parser.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md from the existing JSON")
     args = parser.parse_args()
     if args.render_only:
-        results = json.loads(args.out.read_text())
-        results["note"] = args.note or results.get("note", "")
-        atomic.write_json(args.out, results)
-        write_section("vision", render(results))
+        rerender(args.out, args.note, "vision", render)
         return
     started = time.perf_counter()
     results = {"benchmark": "vision", "dataset": "CIFAR-10 JPEG (../shared/data/cifar10-jpg)",

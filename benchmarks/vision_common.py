@@ -7,6 +7,7 @@ benchmark exercises exactly what ``edgekd build`` runs, then score every model o
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -90,6 +91,14 @@ def ratios(rows: dict) -> dict:
                                and (out["student_over_teacher_macs"] or 1) <= 0.25
                                and out.get("kd_gain_over_baseline", 1) > 0)
     return out
+
+
+def rerender(out: Path, note: str, name: str, render) -> None:
+    """Rewrite a benchmark's RESULTS.md section from its existing JSON (``--render-only``)."""
+    results = json.loads(out.read_text())
+    results["note"] = note or results.get("note", "")
+    atomic.write_json(out, results)
+    write_section(name, render(results))
 
 
 def write_section(name: str, markdown: str) -> Path:

@@ -24,6 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..report.build_report import cpu_model
 from ..targets import TargetProfile, profile_from_dict
 
 _OPSET = 17
@@ -209,16 +210,6 @@ def _band(values: list[float]) -> dict:
     return {"low": values[0], "mid": float(np.median(values)), "high": values[-1]}
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def calibrate_host(base: TargetProfile, threads: int, quick: bool = False) -> TargetProfile:
     """Measure ``base``'s efficiencies, bandwidth and op overhead on this machine.
 
@@ -287,7 +278,7 @@ def write_profile(profile: TargetProfile, path: str | os.PathLike) -> Path:
 
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     header = (f"# Measured by edgekd.bench.microbench.calibrate_host on {stamp}\n"
-              f"# CPU: {_cpu_model()} ({os.cpu_count()} logical CPUs, {platform.machine()}), "
+              f"# CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, {platform.machine()}), "
               f"onnxruntime, {profile.runtime.threads} threads.\n"
               "# Measured: efficiency (fraction of the spec peak reached per op class), bandwidth, op overhead.\n"
               "# Spec-derived (unchanged): cpu, compute_units peaks, capacities, budgets.\n")

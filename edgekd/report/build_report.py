@@ -77,11 +77,12 @@ def host_info() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"machine": platform.machine(), "cpu": _cpu_model(), "cores": os.cpu_count(),
+    return {"machine": platform.machine(), "cpu": cpu_model(), "cores": os.cpu_count(),
             "python": platform.python_version(), "packages": versions}
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:

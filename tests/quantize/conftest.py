@@ -1,32 +1,15 @@
-"""Fixtures for the quantizer tests: a tiny trained CNN and structured data (see tiny.py)."""
-
-from __future__ import annotations
+"""Fixtures for the quantizer tests: the exporter tests' tiny trained CNN and structured data."""
 
 import importlib.util
 from pathlib import Path
 
-import pytest
+# One definition of the fixtures (tests/export/conftest.py), loaded by path because the
+# test folders are not packages.
+_spec = importlib.util.spec_from_file_location("edgekd_tests_export_conftest",
+                                               Path(__file__).parent.parent / "export" / "conftest.py")
+_shared = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_shared)
 
-_spec = importlib.util.spec_from_file_location("edgekd_tests_tiny", Path(__file__).parent.parent.joinpath("export", "tiny.py"))
-tiny = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tiny)
-
-
-@pytest.fixture(scope="session")
-def tiny_model():
-    """TinyNet trained 50 steps on the synthetic task (do not mutate: shared)."""
-    return tiny.trained_model()
-
-
-@pytest.fixture(scope="session")
-def data():
-    """(calibration, test) float32 NCHW arrays and test labels."""
-    calibration, _ = tiny.synthetic(64, seed=2)
-    test_x, test_y = tiny.synthetic(128, seed=3)
-    return calibration, test_x, test_y
-
-
-@pytest.fixture(scope="session")
-def lib():
-    """The tiny.py helper module (TinyNet, SvdNet, synthetic, torch_logits, leftovers)."""
-    return tiny
+tiny_model = _shared.tiny_model
+data = _shared.data
+lib = _shared.lib
