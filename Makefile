@@ -51,7 +51,8 @@ bench-speech: $(STAMP)
 	$(BIN)/python benchmarks/speech.py $(BENCH_ARGS)
 
 # FP32 vs INT8 (ORT static, accuracy-aware, TFLite) side by side, and pruning to half the MACs + KD recovery
-# (writes benchmarks/results/compress.json). Shorter: COMPRESS_ARGS="--vision-epochs 3 --speech-epochs 4".
+# (writes benchmarks/results/compress.json). Starts from the students bench-vision and bench-speech saved in
+# benchmarks/work/ (run those first); COMPRESS_ARGS="--train-here --vision-epochs 3" trains its own instead.
 bench-compress: $(STAMP)
 	$(BIN)/python benchmarks/compress.py $(COMPRESS_ARGS)
 

@@ -3,10 +3,12 @@
 Run with ``make bench-compress``. Two students on real data, side by side in one run:
 
 * vision: CIFAR-10 JPEGs (../shared/data/cifar10-jpg), resnet56 teacher (pretrained file),
-  MobileNetV2-0.35 student distilled here with a bounded budget, then pruned to half the
-  MACs with KD recovery (recovery curve recorded);
-* speech: FSDD (../shared/data/fsdd/recordings), log-mel, official split; a scratch CNN
-  teacher and a MobileNetV2 student trained here.
+  the KD MobileNetV2 student that ``make bench-vision`` trained (benchmarks/work/vision-student.pt,
+  same config and split), pruned to half the MACs with KD recovery (recovery curve recorded);
+* speech: FSDD (../shared/data/fsdd/recordings), log-mel, official split; the scratch CNN teacher
+  and the KD DS-CNN student of ``make bench-speech`` (benchmarks/work/speech-student.pt).
+
+``--train-here`` trains both students in this run instead (with a bounded budget).
 
 For each: test top-1 and host latency of FP32 ONNX, ORT static INT8, accuracy-aware INT8,
 FP32 TFLite and TFLite INT8, latency measured interleaved (A B A B ...) in one loop, so the
@@ -53,15 +55,20 @@ class _Say(NullReporter):
 
 
 def vision_overrides(epochs: int, recovery: int) -> list[str]:
-    """Config for the vision student: CIFAR-10 JPEGs, resnet56 teacher, MobileNetV2-0.35."""
+    """Config for a vision student trained here: CIFAR-10 JPEGs, resnet56 teacher, MobileNetV2-0.35."""
     cifar = DATA / "cifar10-jpg"
     return [f"data={{kind: image_folder, root: '{cifar / 'train'}', test_root: '{cifar / 'test'}', "
             "mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], split: {val_fraction: 0.1}}",
             f"teacher={{kind: torch, factory: '{ROOT / 'benchmarks/models/cifar_resnet.py'}:make_model', "
             f"factory_kwargs: {{depth: 56}}, weights: '{DATA / 'cifar10-resnet/resnet56-4bfd9763.th'}'}}",
             "student.options={width: 0.35}", f"distill.epochs={epochs}", "distill.lr=0.005",
-            "prune.enabled=true", "prune.target_macs_ratio=0.5", f"prune.recovery_epochs={recovery}",
-            "prune.lr=0.002", "export.formats=[onnx,tflite]"]
+            *prune_overrides(recovery, lr=0.002)]
+
+
+def prune_overrides(recovery: int, lr: float) -> list[str]:
+    """Half the MACs, then ``recovery`` epochs of KD fine-tuning; ONNX and TFLite exports."""
+    return ["prune.enabled=true", "prune.target_macs_ratio=0.5", f"prune.recovery_epochs={recovery}",
+            f"prune.lr={lr}", "export.formats=[onnx,tflite]"]
 
 
 def speech_overrides(epochs: int) -> list[str]:
@@ -85,15 +92,21 @@ def per_class(split, limit: int | None):
 
 
 def run_task(name: str, overrides: list[str], work: Path, prune: bool, threads: int,
-             train_limit: int | None = None, test_limit: int | None = None) -> dict:
-    """Train teacher and student (and prune), export, quantize three ways, measure side by side."""
+             train_limit: int | None = None, test_limit: int | None = None, config: Path | None = None,
+             student_file: Path | None = None) -> dict:
+    """Train teacher and student (or load the student), prune, export, quantize three ways, measure side by side.
+
+    ``config`` + ``student_file``: start from the KD student a benchmark saved (``make bench-vision`` /
+    ``make bench-speech``), with that benchmark's config (same data split), instead of training one here.
+    """
     import dataclasses
 
     from edgekd.data import load_data
     from edgekd.pipeline import BuildContext, load_stage
     from edgekd.targets import load_target
 
-    cfg = load_config(None, overrides)
+    saved = _load_saved(student_file) if student_file else None
+    cfg = load_config(config, [*(saved["overrides"] if saved else []), *overrides])
     data = load_data(cfg)
     data = dataclasses.replace(data, train=per_class(data.train, train_limit), test=per_class(data.test, test_limit))
     ctx = BuildContext(config=cfg, target=load_target("raspberry-pi-4"), out_dir=work / name, data=data,
@@ -104,6 +117,9 @@ def run_task(name: str, overrides: list[str], work: Path, prune: bool, threads: 
     stages = ["teacher", "distill", *(["prune"] if prune else [])]
     for stage in stages:
         ctx.reporter.stage(f"{name}: {stage}")
+        if stage == "distill" and saved:
+            artifacts = [*artifacts, saved_student(saved, student_file, data)]
+            continue
         artifacts = load_stage(f"edgekd.{'teachers' if stage == 'teacher' else stage}.stage:run")(artifacts, ctx)
     by_name = {a.name: a for a in artifacts}
     result = {"data": ctx.data.summary(), "teacher": by_name["teacher"].notes,
@@ -116,6 +132,29 @@ def run_task(name: str, overrides: list[str], work: Path, prune: bool, threads: 
         result["pruning"] = {**pruned.metrics["prune"], "test_top1_before": result["student"]["models"]["fp32.onnx"]["top1"]}
         result["pruned_student"] = compare_formats(pruned, ctx, work / name / "pruned", threads, unpruned=by_name["student"])
     return result
+
+
+def _load_saved(path: Path) -> dict:
+    import torch
+
+    if not path.exists():
+        raise SystemExit(f"error: {path} does not exist; run `make bench-vision` / `make bench-speech` first, "
+                         "or pass --train-here")
+    return {"overrides": [], **torch.load(path, weights_only=True)}
+
+
+def saved_student(saved: dict, path: Path, data):
+    """The student artifact rebuilt from a benchmark's saved weights and recipe."""
+    from edgekd.artifact import Artifact
+    from edgekd.students import build_student, count_params_macs
+
+    model = build_student(saved["student"]["name"], data.num_classes, data.input_shape, **saved["student"]["options"])
+    model.load_state_dict(saved["state_dict"])
+    model.eval()
+    params, macs = count_params_macs(model, data.input_shape)
+    return Artifact(name="student", role="student", format="torch", precision="fp32", model=model,
+                    input_shape=data.input_shape, params=params, macs=macs, parent="teacher",
+                    notes=(f"KD student loaded from {path.name}",))
 
 
 def compare_formats(student, ctx, folder: Path, threads: int, unpruned=None) -> dict:
@@ -170,6 +209,17 @@ def _torch_top1(model, x, y) -> float:
     return float((predict_logits(model, torch.from_numpy(x)).argmax(1).numpy() == y).mean())
 
 
+def task_recipe(task: str, args) -> tuple[list[str], Path | None, Path | None]:
+    """(overrides, config file, saved student) of one task: the benchmark's student, or one trained here."""
+    if args.train_here:
+        overrides = (vision_overrides(args.vision_epochs, args.recovery_epochs) if task == "vision"
+                     else speech_overrides(args.speech_epochs))
+        return overrides, None, None
+    # SGD (as the vision benchmark trains) recovers at a higher learning rate than the AdamW default.
+    overrides = prune_overrides(args.recovery_epochs, lr=0.01) if task == "vision" else ["export.formats=[onnx,tflite]"]
+    return overrides, ROOT / "benchmarks" / f"{task}.yaml", ROOT / "benchmarks" / "work" / f"{task}-student.pt"
+
+
 def verdicts(task: dict) -> dict:
     """Targets met or not, on the best INT8 runtime (smallest latency ratio among variants within the drop)."""
     models = task["student"]["models"]
@@ -192,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-per-class", type=int, default=None, help="bounded budget: train samples per class")
     parser.add_argument("--test-per-class", type=int, default=None, help="bounded budget: test samples per class")
     parser.add_argument("--only", choices=["vision", "speech"], default=None)
+    parser.add_argument("--train-here", action="store_true",
+                        help="train the students here (--vision-epochs, --speech-epochs) instead of starting from "
+                             "the KD students `make bench-vision` and `make bench-speech` saved in benchmarks/work/")
     parser.add_argument("--no-results-md", dest="results_md", action="store_false",
                         help="do not update benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
@@ -201,16 +254,13 @@ def main(argv: list[str] | None = None) -> int:
                datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
                "targets": {"max_int8_top1_drop": MAX_DROP, "max_int8_latency_ratio": MAX_RATIO}}
-    if args.only in (None, "vision"):
-        results["vision"] = run_task("vision", vision_overrides(args.vision_epochs, args.recovery_epochs), work,
-                                     prune=True, threads=args.threads, train_limit=args.train_per_class,
-                                     test_limit=args.test_per_class)
-        results["vision"]["verdict"] = verdicts(results["vision"])
-    if args.only in (None, "speech"):
-        results["speech"] = run_task("speech", speech_overrides(args.speech_epochs), work, prune=False,
-                                     threads=args.threads, train_limit=args.train_per_class,
-                                     test_limit=args.test_per_class)
-        results["speech"]["verdict"] = verdicts(results["speech"])
+    for task in ("vision", "speech"):
+        if args.only in (None, task):
+            overrides, config, student_file = task_recipe(task, args)
+            results[task] = run_task(task, overrides, work, prune=task == "vision", threads=args.threads,
+                                     train_limit=args.train_per_class, test_limit=args.test_per_class,
+                                     config=config, student_file=student_file)
+            results[task]["verdict"] = verdicts(results[task])
     results["seconds"] = round(time.perf_counter() - started, 1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

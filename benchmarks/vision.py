@@ -24,10 +24,11 @@ import torch
 import yaml
 
 from vision_common import (ROOT, atomic, cache_speedup, distill_run, evaluate_top1, machine, mmacs, pct, ratios, rerender,
-                           write_section)
+                           save_student, write_section)
 
 CONFIG = ROOT / "benchmarks" / "vision.yaml"
 OUT = ROOT / "benchmarks" / "results" / "vision.json"
+STUDENT = ROOT / "benchmarks" / "work" / "vision-student.pt"  # `make bench-compress` starts from it
 
 
 def main() -> None:
@@ -54,6 +55,7 @@ def main() -> None:
                    seconds={"white_box": white["seconds"]},
                    best_epochs={k: v["best_epoch"] for k, v in white["history"].items()})
     teacher = next(a for a in white["artifacts"] if a.role == "teacher")
+    save_student(white, STUDENT)
     if args.cache_speedup:
         results["soft_label_cache"] = cache_speedup(white["ctx"], teacher.model)
     if not args.no_onnx:

@@ -77,7 +77,21 @@ def distill_run(config_path: Path, overrides: list[str], reporter=None) -> dict:
         rows[role] = {"top1": evaluate_top1(art.model, data.test), "params": art.params, "macs": art.macs,
                       "notes": list(art.notes)}
     return {"ctx": ctx, "artifacts": arts, "rows": rows, "seconds": time.perf_counter() - started,
+            "overrides": list(overrides),
             "history": {k: v for k, v in ctx.extras.items() if k.endswith("_history")}}
+
+
+def save_student(run: dict, path: Path) -> None:
+    """Keep a run's KD student (weights, recipe, config overrides) for ``benchmarks/compress.py``."""
+    import io
+
+    student = next(a for a in run["artifacts"] if a.role == "student")
+    buffer = io.BytesIO()
+    torch.save({"state_dict": student.model.state_dict(), "student": run["ctx"].config.student.model_dump(mode="json"),
+                "input_shape": list(student.input_shape), "num_classes": run["ctx"].data.num_classes,
+                "overrides": run["overrides"]}, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(path, buffer.getvalue())
 
 
 def ratios(rows: dict) -> dict:

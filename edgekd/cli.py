@@ -139,14 +139,29 @@ def students_show(name, options, as_json) -> None:
     from .report.console import render_student
 
     opts = _parse_options(options)
-    resolution = opts.pop("resolution", 224)
-    size = (resolution, resolution) if isinstance(resolution, int) else tuple(resolution)
+    size = _resolution(opts.pop("resolution", 224))
     info = api.show_student(name, num_classes=opts.pop("classes", 1000),
                             input_shape=(opts.pop("channels", 3), *size), **opts)
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
         render_student(info)
+
+
+def _resolution(value) -> tuple[int, int]:
+    """``224`` -> (224, 224); ``97x40`` or ``[97, 40]`` -> (H, W)."""
+    from .errors import ConfigError
+
+    parts = value.lower().split("x") if isinstance(value, str) else value
+    if isinstance(parts, int) and not isinstance(parts, bool):
+        parts = (parts, parts)
+    try:
+        size = tuple(int(p) for p in parts)
+    except (TypeError, ValueError):
+        size = ()
+    if len(size) != 2 or min(size) < 1:
+        raise ConfigError(f"resolution {value!r} is not a size", fix="use one number (224) or HxW (97x40)")
+    return size
 
 
 def _parse_options(items) -> dict:

@@ -42,7 +42,7 @@ _CLAIMED = {section for sections in _READS.values() for section in sections}
 
 
 # Artifacts whose torch model is rebuilt from config + the state dict at their path.
-_REBUILDABLE = {"teacher", "student", "baseline"}
+_REBUILDABLE = {"teacher", "student", "baseline", "student-pruned"}
 
 
 class _NotRestorable(Exception):
@@ -226,6 +226,10 @@ def rebuild_model(art: Artifact, ctx):
         raise _NotRestorable(art.name)
     try:
         state = torch.load(ctx.resolve(art.path), weights_only=True)
+        if art.name == "student-pruned":
+            from .prune.reshape import fit_to_state_dict
+
+            fit_to_state_dict(model, state)  # channel counts come from the pruned weights
         model.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - any mismatch means: rerun the stage
         raise _NotRestorable(f"{art.name}: {exc}") from None

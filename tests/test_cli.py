@@ -86,3 +86,14 @@ def test_targets_show_unknown_name_suggests():
 def test_check_on_missing_report_exits_2(tmp_path):
     result = run_cli("check", str(tmp_path / "nope.json"))
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_students_show_takes_a_non_square_resolution_and_rejects_a_bad_one():
+    shown = run_cli("students", "show", "ds-cnn", "--set", "resolution=97x40", "--set", "channels=1",
+                    "--set", "classes=10", "--json")
+    assert shown.returncode == 0, shown.stderr
+    info = json.loads(shown.stdout)
+    assert list(info["input_shape"]) == [1, 97, 40] and info["macs"] > 0
+    bad = run_cli("students", "show", "ds-cnn", "--set", "resolution=9x")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "resolution '9x'" in bad.stderr

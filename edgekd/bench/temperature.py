@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..artifact import Artifact
+from ..artifact import Artifact, final_student
 
 # The stage runs inside a build, which has imported torch already (``import edgekd`` never loads this).
 # Folding is accepted when it reproduces logits / T this closely (float32 rounding only).
@@ -25,14 +25,18 @@ _FOLD_ATOL = 1e-4
 
 
 def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
-    """Replace the student's model with its temperature-scaled twin (when enabled in the config)."""
+    """Replace the exported student's model with its temperature-scaled twin (when enabled in the config).
+
+    The exported student is :func:`~edgekd.artifact.final_student`: the pruned one when pruning ran.
+    """
     cfg = getattr(ctx.config, "calibration", None)
     if cfg is None or not cfg.temperature_scaling:
         ctx.extras["temperature_scaling"] = {"enabled": False}
         return artifacts
+    target = final_student(artifacts).name
     out = []
     for art in artifacts:
-        if art.name != "student" or art.model is None:
+        if art.name != target or art.model is None:
             out.append(art)
             continue
         scaled, info = scale_student(art.model, ctx.data)

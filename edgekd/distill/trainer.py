@@ -87,6 +87,8 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
              "best_state": _clone_state(model), "stale": 0}
     if checkpoint is not None and checkpoint.exists():
         state = _load_checkpoint(checkpoint, model, optimizer, scheduler, extra)
+    layout = _fast_layout(train)
+    model.to(memory_format=layout)
     net = ddp.wrap(model, device)
     for epoch in range(state["epoch"], spec.epochs):
         torch.manual_seed(seed * 1000 + epoch)
@@ -109,6 +111,7 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         if spec.patience is not None and state["stale"] >= spec.patience:
             break
     model.load_state_dict(state["best_state"])
+    model.to(memory_format=torch.contiguous_format)  # exporters and golden tests expect the default layout
     model.eval()
     ddp.barrier()  # the last checkpoint is on disk before any rank moves on
     return {"epochs": state["history"], "best_epoch": state["best_epoch"], "best_val_top1": state["best_top1"],
@@ -144,6 +147,7 @@ def _train_one_epoch(model, train: Split, spec: TrainSpec, loss_fn: LossFn, opti
     if extra is not None:
         extra.train()
     batch = batch or spec.batch_size
+    layout = _fast_layout(train)
     generator = torch.Generator().manual_seed(seed * 1000 + epoch)
     rank, world_size = ddp.world()
     order = ddp.shard(torch.randperm(len(train), generator=generator), rank, world_size)
@@ -152,7 +156,9 @@ def _train_one_epoch(model, train: Split, spec: TrainSpec, loss_fn: LossFn, opti
         idx = order[start:start + batch]
         inputs = train.x[idx] if train.augment is None else train.augment(train.x[idx], generator)
         inputs, labels = inputs.to(device or "cpu"), train.y[idx].to(device or "cpu")
-        loss = loss_fn(model(inputs), labels, idx, inputs)
+        # The model sees channels-last images (about 2x faster for depthwise students on CPU); the loss
+        # (and a black-box teacher inside it) gets the plain tensor.
+        loss = loss_fn(model(inputs.contiguous(memory_format=layout)), labels, idx, inputs)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
                 f"{label}: loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}",
@@ -166,6 +172,11 @@ def _train_one_epoch(model, train: Split, spec: TrainSpec, loss_fn: LossFn, opti
         total += float(loss.detach()) * len(idx)
         count += len(idx)
     return total / max(count, 1)
+
+
+def _fast_layout(train: Split) -> torch.memory_format:
+    """Channels-last for image batches (N, C, H, W), where oneDNN's depthwise kernels are much faster."""
+    return torch.channels_last if train.x.dim() == 4 else torch.contiguous_format
 
 
 def _make_optimizer(params: list, spec: TrainSpec) -> torch.optim.Optimizer:

@@ -57,7 +57,8 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
     }}
     path, rel = ctx.artifact_file(f"{NAME}.pt")
     buffer = io.BytesIO()
-    torch.save(model, buffer)  # the whole module: pruned shapes differ from the registry's builder
+    # Weights only: resume and users rebuild it with edgekd.prune.reshape.fit_to_state_dict (no pickled code).
+    torch.save(model.state_dict(), buffer)
     atomic.write_bytes(path, buffer.getvalue())
     pruned = Artifact(name=NAME, role="student", format="torch", precision="fp32", path=rel, model=model,
                       input_shape=data.input_shape, params=params, macs=macs, parent=student.name,

@@ -77,3 +77,33 @@ def test_fitted_temperature_fixes_overconfidence():
     t = fit_temperature(overconfident, labels)
     assert 2.5 < t < 6.0
     assert calibration_metrics(overconfident / t, labels)["ece"] < calibration_metrics(overconfident, labels)["ece"]
+
+
+def test_stage_scales_the_exported_student_not_the_unpruned_one(x):
+    """With pruning, ``student-pruned`` is exported, so it is the one that gets calibrated logits."""
+    from types import SimpleNamespace
+
+    from edgekd.artifact import Artifact
+    from edgekd.bench.temperature import run
+
+    class Split:
+        def __init__(self, seed):
+            rng = np.random.default_rng(seed)
+            self.x, self.y = rng.standard_normal((64, 1, 8, 8)).astype(np.float32), rng.integers(0, 4, 64)
+
+        def numpy(self):
+            return self.x, self.y
+
+    torch.manual_seed(0)
+    models = {name: Tiny().eval() for name in ("student", "student-pruned")}
+    arts = [Artifact(name=n, role="student", format="torch", precision="fp32", model=m, input_shape=(1, 8, 8))
+            for n, m in models.items()]
+    ctx = SimpleNamespace(config=SimpleNamespace(calibration=SimpleNamespace(temperature_scaling=True)),
+                          data=SimpleNamespace(val=Split(1), test=Split(2)), extras={},
+                          reporter=SimpleNamespace(note=lambda text: None))
+    out = {a.name: a for a in run(arts, ctx)}
+    assert out["student"].model is models["student"]
+    assert out["student-pruned"].model is not models["student-pruned"]
+    t = ctx.extras["temperature_scaling"]["temperature"]
+    np.testing.assert_allclose(logits(out["student-pruned"].model, x), logits(models["student-pruned"], x) / t,
+                               rtol=1e-4, atol=1e-5)

@@ -129,3 +129,26 @@ def test_black_box_teacher_is_reloaded_from_its_file(tmp_path, teacher_files):
     # The user's file changed: its sha256 is part of the key, so the stage reruns.
     onnx.write_bytes(onnx.read_bytes() + b"\0")
     assert StageCache(_ctx(tmp_path, *args, data=data)).begin("teacher") is None
+
+
+def test_pruned_student_is_rebuilt_from_its_weights(tmp_path):
+    """The prune stage saves a state dict (no pickle); resume resizes the registry's student to it."""
+    from edgekd.prune.prune import prune_structured
+    from edgekd.resume import rebuild_model
+    from edgekd.students import build_student
+
+    ctx = _ctx(tmp_path)
+    data, student = ctx.data, ctx.config.student
+    torch.manual_seed(0)
+    pruned = build_student(student.name, data.num_classes, data.input_shape, **student.options).eval()
+    prune_structured(pruned, data.input_shape, data.num_classes, 0.5)
+    path, rel = ctx.artifact_file("student-pruned.pt")
+    buffer = io.BytesIO()
+    torch.save(pruned.state_dict(), buffer)
+    atomic.write_bytes(path, buffer.getvalue())
+    art = Artifact(name="student-pruned", role="student", format="torch", precision="fp32", path=rel,
+                   input_shape=data.input_shape)
+    rebuilt = rebuild_model(art, ctx)
+    x = data.test.x
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), pruned(x))
