@@ -1,14 +1,16 @@
 """Compression benchmark: FP32 vs INT8 (ORT static, accuracy-aware, TFLite) and pruning + KD recovery.
 
-Run with ``make bench-compress``. Two students on real data, side by side in one run:
+Run with ``make bench-compress``. Three students, side by side in one run:
 
+* embedded: the default build (``edgekd build`` with no config: 8x8 handwritten digits upscaled,
+  scratch CNN teacher, MobileNetV2-0.35), trained here, pruned to half the MACs with KD recovery;
 * vision: CIFAR-10 JPEGs (../shared/data/cifar10-jpg), resnet56 teacher (pretrained file),
   the KD MobileNetV2 student that ``make bench-vision`` trained (benchmarks/work/vision-student.pt,
   same config and split), pruned to half the MACs with KD recovery (recovery curve recorded);
 * speech: FSDD (../shared/data/fsdd/recordings), log-mel, official split; the scratch CNN teacher
   and the KD DS-CNN student of ``make bench-speech`` (benchmarks/work/speech-student.pt).
 
-``--train-here`` trains both students in this run instead (with a bounded budget).
+``--train-here`` trains the vision and speech students in this run instead (with a bounded budget).
 
 For each: test top-1 and host latency of FP32 ONNX, ORT static INT8, accuracy-aware INT8,
 FP32 TFLite and TFLite INT8, latency measured interleaved (A B A B ...) in one loop, so the
@@ -38,6 +40,8 @@ from edgekd.report.build_report import cpu_model  # noqa: E402
 
 MAX_DROP = 0.005  # target: INT8 top-1 drop ≤ 0.5 point
 MAX_RATIO = 0.7  # target: INT8 host latency ≤ 0.7x FP32
+TASKS = ("embedded", "vision", "speech")
+PRUNED = ("embedded", "vision")  # issue 4: half the MACs + KD recovery on the embedded default and the vision student
 
 
 class _Say(NullReporter):
@@ -211,6 +215,8 @@ def _torch_top1(model, x, y) -> float:
 
 def task_recipe(task: str, args) -> tuple[list[str], Path | None, Path | None]:
     """(overrides, config file, saved student) of one task: the benchmark's student, or one trained here."""
+    if task == "embedded":  # the default build (`edgekd build` with no config): quick to train here
+        return prune_overrides(args.recovery_epochs, lr=0.002), None, None
     if args.train_here:
         overrides = (vision_overrides(args.vision_epochs, args.recovery_epochs) if task == "vision"
                      else speech_overrides(args.speech_epochs))
@@ -241,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--train-per-class", type=int, default=None, help="bounded budget: train samples per class")
     parser.add_argument("--test-per-class", type=int, default=None, help="bounded budget: test samples per class")
-    parser.add_argument("--only", choices=["vision", "speech"], default=None)
+    parser.add_argument("--only", choices=TASKS, default=None)
     parser.add_argument("--train-here", action="store_true",
                         help="train the students here (--vision-epochs, --speech-epochs) instead of starting from "
                              "the KD students `make bench-vision` and `make bench-speech` saved in benchmarks/work/")
@@ -254,10 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
                "targets": {"max_int8_top1_drop": MAX_DROP, "max_int8_latency_ratio": MAX_RATIO}}
-    for task in ("vision", "speech"):
+    for task in TASKS:
         if args.only in (None, task):
             overrides, config, student_file = task_recipe(task, args)
-            results[task] = run_task(task, overrides, work, prune=task == "vision", threads=args.threads,
+            results[task] = run_task(task, overrides, work, prune=task in PRUNED, threads=args.threads,
                                      train_limit=args.train_per_class, test_limit=args.test_per_class,
                                      config=config, student_file=student_file)
             results[task]["verdict"] = verdicts(results[task])
@@ -267,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     if args.results_md:
         write_results_md(render_markdown(results))
-    print(json.dumps({k: results[k].get("verdict") for k in ("vision", "speech") if k in results}, indent=2))
+    print(json.dumps({k: results[k].get("verdict") for k in TASKS if k in results}, indent=2))
     return 0
 
 
@@ -278,7 +284,7 @@ def render_markdown(results: dict) -> str:
              f"{results['seconds']} s. Command: `{results['command']}`. Latency: one sample, "
              f"interleaved A B A B in one loop, p50; ratios are vs the FP32 model of the same runtime. Targets: INT8 "
              f"top-1 drop ≤ {100 * MAX_DROP:.1f} point, INT8 latency ≤ {MAX_RATIO}x FP32 on the best runtime.", ""]
-    for task in ("vision", "speech"):
+    for task in TASKS:
         if task not in results:
             continue
         r = results[task]
