@@ -12,13 +12,12 @@ Usage: ``python benchmarks/speech.py [--set key=value ...] [--speaker theo]``
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 from vision_common import (ROOT, atomic, cache_speedup, distill_run, machine, mmacs, pct, ratios, rerender,
-                           save_student, write_section)
+                           bench_parser, save_student, write_section)
 
 CONFIG = ROOT / "benchmarks" / "speech.yaml"
 OUT = ROOT / "benchmarks" / "results" / "speech.json"
@@ -27,12 +26,8 @@ STUDENT = ROOT / "benchmarks" / "work" / "speech-student.pt"  # `make bench-comp
 
 def main() -> None:
     """Run both splits and write the results."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
+    parser = bench_parser(__doc__, OUT)
     parser.add_argument("--speaker", default="theo", help="speaker held out for the speaker-shift split")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--note", default="", help="a remark shown under the table (e.g. a shortened budget)")
-    parser.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md from the existing JSON")
     args = parser.parse_args()
     if args.render_only:
         rerender(args.out, args.note, "speech", render)

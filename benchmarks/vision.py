@@ -14,7 +14,6 @@ Usage: ``python benchmarks/vision.py [--set key=value ...] [--no-onnx] [--cache-
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -24,7 +23,7 @@ import torch
 import yaml
 
 from vision_common import (ROOT, atomic, cache_speedup, distill_run, evaluate_top1, machine, mmacs, pct, ratios, rerender,
-                           save_student, write_section)
+                           bench_parser, save_student, write_section)
 
 CONFIG = ROOT / "benchmarks" / "vision.yaml"
 OUT = ROOT / "benchmarks" / "results" / "vision.json"
@@ -33,13 +32,9 @@ STUDENT = ROOT / "benchmarks" / "work" / "vision-student.pt"  # `make bench-comp
 
 def main() -> None:
     """Run the white-box and ONNX-teacher distillations and write the results."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
+    parser = bench_parser(__doc__, OUT)
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX (black-box) teacher run")
     parser.add_argument("--cache-speedup", action="store_true", help="also time a cached vs per-step KD epoch")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--note", default="", help="a remark shown under the table (e.g. a shortened budget)")
-    parser.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md from the existing JSON")
     args = parser.parse_args()
     if args.render_only:
         rerender(args.out, args.note, "vision", render)

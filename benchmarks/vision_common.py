@@ -81,6 +81,18 @@ def distill_run(config_path: Path, overrides: list[str], reporter=None) -> dict:
             "history": {k: v for k, v in ctx.extras.items() if k.endswith("_history")}}
 
 
+def bench_parser(doc: str, out: Path):
+    """The options every distillation benchmark takes (``--set``, ``--out``, ``--note``, ``--render-only``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--note", default="", help="a remark shown under the table (e.g. a shortened budget)")
+    parser.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md from the existing JSON")
+    return parser
+
+
 def save_student(run: dict, path: Path) -> None:
     """Keep a run's KD student (weights, recipe, config overrides) for ``benchmarks/compress.py``."""
     import io
