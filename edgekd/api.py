@@ -7,11 +7,11 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import atomic
 from .config import BuildConfig, dump_config, load_config
-from .errors import BadInputError, EXIT_BUDGET_MISSED, EXIT_OK, OutputDirError
+from .errors import BadInputError, ConfigError, EXIT_BUDGET_MISSED, EXIT_OK, OutputDirError
 from .progress import NullReporter, Reporter
 from .targets import TargetProfile, list_targets, load_target
 
@@ -130,7 +130,8 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
 
 
 def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = False,
-                     threads: int | None = None) -> dict[str, Any]:
+                     threads: int | None = None, runtimes: tuple[str, ...] = (), networks: int | None = None,
+                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure this machine with micro-benchmarks and write a calibrated profile YAML.
 
     Args:
@@ -138,6 +139,11 @@ def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = F
         base: Profile whose spec figures (peaks, capacities, budgets) are kept.
         quick: Fewer sizes and shorter timings (seconds instead of about a minute).
         threads: Runtime threads to measure with (default: the base profile's, at most this machine's).
+        runtimes: Also fit per-runtime latency models (``onnxruntime``, ``litert``) on random
+            calibration networks timed in those runtimes (``edgekd.bench.runtime_calibration``),
+            for the base profile's FP32 and INT8 precisions.
+        networks: How many calibration networks (default 32; 14 with ``quick``).
+        progress: Called with one line per calibration network measured.
 
     Returns:
         ``{"path", "profile"}``: the written file and the calibrated :class:`TargetProfile`.
@@ -154,8 +160,26 @@ def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = F
     wanted = threads or profile.runtime.threads
     used = max(1, min(wanted, os.cpu_count() or 1))
     calibrated = calibrate_host(profile, used, quick=quick)
+    if runtimes:
+        calibrated = _with_runtime_models(calibrated, runtimes, used, networks or (14 if quick else 32), progress)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     return {"path": write_profile(calibrated, out_path), "profile": calibrated}
+
+
+def _with_runtime_models(profile, runtimes, threads: int, networks: int, progress) -> Any:
+    from .bench.runtime_calibration import fit_runtime_models, measure_networks
+    from .targets import profile_from_dict
+
+    from .bench.runtime_model import MIN_NETWORKS
+
+    if networks < MIN_NETWORKS:
+        raise ConfigError(f"--networks {networks} is too few to fit a runtime model",
+                          fix=f"use at least {MIN_NETWORKS}")
+    precisions = tuple(p for p in ("fp32", "int8") if p in profile.precisions) or ("fp32",)
+    records = measure_networks(networks, tuple(runtimes), precisions, threads, progress=progress)
+    data = profile.model_dump(mode="json")
+    data["latency_models"] = fit_runtime_models(records, threads)
+    return profile_from_dict(data, source=f"calibrated {profile.name}")
 
 
 def list_students() -> list[Any]:

@@ -105,12 +105,18 @@ def targets_show(name, as_json) -> None:
 @click.option("--quick", is_flag=True, help="Fewer sizes, shorter timings (seconds, not a minute).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Runtime threads (default: the base profile's).")
-def targets_calibrate(out, base, quick, threads) -> None:
+@click.option("--runtime", "runtimes", multiple=True, type=click.Choice(["onnxruntime", "litert"]),
+              help="Also fit this runtime's latency model on random networks timed in it (repeatable; "
+                   "minutes: every network is exported and converted).")
+@click.option("--networks", type=click.IntRange(min=14), default=None,
+              help="Calibration networks per runtime model (default 32, 14 with --quick).")
+def targets_calibrate(out, base, quick, threads, runtimes, networks) -> None:
     """Run micro-benchmarks on this machine and write a calibrated profile."""
     from . import api
     from .report.console import render_calibration
 
-    result = api.calibrate_target(out, base=base, quick=quick, threads=threads)
+    result = api.calibrate_target(out, base=base, quick=quick, threads=threads, runtimes=tuple(runtimes),
+                                  networks=networks, progress=lambda line: click.echo(line, err=True))
     render_calibration(result["profile"], result["path"])
 
 

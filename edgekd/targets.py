@@ -22,10 +22,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from .efficiency import (DEFAULT_EFFICIENCY, DEFAULT_OP_OVERHEAD_S, OP_CLASSES, Efficiency,  # noqa: F401
+                         RuntimeModel, Section)
 from .errors import TargetError
 
 Precision = Literal["fp32", "fp16", "int8"]
-OP_CLASSES = ("conv", "depthwise", "pointwise", "gemm", "elementwise", "pool")
 TARGETS_ENV = "EDGEKD_TARGETS_DIR"
 
 _BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -92,12 +93,6 @@ Hertz = Annotated[float, BeforeValidator(_parse_hz), Field(gt=0)]
 Fraction = Annotated[float, BeforeValidator(_parse_fraction), Field(ge=0, le=1)]
 
 
-class Section(BaseModel):
-    """Base of every profile section: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
 class Cpu(Section):
     cores: int = Field(gt=0)
     clock_hz: Hertz
@@ -127,48 +122,13 @@ class Memory(Section):
     weights_in: Literal["ram", "flash"] = "ram"
     # Optional: an op whose bytes fit in this cache streams at the cache's rate, not DRAM's.
     cache_bytes: Bytes | None = None
-    cache_bandwidth_bytes_per_s: Annotated[float | None, BeforeValidator(_parse_bytes), Field(gt=0)] = None
+    cache_bandwidth_bytes_per_s: Annotated[float, BeforeValidator(_parse_bytes), Field(gt=0)] | None = None
 
 
 class Runtime(Section):
     name: Literal["onnxruntime", "litert", "tflite-micro", "coreml", "tensorrt", "edgetpu"]
     threads: int = Field(1, ge=1)
     compute_unit: str
-
-
-class Band(Section):
-    """Fraction of peak reached: ``low`` (pessimistic) <= ``mid`` <= ``high`` (optimistic)."""
-
-    low: float = Field(gt=0, le=1)
-    mid: float = Field(gt=0, le=1)
-    high: float = Field(gt=0, le=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Band:
-        if not self.low <= self.mid <= self.high:
-            raise ValueError(f"need low <= mid <= high, got {self.low}, {self.mid}, {self.high}")
-        return self
-
-
-class PerPrecision(Section):
-    fp32: Band
-    fp16: Band
-    int8: Band
-
-
-class Efficiency(Section):
-    """Per op class and precision: the fraction of peak MAC rate a real kernel reaches.
-
-    ``memory`` is the fraction of ``bandwidth_bytes_per_s`` reached by streaming kernels.
-    """
-
-    conv: PerPrecision
-    depthwise: PerPrecision
-    pointwise: PerPrecision
-    gemm: PerPrecision
-    elementwise: PerPrecision
-    pool: PerPrecision
-    memory: Band
 
 
 class Budgets(Section):
@@ -180,43 +140,6 @@ class Budgets(Section):
     max_ece: Fraction | None = None
     max_ece_increase_vs_teacher: float | None = Field(
         None, ge=0, le=1, description="largest allowed ECE(deployed) - ECE(teacher), e.g. 0.02")
-
-
-def _band(low: float, mid: float, high: float) -> dict:
-    return {"low": low, "mid": mid, "high": high}
-
-
-def _classes(conv, depthwise, pointwise, gemm, elementwise, pool, memory, int8_scale=1.0) -> dict:
-    """Same band for fp32/fp16; INT8 kernels reach a smaller fraction of their (higher) peak."""
-    out: dict[str, Any] = {}
-    for cls, band in zip(OP_CLASSES, (conv, depthwise, pointwise, gemm, elementwise, pool)):
-        int8 = tuple(min(1.0, b * int8_scale) for b in band)
-        out[cls] = {"fp32": _band(*band), "fp16": _band(*band), "int8": _band(*int8)}
-    out["memory"] = _band(*memory)
-    return out
-
-
-# Priors per device class, NOT fitted to any published model latency. They encode what is
-# known about kernel libraries at batch 1: dense convs and GEMMs reach a good part of peak,
-# depthwise convs (no reuse across channels) and elementwise ops are bandwidth-bound, and
-# wide accelerators are poorly filled by small layers. `edgekd.bench.microbench` measures
-# them on the host; on another device, measure there and override in the profile.
-DEFAULT_EFFICIENCY: dict[str, dict] = {
-    "host": _classes((0.30, 0.55, 0.80), (0.05, 0.15, 0.35), (0.30, 0.55, 0.85), (0.35, 0.60, 0.90),
-                     (0.05, 0.20, 0.50), (0.05, 0.20, 0.50), (0.40, 0.65, 0.85), int8_scale=0.6),
-    "sbc": _classes((0.25, 0.50, 0.75), (0.05, 0.15, 0.35), (0.25, 0.50, 0.80), (0.30, 0.55, 0.85),
-                    (0.05, 0.20, 0.50), (0.05, 0.20, 0.50), (0.35, 0.60, 0.80), int8_scale=0.7),
-    "phone": _classes((0.25, 0.50, 0.75), (0.05, 0.15, 0.35), (0.25, 0.50, 0.80), (0.30, 0.55, 0.85),
-                      (0.05, 0.20, 0.50), (0.05, 0.20, 0.50), (0.35, 0.60, 0.80), int8_scale=0.7),
-    "mcu": _classes((0.15, 0.35, 0.60), (0.08, 0.20, 0.40), (0.15, 0.35, 0.60), (0.15, 0.35, 0.60),
-                    (0.05, 0.15, 0.40), (0.05, 0.15, 0.40), (0.30, 0.50, 0.80)),
-    "gpu": _classes((0.02, 0.10, 0.40), (0.01, 0.03, 0.10), (0.02, 0.10, 0.40), (0.03, 0.15, 0.50),
-                    (0.01, 0.05, 0.20), (0.01, 0.05, 0.20), (0.30, 0.60, 0.80)),
-    "accelerator": _classes((0.05, 0.20, 0.60), (0.01, 0.04, 0.15), (0.05, 0.20, 0.60), (0.05, 0.25, 0.70),
-                            (0.01, 0.05, 0.20), (0.01, 0.05, 0.20), (0.30, 0.60, 0.80)),
-}
-# Per-op dispatch overhead priors (interpreter/kernel-launch cost), likewise not fitted.
-DEFAULT_OP_OVERHEAD_S = {"host": 3e-6, "sbc": 1e-5, "phone": 5e-6, "mcu": 2e-5, "gpu": 8e-6, "accelerator": 5e-6}
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
@@ -258,6 +181,8 @@ class TargetProfile(Section):
     precisions: list[Precision] = Field(min_length=1)
     efficiency: Efficiency
     op_overhead_s: float = Field(ge=0)
+    # Measured per-runtime models (runtime -> precision -> model); used instead of the roofline.
+    latency_models: dict[Literal["onnxruntime", "litert"], dict[Precision, RuntimeModel]] = Field(default_factory=dict)
     budgets: Budgets = Field(default_factory=Budgets)
 
     @model_validator(mode="before")

@@ -280,7 +280,9 @@ def write_profile(profile: TargetProfile, path: str | os.PathLike) -> Path:
     header = (f"# Measured by edgekd.bench.microbench.calibrate_host on {stamp}\n"
               f"# CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, {platform.machine()}), "
               f"onnxruntime, {profile.runtime.threads} threads.\n"
-              "# Measured: efficiency (fraction of the spec peak reached per op class), bandwidth, op overhead.\n"
+              "# Measured: efficiency (fraction of the spec peak reached per op class), bandwidth, op overhead"
+              + (", latency_models (runtime models fitted on random networks timed here)" if profile.latency_models
+                 else "") + ".\n"
               "# Spec-derived (unchanged): cpu, compute_units peaks, capacities, budgets.\n")
     body = yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False)
     return write_text(path, header + body)

@@ -19,6 +19,11 @@ compute and for bandwidth alike. Nothing here is fitted to a published model lat
 bands say how far kernel libraries stray from peak, and ``edgekd.bench.microbench`` measures
 them on the machine it runs on.
 
+Runtime models: when ``runtime`` is given and the profile has a measured model for that
+runtime and precision (``latency_models``, written by ``edgekd targets calibrate --runtime``),
+that model is used instead (``method`` says which; see ``runtime_model.py``). A profile
+without one keeps the roofline, so every profile still predicts from spec figures alone.
+
 Precision: a graph with int8 nodes (QDQ or QLinear) is costed per node at each node's own
 precision (float leftovers run at the requested float rate, or fp32 for an int8 request). A
 float graph standing in for an artifact of another precision (e.g. FP16 Core ML) is costed
@@ -34,6 +39,8 @@ from ..targets import TargetProfile
 from .graph import OpCost, op_costs
 
 _ELEM_BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
+# Which runtime runs each artifact format (Core ML has no runtime model: it cannot run here).
+FORMAT_RUNTIMES = {"onnx": "onnxruntime", "tflite": "litert"}
 _BANDS = (("low", "high"), ("p50", "mid"), ("high", "low"))  # (result, efficiency band used)
 
 
@@ -45,25 +52,38 @@ def _op_precision(cost: OpCost, requested: str, graph_has_int8: bool) -> str:
     return requested if requested != "int8" else "fp32"
 
 
-def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precision: str) -> dict:
+def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precision: str,
+                    runtime: str | None = None) -> dict:
     """Predict batch-1 latency of ``onnx_path`` on ``profile`` at ``precision``.
 
     Args:
         onnx_path: ONNX graph of the network (float or QDQ INT8).
         profile: The device profile.
         precision: ``fp32``, ``fp16`` or ``int8`` (the artifact's precision).
+        runtime: The runtime that will run it (``onnxruntime``, ``litert``); selects a measured
+            runtime model when the profile has one, else the roofline is used.
 
     Returns:
         ``p50``, ``low``, ``high`` (milliseconds), ``per_op`` (one dict per costed node:
         name, op_type, op_class, precision, macs, ops, bytes, compute_ms, memory_ms, ms,
         bound), ``bound_counts`` (nodes bound by compute / memory / overhead), ``macs``,
-        ``bytes``, ``peak_macs_per_s``, ``compute_unit``, ``target`` and ``precision``.
+        ``bytes``, ``peak_macs_per_s``, ``compute_unit``, ``target``, ``precision`` and
+        ``method`` (``roofline`` or ``runtime-model:<runtime>``). A runtime-model prediction
+        has ``per_op`` rows with the node's share (``ms``) and no bound counts.
 
     Raises:
         TargetError: Unknown precision, or one the profile cannot run.
     """
     if precision not in _ELEM_BYTES:
         raise TargetError(f"unknown precision {precision!r} for latency prediction", fix="use fp32, fp16 or int8")
+    model = profile.latency_models.get(runtime or "", {}).get(precision)
+    if model is not None:
+        from .runtime_model import predict_with_model
+
+        pred = predict_with_model(onnx_path, model.model_dump())
+        return {**pred, "bound_counts": {}, "macs": int(sum(op["macs"] for op in pred["per_op"])),
+                "compute_unit": profile.runtime.compute_unit, "target": profile.name, "precision": precision,
+                "method": f"runtime-model:{runtime}"}
     costs = [c for c in op_costs(onnx_path) if not c.folded]
     has_int8 = any(c.precision == "int8" for c in costs)
     eff = profile.efficiency
@@ -104,5 +124,5 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
         "per_op": per_op, "bound_counts": bounds,
         "macs": int(sum(c.macs for c in costs)), "bytes": int(sum(op["bytes"] for op in per_op)),
         "peak_macs_per_s": peaks, "compute_unit": profile.runtime.compute_unit,
-        "target": profile.name, "precision": precision,
+        "target": profile.name, "precision": precision, "method": "roofline",
     }

@@ -96,12 +96,13 @@ def _coreml_checks(art: Artifact, ctx) -> dict:
 
 
 def _predict(graph, art: Artifact, ctx) -> dict | None:
-    from .predict import predict_latency
+    from .predict import FORMAT_RUNTIMES, predict_latency
 
     if graph is None:
         return None
-    pred = predict_latency(graph, ctx.target, art.precision)
-    return {"p50": pred["p50"], "low": pred["low"], "high": pred["high"], "target": ctx.target.name}
+    pred = predict_latency(graph, ctx.target, art.precision, runtime=FORMAT_RUNTIMES.get(art.format))
+    return {"p50": pred["p50"], "low": pred["low"], "high": pred["high"], "target": ctx.target.name,
+            "method": pred["method"]}
 
 
 def _memory(graph) -> dict:

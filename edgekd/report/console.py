@@ -155,5 +155,15 @@ def render_calibration(profile: Any, path: Path) -> None:
         table.add_row(cls, *(f"{b.low:.3f} / {b.mid:.3f} / {b.high:.3f}" for b in (per.fp32, per.int8)))
     out = console()
     out.print(table)
+    if profile.latency_models:
+        models = Table(title="runtime latency models (leave-one-out on the calibration networks)")
+        for col in ("runtime / precision", "networks", "median |error|", "within ±10%", "band"):
+            models.add_column(col)
+        for runtime, per_precision in profile.latency_models.items():
+            for precision, model in per_precision.items():
+                models.add_row(f"{runtime}/{precision}", str(model.fit.networks),
+                               f"{100 * model.fit.loo_median_abs_error:.1f}%", f"{100 * model.fit.loo_within_10pct:.0f}%",
+                               f"{100 * model.band.low:+.0f}% .. {100 * model.band.high:+.0f}%")
+        out.print(models)
     out.print(f"bandwidth {profile.memory.bandwidth_bytes_per_s / 1e9:.1f} GB/s, op overhead "
               f"{profile.op_overhead_s * 1e6:.2f} µs — wrote {path}")

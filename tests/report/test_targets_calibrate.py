@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -58,3 +59,40 @@ def test_cache_bandwidth_applies_only_to_ops_that_fit(tmp_path):
     assert cached["p50"] < plain["p50"]
     # no op bigger than the cache is ever costed at cache speed
     assert all(op["bytes"] <= (1 << 20) for op in cached["per_op"] if op["cached"])
+
+
+def test_calibrate_with_a_runtime_fits_a_model_the_predictor_uses(tmp_path):
+    """--runtime onnxruntime: random networks timed in onnxruntime -> latency_models -> predictions."""
+    import torch
+
+    from edgekd.export.onnx import export_onnx
+    from edgekd.students import build_student
+
+    base = yaml.safe_load((Path(__file__).resolve().parents[2] / "targets" / "host.yaml").read_text())
+    base["precisions"] = ["fp32"]  # FP32 only: INT8 calibration networks need a slow quantization each
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    out = tmp_path / "board.yaml"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "calibrate", "--out", str(out), "--quick",
+                             "--threads", "1", "--base", str(tmp_path / "base.yaml"), "--runtime", "onnxruntime",
+                             "--networks", "14"], capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "exported network 14/14" in result.stderr and "onnxruntime/fp32" in result.stdout
+    profile = load_target(str(out))
+    model = profile.latency_models["onnxruntime"]["fp32"]
+    assert model.fit.networks == 14 and model.about["threads"] == 1
+    assert "latency_models" in out.read_text().splitlines()[2]  # the header says what was measured
+    torch.manual_seed(0)
+    graph = export_onnx(build_student("mobilenetv2", 10, (3, 32, 32), width=0.35).eval(), (3, 32, 32),
+                        tmp_path / "s.onnx")
+    pred = predict_latency(graph, profile, "fp32", runtime="onnxruntime")
+    assert pred["method"] == "runtime-model:onnxruntime" and 0 < pred["low"] <= pred["p50"] <= pred["high"]
+    assert predict_latency(graph, profile, "fp32", runtime="litert")["method"] == "roofline"
+
+
+def test_calibrate_refuses_too_few_networks(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "calibrate", "--out",
+                             str(tmp_path / "b.yaml"), "--runtime", "onnxruntime", "--networks", "5"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "--networks" in result.stderr
+    assert not (tmp_path / "b.yaml").exists()
