@@ -114,7 +114,7 @@ def _open_calls(files: dict, shape, threads: int) -> dict:
     return calls
 
 
-def measure_networks(count: int, runtimes, precisions, threads: int, *, block_s: float = 0.05, rounds: int = 6,
+def measure_networks(count: int, runtimes, precisions, threads: int, *, block_s: float = 0.05, rounds: int = 10,
                      first_seed: int = 1000, progress: Callable[[str], None] | None = None) -> list[dict]:
     """Export ``count`` random networks, then time all their variants together, round after round.
 

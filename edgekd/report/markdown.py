@@ -23,6 +23,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [_model_row(m) for m in report["models"]]
+    lines += _prediction_methods(report["models"], target["name"])
     lines += ["", "## Budgets", "", "| metric | limit | value | model | result |", "|---|---:|---:|---|---|"]
     for b in report["budgets"]:
         result = "pass" if b["passed"] else "**MISS**"
@@ -34,6 +35,20 @@ def render_markdown(report: dict[str, Any]) -> str:
     if notes:
         lines += ["", "## Notes", ""] + [f"- **{name}**: {note}" for name, note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _prediction_methods(models: list[dict[str, Any]], target: str) -> list[str]:
+    """A line naming the measured runtime models used, when any was (the roofline is the default)."""
+    methods = {}
+    for m in models:
+        method = ((m.get("latency_ms") or {}).get("predicted") or {}).get("method", "roofline")
+        if method != "roofline":
+            methods.setdefault(method.split(":", 1)[1], []).append(m["name"])
+    if not methods:
+        return []
+    used = "; ".join(f"{runtime} model for {', '.join(names)}" for runtime, names in methods.items())
+    return ["", f"Predicted latency on {target}: the runtime models measured on it ({used}); "
+                "the per-op roofline from spec figures for the other models."]
 
 
 def _model_row(m: dict[str, Any]) -> str:

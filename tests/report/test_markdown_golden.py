@@ -58,3 +58,15 @@ Deployable model: **s-int8.onnx**.
 
 def test_markdown_golden():
     assert render_markdown(REPORT) == EXPECTED
+
+
+def test_runtime_model_predictions_are_named():
+    import copy
+
+    report = copy.deepcopy(REPORT)
+    report["models"][1]["latency_ms"]["predicted"] = {"p50": 0.5, "low": 0.4, "high": 0.6,
+                                                      "method": "runtime-model:onnxruntime"}
+    text = render_markdown(report)
+    assert ("Predicted latency on pi: the runtime models measured on it (onnxruntime model for s-int8.onnx); "
+            "the per-op roofline from spec figures for the other models.") in text
+    assert "runtime models" not in render_markdown(REPORT)
