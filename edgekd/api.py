@@ -15,7 +15,7 @@ from .errors import BadInputError, ConfigError, EXIT_BUDGET_MISSED, EXIT_OK, Out
 from .progress import NullReporter, Reporter
 from .targets import TargetProfile, list_targets, load_target
 
-__all__ = ["BuildResult", "build", "calibrate_target", "check", "list_targets", "load_target", "list_students",
+__all__ = ["BuildResult", "build", "calibrate_target", "check", "export_calibration_networks", "list_targets", "load_target", "list_students",
            "show_student"]
 
 
@@ -131,6 +131,7 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
 
 def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = False,
                      threads: int | None = None, runtimes: tuple[str, ...] = (), networks: int | None = None,
+                     networks_from: str | os.PathLike | None = None,
                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure this machine with micro-benchmarks and write a calibrated profile YAML.
 
@@ -143,6 +144,9 @@ def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = F
             calibration networks timed in those runtimes (``edgekd.bench.runtime_calibration``),
             for the base profile's FP32 and INT8 precisions.
         networks: How many calibration networks (default 32; 14 with ``quick``).
+        networks_from: Time the networks of an :func:`export_calibration_networks` folder
+            instead of exporting them here (no torch or converter needed on the board);
+            ``runtimes`` defaults to the folder's.
         progress: Called with one line per calibration network measured.
 
     Returns:
@@ -159,27 +163,70 @@ def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = F
     profile = load_target(base)
     wanted = threads or profile.runtime.threads
     used = max(1, min(wanted, os.cpu_count() or 1))
+    records = None
+    if networks_from is not None:
+        from .bench.runtime_calibration import time_networks
+
+        records = time_networks(networks_from, used, runtimes or None, progress=progress)
+    elif runtimes:
+        records = _measure(profile, runtimes, used, networks, quick, progress)
     calibrated = calibrate_host(profile, used, quick=quick)
-    if runtimes:
-        calibrated = _with_runtime_models(calibrated, runtimes, used, networks or (14 if quick else 32), progress)
+    if records is not None:
+        calibrated = _with_runtime_models(calibrated, records, used)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     return {"path": write_profile(calibrated, out_path), "profile": calibrated}
 
 
-def _with_runtime_models(profile, runtimes, threads: int, networks: int, progress) -> Any:
-    from .bench.runtime_calibration import fit_runtime_models, measure_networks
-    from .targets import profile_from_dict
-
+def _measure(profile, runtimes, threads: int, networks: int | None, quick: bool, progress) -> list[dict]:
+    from .bench.runtime_calibration import measure_networks
     from .bench.runtime_model import MIN_NETWORKS
 
-    if networks < MIN_NETWORKS:
-        raise ConfigError(f"--networks {networks} is too few to fit a runtime model",
-                          fix=f"use at least {MIN_NETWORKS}")
-    precisions = tuple(p for p in ("fp32", "int8") if p in profile.precisions) or ("fp32",)
-    records = measure_networks(networks, tuple(runtimes), precisions, threads, progress=progress)
+    count = networks or (MIN_NETWORKS if quick else 32)
+    if count < MIN_NETWORKS:
+        raise ConfigError(f"--networks {count} is too few to fit a runtime model", fix=f"use at least {MIN_NETWORKS}")
+    return measure_networks(count, tuple(runtimes), _model_precisions(profile), threads, progress=progress)
+
+
+def _model_precisions(profile) -> tuple[str, ...]:
+    return tuple(p for p in ("fp32", "int8") if p in profile.precisions) or ("fp32",)
+
+
+def _with_runtime_models(profile, records: list[dict], threads: int) -> Any:
+    from .bench.runtime_calibration import fit_runtime_models
+    from .bench.runtime_model import MIN_NETWORKS
+    from .targets import profile_from_dict
+
+    if len(records) < MIN_NETWORKS:
+        raise ConfigError(f"{len(records)} calibration networks are too few to fit a runtime model",
+                          fix=f"export at least {MIN_NETWORKS}")
     data = profile.model_dump(mode="json")
     data["latency_models"] = fit_runtime_models(records, threads)
     return profile_from_dict(data, source=f"calibrated {profile.name}")
+
+
+def export_calibration_networks(out: str | os.PathLike, runtimes: tuple[str, ...], networks: int = 32,
+                                precisions: tuple[str, ...] = ("fp32", "int8"),
+                                progress: Callable[[str], None] | None = None) -> Path:
+    """Export random calibration networks for ``calibrate_target(networks_from=...)`` on another machine.
+
+    Args:
+        out: A new (or empty) folder.
+        runtimes: ``onnxruntime`` and/or ``litert``: the formats to write.
+        networks: How many networks (at least 14).
+        precisions: ``fp32`` and/or ``int8``.
+        progress: Called with one line per network exported.
+
+    Returns:
+        The folder, with one sub-folder per network and ``manifest.json``.
+    """
+    from .bench.runtime_calibration import export_networks
+    from .bench.runtime_model import MIN_NETWORKS
+
+    if networks < MIN_NETWORKS:
+        raise ConfigError(f"--networks {networks} is too few to fit a runtime model", fix=f"use at least {MIN_NETWORKS}")
+    if not runtimes:
+        raise ConfigError("no --runtime given", fix="pass --runtime onnxruntime and/or --runtime litert")
+    return export_networks(out, networks, tuple(runtimes), tuple(precisions), progress=progress)
 
 
 def list_students() -> list[Any]:

@@ -110,14 +110,35 @@ def targets_show(name, as_json) -> None:
                    "minutes: every network is exported and converted).")
 @click.option("--networks", type=click.IntRange(min=14), default=None,
               help="Calibration networks per runtime model (default 32, 14 with --quick).")
-def targets_calibrate(out, base, quick, threads, runtimes, networks) -> None:
+@click.option("--networks-from", type=click.Path(file_okay=False), default=None,
+              help="Time the networks `edgekd targets export-networks` wrote (no torch needed here).")
+def targets_calibrate(out, base, quick, threads, runtimes, networks, networks_from) -> None:
     """Run micro-benchmarks on this machine and write a calibrated profile."""
     from . import api
     from .report.console import render_calibration
 
     result = api.calibrate_target(out, base=base, quick=quick, threads=threads, runtimes=tuple(runtimes),
-                                  networks=networks, progress=lambda line: click.echo(line, err=True))
+                                  networks=networks, networks_from=networks_from,
+                                  progress=lambda line: click.echo(line, err=True))
     render_calibration(result["profile"], result["path"])
+
+
+@targets.command("export-networks")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--runtime", "runtimes", multiple=True, required=True, type=click.Choice(["onnxruntime", "litert"]),
+              help="Formats to write (repeatable).")
+@click.option("--networks", type=click.IntRange(min=14), default=32, show_default=True,
+              help="How many random calibration networks.")
+@click.option("--precision", "precisions", multiple=True, type=click.Choice(["fp32", "int8"]),
+              default=("fp32", "int8"), show_default=True, help="Precisions to write (repeatable).")
+def targets_export_networks(folder, runtimes, networks, precisions) -> None:
+    """Export calibration networks to FOLDER, to time on a board with `targets calibrate --networks-from`."""
+    from . import api
+
+    path = api.export_calibration_networks(folder, tuple(runtimes), networks, tuple(precisions),
+                                           progress=lambda line: click.echo(line, err=True))
+    click.echo(f"wrote {networks} networks to {path}; on the board: edgekd targets calibrate --out board.yaml "
+               f"--networks-from {path}")
 
 
 @cli.group()

@@ -16,6 +16,8 @@ figure is the lowest block median (see :func:`time_in_blocks`).
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import tempfile
 import time
@@ -114,37 +116,100 @@ def _open_calls(files: dict, shape, threads: int) -> dict:
     return calls
 
 
-def measure_networks(count: int, runtimes, precisions, threads: int, *, block_s: float = 0.05, rounds: int = 10,
-                     first_seed: int = 1000, progress: Callable[[str], None] | None = None) -> list[dict]:
-    """Export ``count`` random networks, then time all their variants together, round after round.
+MANIFEST = "manifest.json"
 
-    Returns:
-        Dicts with ``seed``, ``layers``, ``input_shape``, ``features`` (precision -> channel
-        tile -> feature vector) and ``seconds`` ("runtime/precision" -> the variant's ``quiet_p50`` in seconds).
+
+def export_networks(folder: str | os.PathLike, count: int, runtimes, precisions, *, first_seed: int = 1000,
+                    progress: Callable[[str], None] | None = None) -> Path:
+    """Export ``count`` random networks into ``folder`` with a ``manifest.json``, ready to be timed.
+
+    This half needs torch and the converters; :func:`time_networks` needs only the runtimes, so a
+    board that cannot install torch or litert-torch can time networks exported on a workstation.
+    The manifest (seeds, layers, input shapes, graph features, file names) is written last and
+    atomically: a folder without one is an interrupted export.
+
+    Raises:
+        OutputDirError: ``folder`` exists and is not empty.
     """
+    from ..atomic import write_json
+    from ..errors import OutputDirError
     from .runtime_model import features_by_tiles
     from .synthetic import random_network
 
-    records, calls = [], {}
-    with tempfile.TemporaryDirectory(prefix="edgekd-calib-") as tmp:
-        for i in range(count):
-            seed = first_seed + i
-            model, spec = random_network(seed)
-            folder = Path(tmp) / str(seed)
-            folder.mkdir()
-            files = _export_variants(model, spec.input_shape, folder, runtimes, precisions)
-            records.append({"seed": seed, "input_shape": list(spec.input_shape), "layers": spec.layers,
-                            "features": {p: features_by_tiles(files[("graph", p)]) for p in precisions}})
-            calls.update({(i, *key): call for key, call in _open_calls(files, spec.input_shape, threads).items()})
-            if progress:
-                progress(f"exported network {i + 1}/{count} (seed {seed}, {len(spec.layers)} blocks)")
-        stats = time_in_blocks(calls, block_s, rounds)
-    for (i, runtime, precision), s in stats.items():
-        records[i].setdefault("seconds", {})[f"{runtime}/{precision}"] = s["quiet_p50"] / 1e3
+    root = Path(folder)
+    if root.exists() and any(root.iterdir()):
+        raise OutputDirError(f"{root} is not empty", fix="export calibration networks into a new folder")
+    networks = []
+    for i in range(count):
+        seed = first_seed + i
+        model, spec = random_network(seed)
+        sub = root / str(seed)
+        sub.mkdir(parents=True)
+        files = _export_variants(model, spec.input_shape, sub, runtimes, precisions)
+        networks.append({"seed": seed, "input_shape": list(spec.input_shape), "layers": spec.layers,
+                         "features": {p: features_by_tiles(files[("graph", p)]) for p in precisions},
+                         "files": {f"{rt}/{p}": str(path.relative_to(root)) for (rt, p), path in files.items()
+                                   if rt in RUNTIME_FORMATS}})
+        if progress:
+            progress(f"exported network {i + 1}/{count} (seed {seed}, {len(spec.layers)} blocks)")
+    write_json(root / MANIFEST, {"runtimes": list(runtimes), "precisions": list(precisions), "networks": networks})
+    return root
+
+
+def time_networks(folder: str | os.PathLike, threads: int, runtimes=None, *, block_s: float = 0.05,
+                  rounds: int = 10, progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Time every variant of the networks in an :func:`export_networks` folder, round after round.
+
+    Args:
+        folder: The exported folder.
+        threads: Runtime threads.
+        runtimes: Only these runtimes (default: every runtime the folder has).
+
+    Returns:
+        The manifest's network records, each with ``seconds`` ("runtime/precision" -> the
+        variant's ``quiet_p50`` in seconds, see :func:`time_in_blocks`).
+
+    Raises:
+        ModelFileError: No manifest (not an export folder, or an interrupted export).
+        ConfigError: A requested runtime the folder has no files for.
+    """
+    from ..errors import ConfigError, ModelFileError
+
+    root = Path(folder)
+    if not (root / MANIFEST).is_file():
+        raise ModelFileError(f"{root} has no {MANIFEST}: not a complete export of calibration networks",
+                             fix="export them with `edgekd targets export-networks DIR`")
+    manifest = json.loads((root / MANIFEST).read_text())
+    wanted = list(runtimes or manifest["runtimes"])
+    missing = sorted(set(wanted) - set(manifest["runtimes"]))
+    if missing:
+        raise ConfigError(f"{root} has no {', '.join(missing)} files (it has {', '.join(manifest['runtimes'])})",
+                          fix="export the networks again with that --runtime")
+    records, calls = manifest["networks"], {}
+    for i, net in enumerate(records):
+        files = {tuple(key.split("/")): root / rel for key, rel in net.pop("files").items()
+                 if key.split("/")[0] in wanted}
+        calls.update({(i, *key): call for key, call in _open_calls(files, net["input_shape"], threads).items()})
+    for (i, runtime, precision), stats in time_in_blocks(calls, block_s, rounds).items():
+        records[i].setdefault("seconds", {})[f"{runtime}/{precision}"] = stats["quiet_p50"] / 1e3
     if progress:
         for r in records:
             progress(f"seed {r['seed']}: " + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in r["seconds"].items()))
     return records
+
+
+def measure_networks(count: int, runtimes, precisions, threads: int, *, block_s: float = 0.05, rounds: int = 10,
+                     first_seed: int = 1000, progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Export ``count`` random networks into a temporary folder and time them (both halves at once).
+
+    Returns:
+        Dicts with ``seed``, ``layers``, ``input_shape``, ``features`` (precision -> tile pair ->
+        feature vector) and ``seconds`` ("runtime/precision" -> the variant's ``quiet_p50`` in seconds).
+    """
+    with tempfile.TemporaryDirectory(prefix="edgekd-calib-") as tmp:
+        folder = export_networks(Path(tmp) / "networks", count, runtimes, precisions, first_seed=first_seed,
+                                 progress=progress)
+        return time_networks(folder, threads, block_s=block_s, rounds=rounds, progress=progress)
 
 
 def fit_runtime_models(records: list[dict], threads: int) -> dict[str, dict[str, dict]]:

@@ -63,3 +63,18 @@ def test_measured_networks_fit_an_onnxruntime_model():
     # a model fitted on these networks explains them: the run cost alone cannot
     loo = model["fit"]["loo_median_abs_error"]
     assert np.isfinite(loo) and loo < 1.0
+
+
+def test_export_refuses_a_non_empty_folder_and_time_refuses_a_missing_runtime(tmp_path):
+    from edgekd.bench.runtime_calibration import export_networks, time_networks
+    from edgekd.errors import ConfigError, OutputDirError
+
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "x").write_text("")
+    with pytest.raises(OutputDirError, match="not empty"):
+        export_networks(tmp_path / "used", 14, ("onnxruntime",), ("fp32",))
+    folder = tmp_path / "nets"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"runtimes": ["onnxruntime"], "precisions": ["fp32"], "networks": []}')
+    with pytest.raises(ConfigError, match="no litert files"):
+        time_networks(folder, 1, ("litert",))

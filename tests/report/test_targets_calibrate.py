@@ -61,8 +61,8 @@ def test_cache_bandwidth_applies_only_to_ops_that_fit(tmp_path):
     assert all(op["bytes"] <= (1 << 20) for op in cached["per_op"] if op["cached"])
 
 
-def test_calibrate_with_a_runtime_fits_a_model_the_predictor_uses(tmp_path):
-    """--runtime onnxruntime: random networks timed in onnxruntime -> latency_models -> predictions."""
+def test_networks_exported_here_and_timed_there_fit_a_model_the_predictor_uses(tmp_path):
+    """export-networks on a workstation, calibrate --networks-from on the board -> latency_models."""
     import torch
 
     from edgekd.export.onnx import export_onnx
@@ -73,11 +73,17 @@ def test_calibrate_with_a_runtime_fits_a_model_the_predictor_uses(tmp_path):
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
     out = tmp_path / "board.yaml"
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
-    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "calibrate", "--out", str(out), "--quick",
-                             "--threads", "1", "--base", str(tmp_path / "base.yaml"), "--runtime", "onnxruntime",
-                             "--networks", "14"], capture_output=True, text=True, timeout=600, env=env)
+    cli = [sys.executable, "-m", "edgekd.cli", "targets"]
+    exported = subprocess.run(cli + ["export-networks", str(tmp_path / "nets"), "--runtime", "onnxruntime",
+                                     "--networks", "14", "--precision", "fp32"],
+                              capture_output=True, text=True, timeout=600, env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert "exported network 14/14" in exported.stderr and (tmp_path / "nets" / "manifest.json").is_file()
+    result = subprocess.run(cli + ["calibrate", "--out", str(out), "--quick", "--threads", "1",
+                                   "--base", str(tmp_path / "base.yaml"), "--networks-from", str(tmp_path / "nets")],
+                            capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr
-    assert "exported network 14/14" in result.stderr and "onnxruntime/fp32" in result.stdout
+    assert "seed 1013: onnxruntime/fp32" in result.stderr and "onnxruntime/fp32" in result.stdout
     profile = load_target(str(out))
     model = profile.latency_models["onnxruntime"]["fp32"]
     assert model.fit.networks == 14 and model.about["threads"] == 1
@@ -88,6 +94,15 @@ def test_calibrate_with_a_runtime_fits_a_model_the_predictor_uses(tmp_path):
     pred = predict_latency(graph, profile, "fp32", runtime="onnxruntime")
     assert pred["method"] == "runtime-model:onnxruntime" and 0 < pred["low"] <= pred["p50"] <= pred["high"]
     assert predict_latency(graph, profile, "fp32", runtime="litert")["method"] == "roofline"
+
+
+def test_calibrate_refuses_a_folder_without_networks(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "calibrate", "--out",
+                             str(tmp_path / "b.yaml"), "--networks-from", str(tmp_path / "empty")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "manifest.json" in result.stderr and "export-networks" in result.stderr
+    assert not (tmp_path / "b.yaml").exists()
 
 
 def test_calibrate_refuses_too_few_networks(tmp_path):
