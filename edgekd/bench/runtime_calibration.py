@@ -4,7 +4,8 @@ For each random network of ``synthetic.py``: export it exactly as a build does (
 ``export_onnx``, INT8 QDQ with ``quantize_onnx_static``, TFLite FP32/INT8 with
 ``export_tflite``), time every variant in its own runtime with the requested threads, and
 keep the ONNX graph's features. Then fit one model per (runtime, precision) with
-``runtime_model.fit_model``.
+``runtime_model.fit_model``. Exporting (:func:`export_networks`, needs torch and the converters)
+and timing (:func:`time_networks`, needs only the runtimes) can run on different machines.
 
 Timing: each variant is timed alone in blocks (a few untimed calls, then at least
 ``block_s`` seconds), never interleaved call by call with another runtime: two runtimes'
