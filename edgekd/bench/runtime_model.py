@@ -12,19 +12,20 @@ The model stays per-operator and additive, as the roofline is::
 
     t(graph) = run + sum over costed nodes of
                node_overhead[family] + padded_macs x s_per_mac[class] + bytes x s_per_byte[family]
-               + (if the node's channels are not multiples of the tile) macs x extra[dw|dense]
-                 + bytes x extra_per_byte
+               + (if the node's channels are not multiples of the alignment tile)
+                 macs x extra[dw|dense] + bytes x extra_per_byte
 
 with ``family`` conv-like (conv, depthwise, pointwise, gemm) or other (elementwise, pool), and
-``class`` the conv-like op class. The channel tile is what kernels vectorise over: XNNPACK pads
-output channels up to its register tile, and onnxruntime runs a conv in its fast blocked
-layout only when the channel counts are multiples of its block (16 floats with AVX-512), else
-in plain NCHW with reorders around it (MobileNetV2 at width 0.75, 24 channels, is slower than
-at width 1.0 on this host). The tile is chosen per runtime and precision from :data:`TILES` by
-the calibration (the one with the lowest leave-one-out error), the twelve non-negative
-coefficients are fitted by least squares on *relative* error over the random networks, and
-leave-one-out errors on those networks give the ``low``/``high`` band and the fit quality the
-profile records. The networks a user predicts are never part of the fit.
+``class`` the conv-like op class; ``padded_macs`` counts output channels rounded up to the
+padding tile. The two tiles are what kernels vectorise over: XNNPACK pads output channels up to
+its register tile, and onnxruntime runs a float conv in its blocked NCHWc layout only when the
+channel counts suit its block, else in plain NCHW with reorders around it. Both tiles are chosen
+per runtime and precision from :data:`TILES` by the calibration (the pair with the lowest
+leave-one-out error; on this host's onnxruntime FP32 it picked alignment 4, the multiple NCHWc
+needs), the twelve non-negative coefficients are fitted by least squares on *relative* error
+over the random networks, and leave-one-out errors on those networks give the ``low``/``high``
+band and the fit quality the profile records. The networks a user predicts are never part of
+the fit.
 """
 
 from __future__ import annotations
