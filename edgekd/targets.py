@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 
 from .efficiency import (DEFAULT_EFFICIENCY, DEFAULT_OP_OVERHEAD_S, OP_CLASSES, Efficiency,  # noqa: F401
                          RuntimeModel, Section)
