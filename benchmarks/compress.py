@@ -163,7 +163,7 @@ def saved_student(saved: dict, path: Path, data):
 
 def compare_formats(student, ctx, folder: Path, threads: int, unpruned=None) -> dict:
     """FP32 ONNX/TFLite and three INT8 variants of one torch student: top-1 and interleaved latency."""
-    from edgekd.bench.latency import interleaved
+    from edgekd.measure.latency import interleaved
     from edgekd.export.onnx import export_onnx
     from edgekd.export.tflite import export_tflite
     from edgekd.quantize.inc_tune import tune_onnx_int8

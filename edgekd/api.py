@@ -61,7 +61,7 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
     Raises:
         BadInputError: bad config, profile, data or output folder (nothing is left in ``out_dir``).
     """
-    from .bench.gate import judge
+    from .report.gate import judge
     from .data import load_data
     from .pipeline import BuildContext, default_threads, run_pipeline
     from .report.build_report import make_report, predict_on_targets
@@ -111,7 +111,7 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
         BadInputError: a missing or unreadable report, or one that violates the schema (the
             message names the first violation).
     """
-    from .bench.gate import judge
+    from .report.gate import judge
     from .report.regression import compare_reports, load_report, models_from_report
     from .report.schema import validate_report
 
@@ -141,7 +141,7 @@ def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = F
         quick: Fewer sizes and shorter timings (seconds instead of about a minute).
         threads: Runtime threads to measure with (default: the base profile's, at most this machine's).
         runtimes: Also fit per-runtime latency models (``onnxruntime``, ``litert``) on random
-            calibration networks timed in those runtimes (``edgekd.bench.runtime_calibration``),
+            calibration networks timed in those runtimes (``edgekd.fitting.runtime_timing``),
             for the base profile's FP32 and INT8 precisions.
         networks: How many calibration networks (default 32; 14 with ``quick``).
         networks_from: Time the networks of an :func:`export_calibration_networks` folder
@@ -152,7 +152,7 @@ def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = F
     Returns:
         ``{"path", "profile"}``: the written file and the calibrated :class:`TargetProfile`.
     """
-    from .bench.microbench import calibrate_host, write_profile
+    from .fitting.microbench import calibrate_host, write_profile
 
     out_path = Path(out)
     if out_path.is_dir() or out_path.suffix not in (".yaml", ".yml"):
@@ -165,7 +165,7 @@ def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = F
     used = max(1, min(wanted, os.cpu_count() or 1))
     records = None
     if networks_from is not None:
-        from .bench.runtime_calibration import time_networks
+        from .fitting.runtime_timing import time_networks
 
         records = time_networks(networks_from, used, runtimes or None, progress=progress)
     elif runtimes:
@@ -178,8 +178,8 @@ def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = F
 
 
 def _measure(profile, runtimes, threads: int, networks: int | None, quick: bool, progress) -> list[dict]:
-    from .bench.runtime_calibration import measure_networks
-    from .bench.runtime_model import MIN_NETWORKS
+    from .fitting.runtime_timing import measure_networks
+    from .predict.runtime_model import MIN_NETWORKS
 
     count = networks or (MIN_NETWORKS if quick else 32)
     if count < MIN_NETWORKS:
@@ -192,8 +192,8 @@ def _model_precisions(profile) -> tuple[str, ...]:
 
 
 def _with_runtime_models(profile, records: list[dict], threads: int) -> Any:
-    from .bench.runtime_calibration import fit_runtime_models
-    from .bench.runtime_model import MIN_NETWORKS
+    from .fitting.runtime_timing import fit_runtime_models
+    from .predict.runtime_model import MIN_NETWORKS
     from .targets import profile_from_dict
 
     if len(records) < MIN_NETWORKS:
@@ -219,8 +219,8 @@ def export_calibration_networks(out: str | os.PathLike, runtimes: tuple[str, ...
     Returns:
         The folder, with one sub-folder per network and ``manifest.json``.
     """
-    from .bench.runtime_calibration import export_networks
-    from .bench.runtime_model import MIN_NETWORKS
+    from .fitting.runtime_timing import export_networks
+    from .predict.runtime_model import MIN_NETWORKS
 
     if networks < MIN_NETWORKS:
         raise ConfigError(f"--networks {networks} is too few to fit a runtime model", fix=f"use at least {MIN_NETWORKS}")

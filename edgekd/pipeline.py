@@ -29,10 +29,10 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("teacher", "edgekd.teachers.stage:run"),
     ("distill", "edgekd.distill.stage:run"),
     ("prune", "edgekd.prune.stage:run"),
-    ("calibrate", "edgekd.bench.temperature:run"),
+    ("calibrate", "edgekd.calibrate.temperature:run"),
     ("export", "edgekd.export.stage:run"),
     ("quantize", "edgekd.quantize.stage:run"),
-    ("bench", "edgekd.bench.stage:run"),
+    ("bench", "edgekd.measure.stage:run"),
 )
 
 

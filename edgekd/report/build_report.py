@@ -44,8 +44,8 @@ def predict_on_targets(chosen: Artifact | None, artifacts: list[Artifact], ctx) 
     at its fallback rate, see :meth:`TargetProfile.peak_macs`); ``supported`` says whether the
     profile lists the artifact's precision (the network would ship in the profile's own format).
     """
-    from ..bench.graphs import graph_for
-    from ..bench.predict import predict_latency
+    from ..predict.analysis import graph_for
+    from ..predict.latency import predict_latency
     from ..errors import BadInputError
     from ..targets import list_targets
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from edgekd.bench.predict import predict_latency
+from edgekd.predict.latency import predict_latency
 from edgekd.targets import load_target
 
 
@@ -19,7 +19,7 @@ def test_calibrate_quick_writes_a_loadable_profile(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "depthwise" in result.stdout and str(out) in result.stdout.replace("\n", "")
     text = out.read_text()
-    assert text.startswith("# Measured by edgekd.bench.microbench.calibrate_host")
+    assert text.startswith("# Measured by edgekd.fitting.microbench.calibrate_host")
     profile = load_target(str(out))
     spec = load_target("host")
     # measured: efficiencies, bandwidth, overhead; kept from the spec: peaks and budgets

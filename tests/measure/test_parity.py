@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from edgekd.bench.parity import compare_logits, first_diverging_node
+from edgekd.measure.parity import compare_logits, first_diverging_node
 from edgekd.errors import ModelFileError
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from edgekd.bench.memory import RssSampler, analyze_onnx
+from edgekd.measure.rss import RssSampler
+from edgekd.predict.memory import analyze_onnx
 
 
 def _save(tmp_path, nodes, inputs, outputs, inits):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from edgekd.bench.runtime_calibration import fit_runtime_models, measure_networks, time_in_blocks
-from edgekd.bench.runtime_model import FEATURES
-from edgekd.bench.synthetic import random_network
+from edgekd.fitting.runtime_timing import fit_runtime_models, measure_networks, time_in_blocks
+from edgekd.predict.runtime_model import FEATURES
+from edgekd.fitting.synthetic import random_network
 
 
 def test_a_seed_gives_the_same_network():
@@ -66,7 +66,7 @@ def test_measured_networks_fit_an_onnxruntime_model():
 
 
 def test_export_refuses_a_non_empty_folder_and_time_refuses_a_missing_runtime(tmp_path):
-    from edgekd.bench.runtime_calibration import export_networks, time_networks
+    from edgekd.fitting.runtime_timing import export_networks, time_networks
     from edgekd.errors import ConfigError, OutputDirError
 
     (tmp_path / "used").mkdir()

@@ -16,7 +16,7 @@ nodes (Q/DQ, views, constants) cost nothing: the runtime fuses or elides them.
 The three figures use the profile's bands: ``p50`` uses the ``mid`` efficiencies, ``low``
 (fastest plausible) the ``high`` ones and ``high`` (slowest plausible) the ``low`` ones, for
 compute and for bandwidth alike. Nothing here is fitted to a published model latency; the
-bands say how far kernel libraries stray from peak, and ``edgekd.bench.microbench`` measures
+bands say how far kernel libraries stray from peak, and ``edgekd.fitting.microbench`` measures
 them on the machine it runs on.
 
 Runtime models: when ``runtime`` is given and the profile has a measured model for that

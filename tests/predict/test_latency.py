@@ -7,8 +7,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edgekd.bench.graph import op_costs
-from edgekd.bench.predict import predict_latency
+from edgekd.predict.graph import op_costs
+from edgekd.predict.latency import predict_latency
 from edgekd.errors import TargetError
 from edgekd.targets import load_target
 
@@ -90,7 +90,7 @@ def test_unknown_precision_is_a_target_error(tmp_path):
 
 
 def test_quick_calibration_returns_a_valid_profile(tmp_path):
-    from edgekd.bench.microbench import calibrate_host, write_profile
+    from edgekd.fitting.microbench import calibrate_host, write_profile
 
     base = load_target("host")
     profile = calibrate_host(base, threads=1, quick=True)

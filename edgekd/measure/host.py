@@ -21,7 +21,7 @@ def open_artifact_runner(art: Artifact, ctx):
 def measure_host_latency(runner, sample: np.ndarray, ctx) -> tuple[dict | None, int | None]:
     """Host latency of one-sample inference, and the process's peak RSS meanwhile."""
     from .latency import measure_latency
-    from .memory import RssSampler
+    from .rss import RssSampler
 
     mode = ctx.config.bench.latency_mode
     if runner is None or mode == "off":

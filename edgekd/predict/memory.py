@@ -23,8 +23,6 @@ exact for a runtime that gives each buffer its own region; a planner that packs 
 from __future__ import annotations
 
 import os
-import threading
-import time
 
 import onnx
 
@@ -141,43 +139,3 @@ def analyze_onnx(onnx_path: str | os.PathLike) -> dict:
     return {"weights_bytes": weights_bytes(model), "peak_activation_bytes": int(peak),
             "file_bytes": graph_file_bytes(onnx_path),
             "peak_node": (nodes[peak_step].name or nodes[peak_step].op_type) if peak_step is not None else None}
-
-
-class RssSampler:
-    """Sample this process's resident set size in a background thread.
-
-    Use as a context manager; ``peak_bytes`` holds the largest RSS seen (including the
-    samples taken on entry and exit, so a block shorter than one interval is still covered).
-    """
-
-    def __init__(self, interval_s: float = 0.005):
-        import psutil
-
-        self._process = psutil.Process()
-        self.interval_s = interval_s
-        self.peak_bytes = 0
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _sample(self) -> None:
-        rss = self._process.memory_info().rss
-        self.peak_bytes = max(self.peak_bytes, rss)
-        self.samples += 1
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            time.sleep(self.interval_s)
-
-    def __enter__(self) -> RssSampler:
-        self._sample()
-        self._thread = threading.Thread(target=self._run, name="edgekd-rss", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._sample()

@@ -51,7 +51,7 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
 
 def scale_student(model, data) -> tuple[object, dict]:
     """Fit ``T`` on ``data.val`` and return ``(scaled copy of model, report entry)``."""
-    from .calibration import calibration_metrics, fit_temperature
+    from ..measure.calibration import calibration_metrics, fit_temperature
 
     x_val, y_val = data.val.numpy()
     x_test, y_test = data.test.numpy()

@@ -277,7 +277,7 @@ def write_profile(profile: TargetProfile, path: str | os.PathLike) -> Path:
     from ..atomic import write_text
 
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    header = (f"# Measured by edgekd.bench.microbench.calibrate_host on {stamp}\n"
+    header = (f"# Measured by edgekd.fitting.microbench.calibrate_host on {stamp}\n"
               f"# CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, {platform.machine()}), "
               f"onnxruntime, {profile.runtime.threads} threads.\n"
               "# Measured: efficiency (fraction of the spec peak reached per op class), bandwidth, op overhead"

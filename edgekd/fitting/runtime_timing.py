@@ -89,7 +89,7 @@ def time_in_blocks(calls: dict, block_s: float, rounds: int, settle_s: float = 0
     while after a run, and a LiteRT model timed right after an onnxruntime one measured 1.5x
     slower here until they stopped.
     """
-    from .latency import summarize
+    from ..measure.latency import summarize
 
     samples: dict = {key: [] for key in calls}
     medians: dict = {key: [] for key in calls}
@@ -134,7 +134,7 @@ def export_networks(folder: str | os.PathLike, count: int, runtimes, precisions,
     """
     from ..atomic import write_json
     from ..errors import OutputDirError
-    from .runtime_model import features_by_tiles
+    from ..predict.runtime_model import features_by_tiles
     from .synthetic import random_network
 
     root = Path(folder)
@@ -215,10 +215,10 @@ def measure_networks(count: int, runtimes, precisions, threads: int, *, block_s:
 
 def fit_runtime_models(records: list[dict], threads: int) -> dict[str, dict[str, dict]]:
     """``latency_models`` for a profile: runtime -> precision -> fitted model."""
-    from .runtime_model import fit_model
+    from ..predict.runtime_model import fit_model
 
     about = {"threads": threads, "versions": _versions(), "machine": platform.machine(),
-             "networks": "edgekd.bench.synthetic.random_network seeds "
+             "networks": "edgekd.fitting.synthetic.random_network seeds "
                          f"{records[0]['seed']}-{records[-1]['seed']}"}
     models: dict[str, dict[str, dict]] = {}
     for key in records[0]["seconds"]:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from edgekd.bench.latency import NOISY_CV, interleaved, measure_latency, summarize
+from edgekd.measure.latency import NOISY_CV, interleaved, measure_latency, summarize
 
 MS = 1_000_000  # ns
 

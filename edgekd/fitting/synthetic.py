@@ -1,4 +1,4 @@
-"""Random calibration networks for the runtime latency models (``edgekd.bench.runtime_model``).
+"""Random calibration networks for the runtime latency models (``edgekd.predict.runtime_model``).
 
 Each network is a random sequence of the kernels edgekd's students are made of: a dense 3x3
 stem, inverted-residual blocks (pointwise expand -> depthwise 3x3 -> pointwise project, with a

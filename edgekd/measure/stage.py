@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import atomic
 from ..artifact import Artifact
-from .graphs import graph_for
-from .measure import measure_host_latency, open_artifact_runner
+from ..predict.analysis import graph_for
+from .host import measure_host_latency, open_artifact_runner
 
 # FP32 exports must match the torch student this closely (max |Δlogit|), else the build fails.
 FP32_PARITY_ATOL = 1e-3
@@ -70,7 +70,7 @@ def _parity(art: Artifact, logits: np.ndarray, logits_of: dict, x_test: np.ndarr
     """Compare an exported artifact with the torch model it came from."""
     from .parity import compare_logits, first_diverging_node
 
-    from .graphs import torch_ancestor
+    from ..predict.analysis import torch_ancestor
 
     reference = torch_ancestor(art, artifacts)  # the pruned student when the prune stage ran
     if art.format == "torch" or reference not in logits_of:
@@ -96,7 +96,7 @@ def _coreml_checks(art: Artifact, ctx) -> dict:
 
 
 def _predict(graph, art: Artifact, ctx) -> dict | None:
-    from .predict import FORMAT_RUNTIMES, predict_latency
+    from ..predict.latency import FORMAT_RUNTIMES, predict_latency
 
     if graph is None:
         return None
@@ -106,7 +106,7 @@ def _predict(graph, art: Artifact, ctx) -> dict | None:
 
 
 def _memory(graph) -> dict:
-    from .memory import analyze_onnx
+    from ..predict.memory import analyze_onnx
 
     if graph is None:
         return {"weights_bytes": None, "peak_activation_bytes": None}
@@ -116,7 +116,7 @@ def _memory(graph) -> dict:
 
 def _flag_slow_int8(artifacts: list[Artifact], ctx) -> list[Artifact]:
     """Measure each INT8 model side by side with its FP32 twin; say so when INT8 is slower."""
-    from .measure import compare_side_by_side
+    from .host import compare_side_by_side
 
     by_name = {a.name: a for a in artifacts}
     out = []

@@ -7,7 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edgekd.bench.graph import op_costs, summarize
+from edgekd.predict.graph import op_costs, summarize
 
 
 def _save(tmp_path, nodes, inputs, outputs, inits, name="m.onnx"):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from edgekd.bench.calibration import agreement, calibration_metrics, fit_temperature, reliability_bins
+from edgekd.measure.calibration import agreement, calibration_metrics, fit_temperature, reliability_bins
 
 # Four samples, three classes; logits = log(p) so softmax gives p back exactly.
 PROBS = np.array([

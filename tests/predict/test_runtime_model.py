@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekd.bench.predict import predict_latency
-from edgekd.bench.runtime_model import FEATURES, fit, fit_model, graph_features, node_features, predict_with_model
+from edgekd.predict.latency import predict_latency
+from edgekd.predict.runtime_model import FEATURES, fit, fit_model, graph_features, node_features, predict_with_model
 from edgekd.errors import TargetError
 from edgekd.targets import load_target, profile_from_dict
 
-from .test_predict import _conv_model
+from .test_latency import _conv_model
 
 # Plausible seconds per unit: 5 µs per run, 2 µs per conv node, 0.5 µs per other node, ...
 TRUE_COEF = np.array([5e-6, 2e-6, 5e-7, 1e-11, 8e-11, 1.5e-11, 4e-11, 2e-12, 6e-12, 5e-11, 1e-11, 3e-12])

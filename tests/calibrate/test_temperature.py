@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from edgekd.bench.calibration import calibration_metrics, fit_temperature
-from edgekd.bench.temperature import TemperatureScaled, fold_temperature
+from edgekd.measure.calibration import calibration_metrics, fit_temperature
+from edgekd.calibrate.temperature import TemperatureScaled, fold_temperature
 
 
 class Tiny(nn.Module):
@@ -84,7 +84,7 @@ def test_stage_scales_the_exported_student_not_the_unpruned_one(x):
     from types import SimpleNamespace
 
     from edgekd.artifact import Artifact
-    from edgekd.bench.temperature import run
+    from edgekd.calibrate.temperature import run
 
     class Split:
         def __init__(self, seed):
