@@ -1,6 +1,6 @@
 """Predicted vs measured host latency (`make bench-latency`).
 
-1. Calibrate the host, as ``edgekd targets calibrate --runtime onnxruntime --runtime litert``
+1. Calibrate the host, as ``edgekd targets fit --runtime onnxruntime --runtime litert``
    does, starting from the spec figures of ``targets/host.yaml``: one-node micro-benchmarks
    for the roofline's efficiencies, then per-runtime latency models fitted on random
    calibration networks (``edgekd.fitting.synthetic``, seeds 1000+) timed in each runtime. The
@@ -93,12 +93,12 @@ def measure(networks: dict, threads: int, rounds: int, block_s: float) -> dict[t
 def calibrate(spec, threads: int, args, out_path: Path):
     """The calibrated host profile: roofline micro-benchmarks plus runtime models (see the module doc)."""
     from edgekd.atomic import write_json
-    from edgekd.fitting.microbench import calibrate_host, write_profile
+    from edgekd.fitting.microbench import fit_host, write_profile
     from edgekd.fitting.runtime_timing import fit_runtime_models, measure_networks
     from edgekd.targets import profile_from_dict
 
     print(f"calibrating the host ({'quick' if args.quick else 'full'}, {threads} threads) ...", flush=True)
-    profile = calibrate_host(spec, threads, quick=args.quick)
+    profile = fit_host(spec, threads, quick=args.quick)
     records_path = Path(args.calibration) if args.calibration else out_path.with_name("latency-calibration.json")
     if args.calibration:
         records = json.loads(records_path.read_text())["networks"]

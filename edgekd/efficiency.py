@@ -4,9 +4,9 @@ Two ways to predict latency live in a profile:
 
 * ``efficiency`` + ``op_overhead_s``: the analytical roofline's fractions of peak per op class
   and precision (``edgekd.predict.latency``). Every profile has them: the priors below by device
-  class, which a profile may override, or figures ``edgekd targets calibrate`` measured.
+  class, which a profile may override, or figures ``edgekd targets fit`` measured.
 * ``latency_models``: optional per-runtime models measured on the device itself by
-  ``edgekd targets calibrate --runtime ...`` (``edgekd.predict.runtime_model``). When the
+  ``edgekd targets fit --runtime ...`` (``edgekd.predict.runtime_model``). When the
   artifact's runtime and precision have one, it is used instead of the roofline.
 """
 

@@ -1,7 +1,7 @@
 """Temperature scaling (Guo et al. 2017) fitted on the val split and folded into the student.
 
-With ``calibration.temperature_scaling: true`` this stage runs after training and before
-export: it fits ``T`` minimising the validation NLL of ``softmax(logits / T)``, then divides
+With ``calibration.temperature_scaling: true`` the calibrate stage runs after training and
+before export: it fits ``T`` minimising the validation NLL of ``softmax(logits / T)``, then divides
 the weights and bias of the student's last linear layer by ``T``, so every exported format
 (ONNX, TFLite, Core ML, and the INT8 models quantized from them) emits calibrated logits with
 no extra op. When the last layer cannot be found or folding does not reproduce
@@ -12,46 +12,25 @@ Top-1 never changes; the report gets ECE before/after on val and test.
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from ..artifact import Artifact, final_student
+from ..measure.calibration import check_logits, log_softmax
 
 # The stage runs inside a build, which has imported torch already (``import edgekd`` never loads this).
 # Folding is accepted when it reproduces logits / T this closely (float32 rounding only).
 _FOLD_ATOL = 1e-4
-
-
-def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
-    """Replace the exported student's model with its temperature-scaled twin (when enabled in the config).
-
-    The exported student is :func:`~edgekd.artifact.final_student`: the pruned one when pruning ran.
-    """
-    cfg = getattr(ctx.config, "calibration", None)
-    if cfg is None or not cfg.temperature_scaling:
-        ctx.extras["temperature_scaling"] = {"enabled": False}
-        return artifacts
-    target = final_student(artifacts).name
-    out = []
-    for art in artifacts:
-        if art.name != target or art.model is None:
-            out.append(art)
-            continue
-        scaled, info = scale_student(art.model, ctx.data)
-        ctx.extras["temperature_scaling"] = info
-        ctx.reporter.note(f"temperature scaling: T={info['temperature']:.3f} (val ECE "
-                          f"{info['ece_before']['val']:.4f} -> {info['ece_after']['val']:.4f})")
-        out.append(art.evolve(model=scaled).with_note(
-            f"temperature scaling: logits divided by T={info['temperature']:.4f} ({info['folded_into']}), "
-            f"fitted on the val split"))
-    return out
+# Temperature search range. T below 0.05 or above 20 means the model is broken rather
+# than miscalibrated; clipping keeps the optimiser away from flat, meaningless regions.
+T_MIN, T_MAX = 0.05, 20.0
 
 
 def scale_student(model, data) -> tuple[object, dict]:
     """Fit ``T`` on ``data.val`` and return ``(scaled copy of model, report entry)``."""
-    from ..measure.calibration import calibration_metrics, fit_temperature
+    from ..measure.calibration import calibration_metrics
 
     x_val, y_val = data.val.numpy()
     x_test, y_test = data.test.numpy()
@@ -115,3 +94,40 @@ class TemperatureScaled(nn.Module):
 
     def forward(self, x):  # noqa: D102
         return self.inner(x) / self.temperature
+
+
+def _nll_at(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    logp = log_softmax(logits / temperature)
+    return float(-logp[np.arange(len(labels)), labels].mean())
+
+
+def fit_temperature(val_logits, val_labels) -> float:
+    """Temperature ``T`` minimising validation NLL of ``softmax(logits / T)``.
+
+    A one-dimensional bounded search on ``log T`` in ``[log 0.05, log 20]`` (scipy's
+    bounded Brent method; the NLL is smooth and unimodal in ``log T`` for fixed logits).
+    Temperature scaling never changes top-1, only confidence.
+
+    Args:
+        val_logits: Validation logits ``[N, K]`` (never the test split).
+        val_labels: Validation labels ``[N]``.
+
+    Returns:
+        The fitted temperature, or ``1.0`` for degenerate input (no samples, one class,
+        non-finite logits, or logits that are constant per row so ``T`` has no effect).
+    """
+    logits, labels = check_logits(val_logits, val_labels)
+    if logits.shape[0] == 0 or logits.shape[1] < 2 or not np.isfinite(logits).all():
+        return 1.0
+    if np.ptp(logits, axis=1).max() <= 1e-12:
+        return 1.0
+    from scipy.optimize import minimize_scalar
+
+    res = minimize_scalar(lambda lt: _nll_at(logits, labels, math.exp(lt)),
+                          bounds=(math.log(T_MIN), math.log(T_MAX)), method="bounded",
+                          options={"xatol": 1e-6})
+    t = float(math.exp(res.x))
+    # Keep T=1 unless the fit really is better: avoids reporting noise as a correction.
+    if not np.isfinite(t) or _nll_at(logits, labels, t) > _nll_at(logits, labels, 1.0):
+        return 1.0
+    return t

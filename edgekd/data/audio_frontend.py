@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .schema import AudioFeatures
 

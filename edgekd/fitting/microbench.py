@@ -1,6 +1,6 @@
 """Measure a host profile: kernel efficiencies, bandwidth and per-op overhead in onnxruntime.
 
-``calibrate_host`` builds one-node ONNX graphs with ``onnx.helper`` (GEMM, 3x3 conv,
+``fit_host`` builds one-node ONNX graphs with ``onnx.helper`` (GEMM, 3x3 conv,
 depthwise conv, pointwise conv, elementwise add, global average pool) at two or three sizes,
 in FP32 and in INT8 (QDQ-wrapped, which onnxruntime fuses into integer kernels), times them
 in onnxruntime with the requested threads, and divides the achieved MAC rate by the
@@ -107,26 +107,18 @@ def _kernel(kind: str, size, int8: bool, rng) -> tuple[bytes, dict, int]:
 
 
 def _session(model: bytes, threads: int):
-    import onnxruntime as ort
+    from ..runtimes.onnx_runner import ort_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return ort_session("<micro-benchmark>", threads, model_bytes=model)
 
 
 def _time(session, feeds: dict, budget_s: float, min_runs: int = 5) -> float:
-    """Median seconds per run, running for about ``budget_s``."""
-    for _ in range(2):
-        session.run(None, feeds)
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_runs or (time.perf_counter() - start < budget_s and len(times) < 2000):
-        t0 = time.perf_counter()
-        session.run(None, feeds)
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    """Median seconds per run, running for about ``budget_s`` (at most 2,000 runs)."""
+    from ..measure.latency import time_calls
+
+    samples = time_calls(lambda: session.run(None, feeds), warmup=0, min_runs=min_runs, min_seconds=budget_s,
+                         max_runs=2000)
+    return float(np.median(samples)) / 1e9
 
 
 def _overhead(threads: int, budget_s: float) -> tuple[float, float]:
@@ -210,7 +202,7 @@ def _band(values: list[float]) -> dict:
     return {"low": values[0], "mid": float(np.median(values)), "high": values[-1]}
 
 
-def calibrate_host(base: TargetProfile, threads: int, quick: bool = False) -> TargetProfile:
+def fit_host(base: TargetProfile, threads: int, quick: bool = False) -> TargetProfile:
     """Measure ``base``'s efficiencies, bandwidth and op overhead on this machine.
 
     Args:
@@ -266,8 +258,8 @@ def calibrate_host(base: TargetProfile, threads: int, quick: bool = False) -> Ta
     profile["op_overhead_s"] = overhead
     profile["runtime"]["threads"] = threads
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    profile["description"] = f"{base.description} (calibrated {stamp}, {threads} threads)"
-    return profile_from_dict(profile, source=f"calibrated {base.name}")
+    profile["description"] = f"{base.description} (fitted {stamp}, {threads} threads)"
+    return profile_from_dict(profile, source=f"fitted {base.name}")
 
 
 def write_profile(profile: TargetProfile, path: str | os.PathLike) -> Path:
@@ -277,7 +269,7 @@ def write_profile(profile: TargetProfile, path: str | os.PathLike) -> Path:
     from ..atomic import write_text
 
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    header = (f"# Measured by edgekd.fitting.microbench.calibrate_host on {stamp}\n"
+    header = (f"# Measured by edgekd.fitting.microbench.fit_host on {stamp}\n"
               f"# CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, {platform.machine()}), "
               f"onnxruntime, {profile.runtime.threads} threads.\n"
               "# Measured: efficiency (fraction of the spec peak reached per op class), bandwidth, op overhead"

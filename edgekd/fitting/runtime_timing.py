@@ -1,4 +1,4 @@
-"""Calibrate per-runtime latency models on this machine (``edgekd targets calibrate --runtime``).
+"""Fit per-runtime latency models on this machine (``edgekd targets fit --runtime``).
 
 For each random network of ``synthetic.py``: export it exactly as a build does (ONNX with
 ``export_onnx``, INT8 QDQ with ``quantize_onnx_static``, TFLite FP32/INT8 with
@@ -64,15 +64,9 @@ def _export_variants(model, shape, folder: Path, runtimes, precisions) -> dict[t
 
 def _block(run_once: Callable[[], None], block_s: float, min_runs: int = 15) -> list[float]:
     """Seconds of each call in one block: 3 untimed calls, then ``min_runs`` calls and ``block_s`` seconds."""
-    for _ in range(3):
-        run_once()
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < block_s:
-        t0 = time.perf_counter()
-        run_once()
-        times.append(time.perf_counter() - t0)
-    return times
+    from ..measure.latency import time_calls
+
+    return [ns / 1e9 for ns in time_calls(run_once, warmup=3, min_runs=min_runs, min_seconds=block_s)]
 
 
 def time_in_blocks(calls: dict, block_s: float, rounds: int, settle_s: float = 0.05) -> dict:
@@ -139,7 +133,7 @@ def export_networks(folder: str | os.PathLike, count: int, runtimes, precisions,
 
     root = Path(folder)
     if root.exists() and any(root.iterdir()):
-        raise OutputDirError(f"{root} is not empty", fix="export calibration networks into a new folder")
+        raise OutputDirError(f"{root} is not empty", fix="export the fitting networks into a new folder")
     networks = []
     for i in range(count):
         seed = first_seed + i
@@ -178,7 +172,7 @@ def time_networks(folder: str | os.PathLike, threads: int, runtimes=None, *, blo
 
     root = Path(folder)
     if not (root / MANIFEST).is_file():
-        raise ModelFileError(f"{root} has no {MANIFEST}: not a complete export of calibration networks",
+        raise ModelFileError(f"{root} has no {MANIFEST}: not a complete export of fitting networks",
                              fix="export them with `edgekd targets export-networks DIR`")
     manifest = json.loads((root / MANIFEST).read_text())
     wanted = list(runtimes or manifest["runtimes"])

@@ -1,4 +1,4 @@
-"""Random calibration networks for the runtime latency models (``edgekd.predict.runtime_model``).
+"""Random fitting networks for the runtime latency models (``edgekd.predict.runtime_model``).
 
 Each network is a random sequence of the kernels edgekd's students are made of: a dense 3x3
 stem, inverted-residual blocks (pointwise expand -> depthwise 3x3 -> pointwise project, with a
@@ -9,7 +9,7 @@ a range: four in five are multiples of 8, as width multipliers with ``make_divis
 real edge networks, the rest any integer, so kernels' tile effects are sampled too).
 
 The networks exist only to be timed. None of them is a benchmark network, and a seed gives
-the same network on every machine, so two calibrations of one board are comparable.
+the same network on every machine, so two fits of one board are comparable.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ RESOLUTIONS = (16, 24, 32, 40, 48, 64, 80, 96, 112, 128)
 
 @dataclass
 class NetSpec:
-    """What one random network is: its input and its layers (for the calibration record)."""
+    """What one random network is: its input and its layers (for the fitting record)."""
 
     seed: int
     input_shape: tuple[int, int, int]
@@ -64,7 +64,7 @@ class _Net(nn.Module):
 
 
 def random_network(seed: int, classes: int = 10) -> tuple[nn.Module, NetSpec]:
-    """Build random calibration network number ``seed`` (eval mode, deterministic weights).
+    """Build random fitting network number ``seed`` (eval mode, deterministic weights).
 
     Returns:
         The module and its :class:`NetSpec`.

@@ -1,4 +1,4 @@
-"""Calibration of a classifier's probabilities: ECE, MCE, NLL, Brier, temperature scaling.
+"""Calibration of a classifier's probabilities, measured: ECE, MCE, NLL, Brier, reliability bins.
 
 Everything here works on raw logits ``[N, K]`` and integer labels ``[N]`` as numpy arrays
 and turns logits into probabilities with a numerically stable (max-shifted) softmax, so
@@ -15,16 +15,10 @@ over non-empty bins.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-# Temperature search range. T below 0.05 or above 20 means the model is broken rather
-# than miscalibrated; clipping keeps the optimiser away from flat, meaningless regions.
-T_MIN, T_MAX = 0.05, 20.0
 
-
-def _check(logits, labels) -> tuple[np.ndarray, np.ndarray]:
+def check_logits(logits, labels) -> tuple[np.ndarray, np.ndarray]:
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels).astype(np.int64).reshape(-1)
     if logits.ndim != 2:
@@ -66,7 +60,7 @@ def reliability_bins(logits, labels, n_bins: int = 15) -> list[dict]:
         ``confidence`` (mean top-1 probability) and ``accuracy`` (fraction correct); the
         last two are ``None`` for an empty bin.
     """
-    logits, labels = _check(logits, labels)
+    logits, labels = check_logits(logits, labels)
     probs = softmax(logits) if logits.size else np.zeros_like(logits)
     conf = probs.max(axis=1) if logits.size else np.zeros(0)
     correct = (probs.argmax(axis=1) == labels) if logits.size else np.zeros(0, dtype=bool)
@@ -101,7 +95,7 @@ def calibration_metrics(logits, labels, n_bins: int = 15) -> dict:
     Raises:
         ValueError: On mismatched shapes, out-of-range labels or no samples.
     """
-    logits, labels = _check(logits, labels)
+    logits, labels = check_logits(logits, labels)
     n = logits.shape[0]
     if n == 0:
         raise ValueError("calibration_metrics needs at least one sample")
@@ -120,43 +114,6 @@ def calibration_metrics(logits, labels, n_bins: int = 15) -> dict:
             ece += b["count"] / n * gap
             mce = max(mce, gap)
     return {"ece": float(ece), "mce": float(mce), "nll": nll, "brier": brier, "top1": top1}
-
-
-def _nll_at(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
-    logp = log_softmax(logits / temperature)
-    return float(-logp[np.arange(len(labels)), labels].mean())
-
-
-def fit_temperature(val_logits, val_labels) -> float:
-    """Temperature ``T`` minimising validation NLL of ``softmax(logits / T)``.
-
-    A one-dimensional bounded search on ``log T`` in ``[log 0.05, log 20]`` (scipy's
-    bounded Brent method; the NLL is smooth and unimodal in ``log T`` for fixed logits).
-    Temperature scaling never changes top-1, only confidence.
-
-    Args:
-        val_logits: Validation logits ``[N, K]`` (never the test split).
-        val_labels: Validation labels ``[N]``.
-
-    Returns:
-        The fitted temperature, or ``1.0`` for degenerate input (no samples, one class,
-        non-finite logits, or logits that are constant per row so ``T`` has no effect).
-    """
-    logits, labels = _check(val_logits, val_labels)
-    if logits.shape[0] == 0 or logits.shape[1] < 2 or not np.isfinite(logits).all():
-        return 1.0
-    if np.ptp(logits, axis=1).max() <= 1e-12:
-        return 1.0
-    from scipy.optimize import minimize_scalar
-
-    res = minimize_scalar(lambda lt: _nll_at(logits, labels, math.exp(lt)),
-                          bounds=(math.log(T_MIN), math.log(T_MAX)), method="bounded",
-                          options={"xatol": 1e-6})
-    t = float(math.exp(res.x))
-    # Keep T=1 unless the fit really is better: avoids reporting noise as a correction.
-    if not np.isfinite(t) or _nll_at(logits, labels, t) > _nll_at(logits, labels, 1.0):
-        return 1.0
-    return t
 
 
 def agreement(logits_a, logits_b) -> float:

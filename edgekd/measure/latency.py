@@ -50,12 +50,29 @@ def _settings(mode: str, warmup, min_runs, min_seconds, max_seconds) -> dict:
     return s
 
 
-def _done(runs: int, elapsed_ns: int, s: dict) -> bool:
-    """Stop when both minimums are met, or at the time cap (after at least one run)."""
-    elapsed = elapsed_ns / 1e9
-    if runs >= s["min_runs"] and elapsed >= s["min_seconds"]:
-        return True
-    return runs >= 1 and elapsed >= s["max_seconds"]
+def time_calls(run_once: Callable[[], None], *, warmup: int, min_runs: int, min_seconds: float,
+               max_seconds: float = math.inf, max_runs: int | None = None, clock: Clock = time.perf_counter_ns
+               ) -> list[int]:
+    """The one timing loop: nanoseconds of each call of ``run_once``.
+
+    ``warmup`` untimed calls, then timed calls until at least ``min_runs`` **and**
+    ``min_seconds`` are reached, stopping early at ``max_seconds`` of measuring (after at
+    least one call) or at ``max_runs`` calls (after at least ``min_runs``).
+    """
+    for _ in range(warmup):
+        run_once()
+    samples: list[int] = []
+    start = clock()
+    while True:
+        t0 = clock()
+        run_once()
+        t1 = clock()
+        samples.append(t1 - t0)
+        runs, elapsed = len(samples), (t1 - start) / 1e9
+        if runs >= min_runs and (elapsed >= min_seconds or (max_runs is not None and runs >= max_runs)):
+            return samples
+        if elapsed >= max_seconds:
+            return samples
 
 
 def summarize(samples_ms, *, seconds: float = 0.0, mode: str = "short") -> dict:
@@ -102,18 +119,9 @@ def measure_latency(run_once: Callable[[], None], *, mode: str = "short", warmup
         The :func:`summarize` dict, times in milliseconds.
     """
     s = _settings(mode, warmup, min_runs, min_seconds, max_seconds)
-    for _ in range(s["warmup"]):
-        run_once()
-    samples: list[int] = []
-    start = clock()
-    while True:
-        t0 = clock()
-        run_once()
-        t1 = clock()
-        samples.append(t1 - t0)
-        if _done(len(samples), t1 - start, s):
-            break
-    return summarize(np.asarray(samples, dtype=np.float64) / 1e6, seconds=(t1 - start) / 1e9, mode=mode)
+    samples = time_calls(run_once, warmup=s["warmup"], min_runs=s["min_runs"], min_seconds=s["min_seconds"],
+                         max_seconds=s["max_seconds"], clock=clock)
+    return summarize(np.asarray(samples, dtype=np.float64) / 1e6, seconds=sum(samples) / 1e9, mode=mode)
 
 
 def interleaved(runs: dict[str, Callable[[], None]], *, mode: str = "short", warmup: int | None = None,
@@ -146,18 +154,17 @@ def interleaved(runs: dict[str, Callable[[], None]], *, mode: str = "short", war
         for name in names:
             runs[name]()
     samples: dict[str, list[int]] = {name: [] for name in names}
-    start = clock()
-    rounds = 0
-    while True:
-        order = names if rounds % 2 == 0 else names[::-1]
+
+    def one_round() -> None:
+        # The order flips every round, so no variant always runs right after another.
+        order = names if len(samples[names[0]]) % 2 == 0 else names[::-1]
         for name in order:
             t0 = clock()
             runs[name]()
-            t1 = clock()
-            samples[name].append(t1 - t0)
-        rounds += 1
-        if _done(rounds, t1 - start, s):
-            break
-    seconds = (t1 - start) / 1e9
+            samples[name].append(clock() - t0)
+
+    rounds = time_calls(one_round, warmup=0, min_runs=s["min_runs"], min_seconds=s["min_seconds"],
+                        max_seconds=s["max_seconds"], clock=clock)
+    seconds = sum(rounds) / 1e9
     return {name: summarize(np.asarray(samples[name], dtype=np.float64) / 1e6, seconds=seconds, mode=mode)
             for name in names}

@@ -1,8 +1,9 @@
-"""Bench stage: measure every artifact on the test split and on this host.
+"""Measure stage: every artifact on the test split and on this host.
 
-For each model: top-1 and agreement with the teacher, calibration (ECE, NLL, Brier),
-parity against the torch student, host latency in its real runtime, predicted latency
-on the target from the exported graph, and memory (weights, activation arena, RSS).
+For each model: top-1 and agreement with the teacher, probability calibration (ECE, NLL,
+Brier), parity against the torch model it was exported from, host latency in its real
+runtime and the process's peak RSS meanwhile, and each INT8 model timed side by side with
+its FP32 twin. Predictions for the device are the predict stage's work.
 """
 
 from __future__ import annotations
@@ -10,23 +11,24 @@ from __future__ import annotations
 import numpy as np
 
 from .. import atomic
-from ..artifact import Artifact
-from ..predict.analysis import graph_for
+from ..artifact import Artifact, torch_ancestor
+from ..stage import BuildContext, Stage
+from ..state import BuildState
 from .host import measure_host_latency, open_artifact_runner
 
 # FP32 exports must match the torch student this closely (max |Δlogit|), else the build fails.
 FP32_PARITY_ATOL = 1e-3
 
 
-def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
-    """Return the artifacts with accuracy, calibration, parity, latency and memory filled in."""
+def run(state: BuildState, ctx: BuildContext) -> BuildState:
+    """The state with accuracy, calibration, parity, host latency and RSS filled in for every artifact."""
     from .calibration import agreement, calibration_metrics, reliability_bins
 
     x_test, y_test = ctx.data.test.numpy()
     logits_of: dict[str, np.ndarray] = {}
     measured: list[Artifact] = []
-    for art in artifacts:
-        ctx.reporter.stage("bench", art.name)
+    for art in state.artifacts:
+        ctx.reporter.stage("measure", art.name)
         runner = open_artifact_runner(art, ctx)
         metrics: dict = {"size_bytes": _size(art, ctx)}
         if runner is None:  # Core ML on Linux: no prediction possible
@@ -39,16 +41,14 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
             metrics["accuracy"] = {"top1": cal["top1"], "agreement_with_teacher": agreement(logits, teacher_logits)}
             metrics["calibration"] = {**{k: cal[k] for k in ("ece", "mce", "nll", "brier")},
                                       "reliability": reliability_bins(logits, y_test)}
-            parity = _parity(art, logits, logits_of, x_test, artifacts, ctx)
+            parity = _parity(art, logits, logits_of, x_test, state.artifacts, ctx)
             if parity:
                 metrics["parity"] = parity
         host, rss = measure_host_latency(runner, x_test[:1], ctx)
-        graph = graph_for(art, artifacts, ctx)
-        metrics["latency_ms"] = {"host": host, "predicted": _predict(graph, art, ctx)}
-        metrics["memory"] = {**_memory(graph), "host_peak_rss_bytes": rss}
+        metrics["latency_ms"] = {"host": host}
+        metrics["memory"] = {"host_peak_rss_bytes": rss}
         measured.append(art.with_metrics(**metrics))
-    ctx.extras["parity_matrix"] = _parity_matrix(logits_of)
-    return _flag_slow_int8(measured, ctx)
+    return state.evolve(artifacts=_flag_slow_int8(measured, ctx), parity_matrix=_parity_matrix(logits_of))
 
 
 def _parity_matrix(logits_of: dict[str, np.ndarray]) -> dict:
@@ -61,16 +61,14 @@ def _parity_matrix(logits_of: dict[str, np.ndarray]) -> dict:
     return {"models": names, "top1_agreement": agree, "max_abs_diff": diff}
 
 
-def _size(art: Artifact, ctx) -> int:
+def _size(art: Artifact, ctx: BuildContext) -> int:
     return atomic.size_of(ctx.resolve(art.path)) if art.path else 0
 
 
-def _parity(art: Artifact, logits: np.ndarray, logits_of: dict, x_test: np.ndarray, artifacts: list[Artifact],
-            ctx) -> dict | None:
+def _parity(art: Artifact, logits: np.ndarray, logits_of: dict, x_test: np.ndarray, artifacts,
+            ctx: BuildContext) -> dict | None:
     """Compare an exported artifact with the torch model it came from."""
     from .parity import compare_logits, first_diverging_node
-
-    from ..predict.analysis import torch_ancestor
 
     reference = torch_ancestor(art, artifacts)  # the pruned student when the prune stage ran
     if art.format == "torch" or reference not in logits_of:
@@ -86,7 +84,7 @@ def _parity(art: Artifact, logits: np.ndarray, logits_of: dict, x_test: np.ndarr
     return parity
 
 
-def _coreml_checks(art: Artifact, ctx) -> dict:
+def _coreml_checks(art: Artifact, ctx: BuildContext) -> dict:
     from ..export.coreml import inspect_coreml
 
     spec = inspect_coreml(ctx.resolve(art.path))
@@ -95,26 +93,7 @@ def _coreml_checks(art: Artifact, ctx) -> dict:
                        "note": "Core ML prediction needs macOS: accuracy and numeric parity not measured on Linux"}}
 
 
-def _predict(graph, art: Artifact, ctx) -> dict | None:
-    from ..predict.latency import FORMAT_RUNTIMES, predict_latency
-
-    if graph is None:
-        return None
-    pred = predict_latency(graph, ctx.target, art.precision, runtime=FORMAT_RUNTIMES.get(art.format))
-    return {"p50": pred["p50"], "low": pred["low"], "high": pred["high"], "target": ctx.target.name,
-            "method": pred["method"]}
-
-
-def _memory(graph) -> dict:
-    from ..predict.memory import analyze_onnx
-
-    if graph is None:
-        return {"weights_bytes": None, "peak_activation_bytes": None}
-    mem = analyze_onnx(graph)
-    return {"weights_bytes": int(mem["weights_bytes"]), "peak_activation_bytes": int(mem["peak_activation_bytes"])}
-
-
-def _flag_slow_int8(artifacts: list[Artifact], ctx) -> list[Artifact]:
+def _flag_slow_int8(artifacts: list[Artifact], ctx: BuildContext) -> list[Artifact]:
     """Measure each INT8 model side by side with its FP32 twin; say so when INT8 is slower."""
     from .host import compare_side_by_side
 
@@ -132,3 +111,6 @@ def _flag_slow_int8(artifacts: list[Artifact], ctx) -> list[Artifact]:
                                 f"side by side in {art.format} runtime); check the target's INT8 kernels")
         out.append(art)
     return out
+
+
+STAGE = Stage(name="measure", run=run, reads=("config.bench.latency_mode", "inputs.threads"))

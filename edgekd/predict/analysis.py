@@ -2,46 +2,37 @@
 
 Prediction and the activation arena are computed on an ONNX graph of the same network
 at the same precision: the artifact itself when it is ONNX, otherwise an analysis-only
-export kept in the work folder (never shipped as an artifact).
+export kept in the work folder (never shipped as an artifact), quantized with the build's
+own INT8 settings. A black-box teacher (a model in another runtime) is never exported:
+it has no torch graph to export.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
-from ..artifact import Artifact
+from ..artifact import Artifact, torch_ancestor
 
 
-def graph_for(art: Artifact, artifacts: list[Artifact], ctx) -> Path | None:
-    """Path of an ONNX graph equivalent to ``art`` (same network, same precision)."""
+def graph_for(art: Artifact, artifacts: Sequence[Artifact], ctx) -> Path | None:
+    """Path of an ONNX graph equivalent to ``art`` (same network, same precision), or None."""
     if art.format == "onnx":
         return ctx.resolve(art.path)
     same_net = [a for a in artifacts if a.format == "onnx" and a.precision == art.precision
-                and _network(a, artifacts) == _network(art, artifacts)]
+                and torch_ancestor(a, artifacts) == torch_ancestor(art, artifacts)]
     if same_net:
         return ctx.resolve(same_net[0].path)
     return _analysis_export(art, artifacts, ctx)
 
 
-def torch_ancestor(art: Artifact, artifacts: list[Artifact]) -> str:
-    """Name of the torch model an artifact derives from (follows ``parent``)."""
-    return _network(art, artifacts)
-
-
-def _network(art: Artifact, artifacts: list[Artifact]) -> str:
-    """Name of the torch model an artifact derives from (follows ``parent``)."""
-    by_name = {a.name: a for a in artifacts}
-    while art.format != "torch" and art.parent in by_name:
-        art = by_name[art.parent]
-    return art.name
-
-
-def _analysis_export(art: Artifact, artifacts: list[Artifact], ctx) -> Path | None:
+def _analysis_export(art: Artifact, artifacts: Sequence[Artifact], ctx) -> Path | None:
     from ..export.onnx import export_onnx
+    from ..teachers.blackbox import is_black_box
 
     by_name = {a.name: a for a in artifacts}
-    torch_art = by_name.get(_network(art, artifacts))
-    if torch_art is None or torch_art.model is None:
+    torch_art = by_name.get(torch_ancestor(art, artifacts))
+    if torch_art is None or torch_art.format != "torch" or torch_art.model is None or is_black_box(torch_art.model):
         return None
     folder = ctx.work_dir / "graphs"
     fp32 = folder / f"{torch_art.name}-fp32.onnx"
@@ -58,5 +49,6 @@ def _analysis_export(art: Artifact, artifacts: list[Artifact], ctx) -> Path | No
     if not int8.exists():
         from ..quantize.ort_static import quantize_onnx_static
 
-        quantize_onnx_static(fp32, int8, ctx.data.calibration.x.numpy(), method=ctx.config.quantize.method)
+        quantize_onnx_static(fp32, int8, ctx.data.calibration.x.numpy(), method=ctx.config.quantize.method,
+                             per_channel=ctx.config.quantize.per_channel)
     return int8

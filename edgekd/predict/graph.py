@@ -17,7 +17,7 @@ QuantizeLinear is written as 1-byte elements.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +53,6 @@ class OpCost:
     bytes_read: int
     bytes_written: int
     folded: bool = False
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def load_static(onnx_path: str | os.PathLike | onnx.ModelProto, batch: int = 1) -> onnx.ModelProto:

@@ -20,7 +20,7 @@ bands say how far kernel libraries stray from peak, and ``edgekd.fitting.microbe
 them on the machine it runs on.
 
 Runtime models: when ``runtime`` is given and the profile has a measured model for that
-runtime and precision (``latency_models``, written by ``edgekd targets calibrate --runtime``),
+runtime and precision (``latency_models``, written by ``edgekd targets fit --runtime``),
 that model is used instead (``method`` says which; see ``runtime_model.py``). A profile
 without one keeps the roofline, so every profile still predicts from spec figures alone.
 

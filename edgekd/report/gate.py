@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
-from ..artifact import Artifact
-
-_PRECISION_ORDER = ("int8", "fp16", "fp32")
-
-
-def choose_deployable(artifacts: list[Artifact], target) -> Artifact | None:
-    """The artifact that would ship: the target's preferred format, lowest precision it supports."""
-    students = [a for a in artifacts if a.role == "student" and a.format != "torch"]
-    for fmt in target.formats:
-        for precision in _PRECISION_ORDER:
-            if precision not in target.precisions:
-                continue
-            for art in students:
-                if art.format == fmt and art.precision == precision:
-                    return art
-    torch_students = [a for a in artifacts if a.role == "student" and a.format == "torch"]
-    return torch_students[-1] if torch_students else None  # the pruned student when the prune stage ran
+from ..artifact import Artifact, choose_deployable
+from ..stage import BuildContext, Stage
+from ..state import BuildState
 
 
-def judge(artifacts: list[Artifact], target, conversion_failures: list[dict]) -> tuple[Artifact | None, list[dict]]:
+def judge(artifacts: Sequence[Artifact], target,
+          conversion_failures: Sequence[dict]) -> tuple[Artifact | None, list[dict]]:
     """Evaluate every budget of ``target`` (and its RAM/flash capacity) on the deployable artifact.
 
     Returns:
@@ -107,3 +94,14 @@ def _get(art: Artifact, *keys: str):
             return None
         node = node[key]
     return node
+
+
+def run(state: BuildState, ctx: BuildContext) -> BuildState:
+    """The state with the deployable artifact chosen and every budget judged."""
+    chosen, budgets = judge(state.artifacts, ctx.target, state.conversion_failures)
+    return state.evolve(chosen=chosen.name if chosen else None, budgets=budgets)
+
+
+# Cheap and pure: recomputed on every run rather than cached.
+STAGE = Stage(name="judge", run=run, cached=False,
+              reads=("target.budgets", "target.memory", "target.formats", "target.precisions", "target.kind"))

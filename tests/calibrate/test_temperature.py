@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from edgekd.measure.calibration import calibration_metrics, fit_temperature
-from edgekd.calibrate.temperature import TemperatureScaled, fold_temperature
+from edgekd.calibrate.temperature import TemperatureScaled, fit_temperature, fold_temperature
+from edgekd.measure.calibration import calibration_metrics
 
 
 class Tiny(nn.Module):
@@ -84,7 +84,8 @@ def test_stage_scales_the_exported_student_not_the_unpruned_one(x):
     from types import SimpleNamespace
 
     from edgekd.artifact import Artifact
-    from edgekd.calibrate.temperature import run
+    from edgekd.calibrate.stage import run
+    from edgekd.state import BuildState
 
     class Split:
         def __init__(self, seed):
@@ -99,11 +100,12 @@ def test_stage_scales_the_exported_student_not_the_unpruned_one(x):
     arts = [Artifact(name=n, role="student", format="torch", precision="fp32", model=m, input_shape=(1, 8, 8))
             for n, m in models.items()]
     ctx = SimpleNamespace(config=SimpleNamespace(calibration=SimpleNamespace(temperature_scaling=True)),
-                          data=SimpleNamespace(val=Split(1), test=Split(2)), extras={},
+                          data=SimpleNamespace(val=Split(1), test=Split(2)),
                           reporter=SimpleNamespace(note=lambda text: None))
-    out = {a.name: a for a in run(arts, ctx)}
+    state = run(BuildState(artifacts=tuple(arts)), ctx)
+    out = {a.name: a for a in state.artifacts}
     assert out["student"].model is models["student"]
     assert out["student-pruned"].model is not models["student-pruned"]
-    t = ctx.extras["temperature_scaling"]["temperature"]
+    t = state.temperature_scaling["temperature"]
     np.testing.assert_allclose(logits(out["student-pruned"].model, x), logits(models["student-pruned"], x) / t,
                                rtol=1e-4, atol=1e-5)

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from edgekd.measure.calibration import agreement, calibration_metrics, fit_temperature, reliability_bins
+from edgekd.calibrate.temperature import fit_temperature
+from edgekd.measure.calibration import agreement, calibration_metrics, reliability_bins
 
 # Four samples, three classes; logits = log(p) so softmax gives p back exactly.
 PROBS = np.array([

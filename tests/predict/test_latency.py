@@ -90,10 +90,10 @@ def test_unknown_precision_is_a_target_error(tmp_path):
 
 
 def test_quick_calibration_returns_a_valid_profile(tmp_path):
-    from edgekd.fitting.microbench import calibrate_host, write_profile
+    from edgekd.fitting.microbench import fit_host, write_profile
 
     base = load_target("host")
-    profile = calibrate_host(base, threads=1, quick=True)
+    profile = fit_host(base, threads=1, quick=True)
     assert profile.runtime.threads == 1
     assert profile.op_overhead_s > 0 and profile.memory.bandwidth_bytes_per_s > 0
     assert profile.efficiency.conv.fp32.mid != base.efficiency.conv.fp32.mid  # measured, not the prior

@@ -1,4 +1,4 @@
-"""`edgekd targets calibrate --quick`: micro-benchmarks on this machine -> a profile a build accepts."""
+"""`edgekd targets fit --quick`: micro-benchmarks on this machine -> a profile a build accepts (and the old name `calibrate`)."""
 
 import os
 import subprocess
@@ -11,15 +11,16 @@ from edgekd.predict.latency import predict_latency
 from edgekd.targets import load_target
 
 
-def test_calibrate_quick_writes_a_loadable_profile(tmp_path):
+def test_old_name_calibrate_still_fits_a_loadable_profile(tmp_path):
     out = tmp_path / "boards" / "my-board.yaml"
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
     result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "calibrate", "--out", str(out),
                              "--quick", "--threads", "1"], capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr
+    assert "is now `edgekd targets fit`" in result.stderr
     assert "depthwise" in result.stdout and str(out) in result.stdout.replace("\n", "")
     text = out.read_text()
-    assert text.startswith("# Measured by edgekd.fitting.microbench.calibrate_host")
+    assert text.startswith("# Measured by edgekd.fitting.microbench.fit_host")
     profile = load_target(str(out))
     spec = load_target("host")
     # measured: efficiencies, bandwidth, overhead; kept from the spec: peaks and budgets
@@ -32,8 +33,8 @@ def test_calibrate_quick_writes_a_loadable_profile(tmp_path):
     assert raw["name"] == "host"
 
 
-def test_calibrate_refuses_a_non_yaml_out(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "calibrate", "--out",
+def test_fit_refuses_a_non_yaml_out(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "fit", "--out",
                              str(tmp_path / "board.txt"), "--quick"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and ".yaml" in result.stderr
 
@@ -62,7 +63,7 @@ def test_cache_bandwidth_applies_only_to_ops_that_fit(tmp_path):
 
 
 def test_networks_exported_here_and_timed_there_fit_a_model_the_predictor_uses(tmp_path):
-    """export-networks on a workstation, calibrate --networks-from on the board -> latency_models."""
+    """export-networks on a workstation, fit --networks-from on the board -> latency_models."""
     import torch
 
     from edgekd.export.onnx import export_onnx
@@ -79,7 +80,7 @@ def test_networks_exported_here_and_timed_there_fit_a_model_the_predictor_uses(t
                               capture_output=True, text=True, timeout=600, env=env)
     assert exported.returncode == 0, exported.stderr
     assert "exported network 14/14" in exported.stderr and (tmp_path / "nets" / "manifest.json").is_file()
-    result = subprocess.run(cli + ["calibrate", "--out", str(out), "--quick", "--threads", "1",
+    result = subprocess.run(cli + ["fit", "--out", str(out), "--quick", "--threads", "1",
                                    "--base", str(tmp_path / "base.yaml"), "--networks-from", str(tmp_path / "nets")],
                             capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr
@@ -96,17 +97,17 @@ def test_networks_exported_here_and_timed_there_fit_a_model_the_predictor_uses(t
     assert predict_latency(graph, profile, "fp32", runtime="litert")["method"] == "roofline"
 
 
-def test_calibrate_refuses_a_folder_without_networks(tmp_path):
+def test_fit_refuses_a_folder_without_networks(tmp_path):
     (tmp_path / "empty").mkdir()
-    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "calibrate", "--out",
+    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "fit", "--out",
                              str(tmp_path / "b.yaml"), "--networks-from", str(tmp_path / "empty")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "manifest.json" in result.stderr and "export-networks" in result.stderr
     assert not (tmp_path / "b.yaml").exists()
 
 
-def test_calibrate_refuses_too_few_networks(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "calibrate", "--out",
+def test_fit_refuses_too_few_networks(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "edgekd.cli", "targets", "fit", "--out",
                              str(tmp_path / "b.yaml"), "--runtime", "onnxruntime", "--networks", "5"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "--networks" in result.stderr
