@@ -83,6 +83,15 @@ def build(name: str) -> tuple[nn.Module, tuple[int, ...]]:
     raise UnknownNetworkError(f"no builder for network {name!r}")
 
 
+def is_known(name: str) -> bool:
+    """True when ``build(name)`` has a builder for ``name`` (nothing is constructed)."""
+    try:
+        base, _, _ = _split_suffixes(name)
+    except UnknownNetworkError:
+        return False
+    return base in _TINY or any(re.fullmatch(pattern, base) for pattern, _ in _PATTERNS)
+
+
 def _split_suffixes(name: str) -> tuple[str, int, int]:
     base, *suffixes = name.split("@")
     classes, channels = 1000, 3
