@@ -171,7 +171,8 @@ def _v3_a(cin: int, pool: int) -> Branches:
 
 def _v3_c(c7: int) -> Branches:
     return Branches(_cbr(768, 192, 1),
-                    nn.Sequential(_cbr(768, c7, 1), _cbr(c7, c7, (1, 7), pad=(0, 3)), _cbr(c7, 192, (7, 1), pad=(3, 0))),
+                    nn.Sequential(_cbr(768, c7, 1), _cbr(c7, c7, (1, 7), pad=(0, 3)),
+                                  _cbr(c7, 192, (7, 1), pad=(3, 0))),
                     nn.Sequential(_cbr(768, c7, 1), _cbr(c7, c7, (7, 1), pad=(3, 0)), _cbr(c7, c7, (1, 7), pad=(0, 3)),
                                   _cbr(c7, c7, (7, 1), pad=(3, 0)), _cbr(c7, 192, (1, 7), pad=(0, 3))),
                     nn.Sequential(nn.AvgPool2d(3, 1, 1), _cbr(768, 192, 1)))
@@ -183,7 +184,8 @@ class _V3E(nn.Module):
     def __init__(self, cin: int) -> None:
         super().__init__()
         self.b1 = _cbr(cin, 320, 1)
-        self.b3, self.b3a, self.b3b = _cbr(cin, 384, 1), _cbr(384, 384, (1, 3), pad=(0, 1)), _cbr(384, 384, (3, 1), pad=(1, 0))
+        self.b3 = _cbr(cin, 384, 1)
+        self.b3a, self.b3b = _cbr(384, 384, (1, 3), pad=(0, 1)), _cbr(384, 384, (3, 1), pad=(1, 0))
         self.d1, self.d2 = _cbr(cin, 448, 1), _cbr(448, 384, 3, pad=1)
         self.da, self.db = _cbr(384, 384, (1, 3), pad=(0, 1)), _cbr(384, 384, (3, 1), pad=(1, 0))
         self.pool = nn.Sequential(nn.AvgPool2d(3, 1, 1), _cbr(cin, 192, 1))
