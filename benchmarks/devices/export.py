@@ -76,10 +76,13 @@ def run(names: list[str], tflite_max_macs: float, out_dir: Path) -> dict:
     log_path = out_dir / LOG_NAME
     log = _load_log(log_path)
     sized = []
+    counted = {entry["network"]: (entry["macs"], entry["params"]) for entry in log.values()}
     for name in names:
-        module, shape = build(name)
-        params, macs = count_params_macs(module, shape)
-        sized.append((macs, params, name))
+        if name not in counted:  # counting runs a forward pass; reuse the log's figures on resume
+            module, shape = build(name)
+            params, macs = count_params_macs(module, shape)
+            counted[name] = (macs, params)
+        sized.append((*counted[name], name))
     # ONNX for every network first (seconds each), then TFLite smallest first, so an interrupted
     # run has all the ONNX files and the most TFLite files it could have made.
     jobs = [(name, "onnx", params, macs) for macs, params, name in sized]
