@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency gate clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export gate clean
 
 install: $(STAMP)
 
@@ -49,6 +49,11 @@ bench: $(STAMP)
 else
 bench: bench-vision bench-speech bench-kd-sweep bench-compress bench-latency
 endif
+
+# Export every network of the published device-latency table (benchmarks/devices/) to ONNX, and
+# the small ones to TFLite FP32/INT8, into benchmarks/work/devices/ (resumable; see its README).
+bench-devices-export: $(STAMP)
+	$(BIN)/python benchmarks/devices/export.py
 
 # Predicted vs measured host latency for >= 20 students (writes benchmarks/results/latency.json).
 bench-latency: $(STAMP)
