@@ -117,7 +117,9 @@ def _count_onnx(path: Path, input_shape) -> tuple[int, int, list[str]]:
             macs += node_work(node, table, label)[1]
         except UncostableGraphError as exc:
             unknown.append(exc.message)
-    return _onnx_params(model), macs, unknown
+    first = next((v for v in model.graph.input if v.name not in table.initializers), None)
+    batch = table.shape.get(first.name, (1,)) if first is not None else (1,)
+    return _onnx_params(model), macs // max(int(batch[0]) if batch else 1, 1), unknown  # per sample
 
 
 def _onnx_source(name: str, producer: dict) -> str:
@@ -180,6 +182,8 @@ def _count_tflite(path: Path) -> tuple[int, int, list[str]]:
             macs += op_work(graph, op, name)[1]
         except UncostableGraphError as exc:
             unknown.append(exc.message)
+    first = graph.tensors[graph.inputs[0]].shape if graph.inputs else None
+    macs //= max(int(first[0]) if first else 1, 1)  # a fixed batch of N: per sample
     counted: set[int] = set()
     params = 0
     for op in graph.ops:

@@ -79,6 +79,13 @@ class TFLiteTeacherModel(BlackBoxTeacher):
         y = self.interpreter.get_tensor(self._out["index"])
         return dequantize(y, *self.output_q) if self.output_q is not None else np.asarray(y, np.float32)
 
+    def size(self, input_shape) -> tuple[int, int | None]:
+        """Parameters and per-sample MACs counted from the flatbuffer (``edgekd.predict.model_facts``)."""
+        from ..predict.model_facts import facts_or_unknown
+
+        params, macs = facts_or_unknown(self.path, "tflite")
+        return params or 0, macs
+
 
 def load_tflite_teacher(cfg: TFLiteTeacher) -> tuple[TFLiteTeacherModel, str]:
     """Open a TFLite teacher (see :class:`TFLiteTeacherModel`)."""
