@@ -148,7 +148,9 @@ def _tensor(index: int, tensor, buffers, types: dict[int, str]) -> TflTensor:
                                     or int(getattr(buffer, "offset", 0) or 0) > 1)
     dims = tuple(int(d) for d in (tensor.shape if tensor.shape is not None else ()))
     signature = tuple(int(d) for d in tensor.shapeSignature) if tensor.shapeSignature is not None else dims
-    shape = None if any(d < 0 for d in dims) else dims
+    # The stored shape has 1 where the signature is dynamic (-1): right for the batch (costed at 1),
+    # a silent wrong size anywhere else, so such a shape is unknown until resolved.
+    shape = None if any(d < 0 for d in dims) or any(d < 0 for d in signature[1:]) else dims
     return TflTensor(index, _text(tensor.name), shape, types.get(tensor.type, "UNKNOWN"), const, signature)
 
 
@@ -159,9 +161,15 @@ def _called_subgraphs(options) -> list[int]:
 
 
 def _resolve_dynamic(graph: TflGraph) -> None:
-    """Fill unknown shapes from LiteRT's allocation at batch 1 (best effort: unresolved stay None)."""
+    """Fill unknown shapes from a LiteRT run at batch 1 (best effort: unresolved stay None).
+
+    Only when every input is static but for its batch: a dynamic input size (H, W) has no
+    value to run with, so its shapes stay unknown and costing reports them.
+    """
     from ..runtimes.litert_runner import tensor_shapes
 
+    if any(d < 0 for i in graph.inputs for d in graph.tensors[i].signature[1:]):
+        return
     try:
         shapes = tensor_shapes(graph.path)
     except Exception:  # noqa: BLE001 - an interpreter that cannot allocate leaves shapes unknown

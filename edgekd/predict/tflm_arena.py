@@ -122,14 +122,15 @@ def tflm_arena_report(path: str | os.PathLike) -> dict:
     from .tflite_read import read_tflite
 
     path = Path(path)
-    inputs = len(read_tflite(path).inputs)
-    prober = _Prober(path, inputs)
+    graph = read_tflite(path)
+    custom = sorted({op.op_type for op in graph.ops if op.op_type.startswith("CUSTOM:")})
+    prober = _Prober(path, len(graph.inputs))
     try:
         fits = max(path.stat().st_size * 2, 64 * 1024)
         result = prober.probe(fits, record=True)
         while not result["ok"]:
-            if fits >= MAX_ARENA:
-                return _unrunnable(result["log"])
+            if fits >= MAX_ARENA or _MISSING_OP.search(result["log"]):  # a missing op: no arena will do
+                return _unrunnable(result["log"], custom)
             fits = min(fits * 4, MAX_ARENA)
             result = prober.probe(fits, record=True)
         recorded = result["recorded"]
@@ -147,10 +148,12 @@ def tflm_arena_report(path: str | os.PathLike) -> dict:
     return {"arena_bytes": int(fits), **recorded, "reason": None}
 
 
-def _unrunnable(log: str) -> dict:
+def _unrunnable(log: str, custom: list[str]) -> dict:
     text = " ".join(log.split())
     match = _MISSING_OP.search(text)
     reason = match.group(1) if match else (text[:200] or "TFLM could not allocate the model within 1 GiB")
+    if match and "CUSTOM" in reason and custom:  # TFLM names only the code; the flatbuffer has the name
+        reason += f" ({', '.join(custom)})"
     return {"arena_bytes": None, "recorded_total": 0, "recorded_head": 0, "recorded_tail": 0,
             "reason": f"TFLite Micro cannot run this model: {reason}"}
 
