@@ -349,7 +349,7 @@ def node_work(node: onnx.NodeProto, table: TensorTable, label: str = "") -> tupl
     if op in ("MatMul", "MatMulInteger", "QLinearMatMul"):
         return "gemm", out_elems * _known(table, node.input[0], node, label)[-1], 0
     if op in POOL_OPS:
-        if op.startswith("Global") or op.startswith("Reduce"):
+        if op.startswith(("Global", "Reduce")):
             return "pool", 0, int(np.prod(_known(table, node.input[0], node, label), dtype=np.int64))
         kernel = int(np.prod(_attr(node, "kernel_shape", [1]), dtype=np.int64))
         return "pool", 0, out_elems * kernel

@@ -64,11 +64,11 @@ def count_keras_model(model, input_shape=None) -> tuple[int, int, list[str]]:
 
     layers = [la for la in model._flatten_layers(include_self=False, recursive=True) if not la._layers]
     params = _params(model, layers)
-    declared = [d for d in model.inputs[0].shape[1:]] if model.inputs else []
+    declared = list(model.inputs[0].shape[1:]) if model.inputs else []
     shape = list(input_shape[1:]) if input_shape is not None else declared
     if not shape or any(d is None for d in shape):
-        return params, 0, [f"input shape {['?' if d is None else d for d in [1, *shape]]} is dynamic: "
-                           "MACs depend on the input size (give the input shape)"]
+        text = ["?" if d is None else d for d in [1, *shape]]
+        return params, 0, [f"input shape {text} is dynamic: MACs depend on the input size (give the input shape)"]
     calls: list[tuple] = []
     originals = {}
     for layer in layers:

@@ -122,7 +122,7 @@ def read_tflite(path: str | os.PathLike) -> TflGraph:
     try:
         model = fb.ModelT.InitFromPackedBuf(data, 0)
         sub = model.subgraphs[0]
-    except Exception as exc:  # struct.error / IndexError on a truncated buffer
+    except Exception as exc:  # noqa: BLE001 - struct.error / IndexError / UnicodeError on a truncated buffer
         raise ModelFileError(f"cannot read TFLite model {path}: {exc.__class__.__name__}", fix=_FIX) from None
     builtin, types = _names(fb.BuiltinOperator), _names(fb.TensorType)
     tensors = [_tensor(i, t, model.buffers, types) for i, t in enumerate(sub.tensors or [])]

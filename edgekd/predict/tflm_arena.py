@@ -30,7 +30,7 @@ ALIGN = 16
 MAX_ARENA = 1 << 30  # 1 GiB: beyond any MCU; a model that needs more is reported as not fitting TFLM
 _RECORDED = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 _MISSING_OP = re.compile(r"(Didn't find op for (?:builtin|custom) opcode '?[\w.:]+'?|Failed to get registration[^\n]*|"
-                         r"unsupported[^\n]*|not supported[^\n]*)", re.I)
+                         r"unsupported[^\n]*|not supported[^\n]*)", re.IGNORECASE)
 
 
 @contextmanager
