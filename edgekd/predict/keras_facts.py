@@ -70,12 +70,12 @@ def count_keras_model(model, input_shape=None) -> tuple[int, int, list[str]]:
         text = ["?" if d is None else d for d in [1, *shape]]
         return params, 0, [f"input shape {text} is dynamic: MACs depend on the input size (give the input shape)"]
     calls: list[tuple] = []
-    originals = {}
-    for layer in layers:
-        originals[id(layer)] = layer.call
+    for layer in layers:  # an instance attribute shadows the class's call; deleted afterwards
         object.__setattr__(layer, "call", _recording(layer, layer.call, calls))
     try:
         model(np.zeros((1, *shape), dtype=model.inputs[0].dtype if model.inputs else "float32"), training=False)
+    except Exception as exc:  # noqa: BLE001 - whatever the model raises, its MACs are then unknown
+        return params, 0, [f"the model did not run on a zero input of shape {[1, *shape]}: {type(exc).__name__}"]
     finally:
         for layer in layers:
             object.__delattr__(layer, "call")
