@@ -169,7 +169,7 @@ def _count_tflite(path: Path) -> tuple[int, int, list[str]]:
 
     macs, unknown = 0, []
     for op in graph.ops:
-        name = f"{op.index}:{graph.tensors[op.outputs[0]].name if op.outputs else op.op_type}"
+        name = graph.op_label(op)
         if op.op_type not in KNOWN_OPS:
             unknown.append(f"{op.op_type} ({name})")
             continue

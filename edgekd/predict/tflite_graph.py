@@ -94,7 +94,7 @@ def op_costs_tflite(path: str | os.PathLike | TflGraph) -> list[OpCost]:
 
     costs = []
     for op in graph.ops:
-        name = _op_name(graph, op)
+        name = graph.op_label(op)
         folded = op.op_type in FOLDED_OPS
         op_class, macs, ops = ("other", 0, 0) if folded else op_work(graph, op, name)
         inputs = [i for i in op.inputs if i >= 0]
@@ -105,13 +105,6 @@ def op_costs_tflite(path: str | os.PathLike | TflGraph) -> list[OpCost]:
             bytes_written=0 if folded else sum(write_bytes(o) for o in op.outputs if o >= 0),
             folded=folded, fused=_ACTIVATIONS.get(getattr(op.options, "fusedActivationFunction", 0), "")))
     return costs
-
-
-def _op_name(graph: TflGraph, op: TflOp) -> str:
-    """The op's output tensor name (TFLite ops have no names of their own), made unique by index."""
-    out = op.outputs[0] if op.outputs else -1
-    label = graph.tensors[out].name if out >= 0 else ""
-    return f"{op.index}:{label or op.op_type}"
 
 
 def _shape(graph: TflGraph, index: int, op: TflOp, name: str) -> tuple[int, ...]:

@@ -109,8 +109,6 @@ def analyze_tflite(path: str | os.PathLike | TflGraph) -> dict:
     peak = max(schedule) if schedule else 0
     peak_node = None
     if schedule:
-        op = graph.ops[schedule.index(peak)]
-        label = graph.tensors[op.outputs[0]].name if op.outputs and op.outputs[0] >= 0 else op.op_type
-        peak_node = f"{op.index}:{label}"
+        peak_node = graph.op_label(graph.ops[schedule.index(peak)])
     return {"weights_bytes": tflite_weights_bytes(graph), "peak_activation_bytes": int(peak),
             "file_bytes": graph.file_bytes, "peak_node": peak_node}

@@ -88,6 +88,13 @@ class TflGraph:
                     users.setdefault(t, []).append(op)
         return users
 
+    def op_label(self, op: TflOp) -> str:
+        """``"<index>:<name>"``: TFLite ops have no names, so the first name of the op's output tensor
+        (converters join fused ops' names with ``;``) made unique by the op's index."""
+        out = op.outputs[0] if op.outputs else -1
+        name = self.tensors[out].name.split(";")[0] if out >= 0 else ""
+        return f"{op.index}:{(name or op.op_type)[-120:]}"
+
     def dynamic(self) -> list[int]:
         """Indices of non-constant tensors whose shape is still unknown."""
         return [t.index for t in self.tensors if t.shape is None]
