@@ -111,7 +111,8 @@ def _count_onnx(path: Path, input_shape) -> tuple[int, int, list[str]]:
             continue
         if node.op_type not in ONNX_MAC_OPS:
             continue
-        if "MatMul" in node.op_type and not any(_onnx_source(x, producer) in consts for x in node.input[:4]):
+        operands = [node.input[0], node.input[3]] if node.op_type == "QLinearMatMul" else node.input[:2]
+        if "MatMul" in node.op_type and not any(_onnx_source(x, producer) in consts for x in operands):
             continue  # activation x activation (attention): not a dense layer, not counted (as for students)
         try:
             macs += node_work(node, table, label)[1]

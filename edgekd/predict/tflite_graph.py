@@ -28,7 +28,10 @@ import math
 import os
 
 from .graph import OpCost, UncostableGraphError
+from .tflite_memory import analyze_tflite
 from .tflite_read import TflGraph, TflOp, read_tflite
+
+__all__ = ["KNOWN_OPS", "MAC_OPS", "analyze_tflite", "op_costs_tflite", "op_work"]
 
 MAC_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE_CONV", "CONV_3D",
            "CONV_3D_TRANSPOSE"}
