@@ -202,11 +202,11 @@ def _count_tflite(path: Path) -> tuple[int, int, list[str]]:
 def facts_or_unknown(path: str | os.PathLike, fmt: str, input_shape=None) -> tuple[int | None, int | None]:
     """``(params, macs)`` for a report: ``None`` where unknown; never raises for a readable model.
 
-    A file that cannot be read gives ``(None, None)``: the caller has already loaded the model
-    in its runtime, so a counting failure is not the user's to fix.
+    A file that cannot be read or counted gives ``(None, None)`` (unknown, never 0): the caller
+    has already loaded the model in its runtime, and a size is not worth failing a build for.
     """
     try:
         facts = count_model(path, fmt, input_shape)
-    except BadInputError:
+    except (BadInputError, Exception):  # noqa: BLE001 - any counting failure means "unknown"
         return None, None
     return facts["params"], facts["macs"]
