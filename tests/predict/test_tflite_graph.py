@@ -105,3 +105,23 @@ def test_dynamic_input_size_is_an_error_not_a_1x1_cost(tmp_path):
         op_costs_tflite(path)
     facts = count_model(path, "tflite")
     assert facts["macs"] is None and "CONV_2D" in facts["unknown_ops"][0]
+
+
+def test_float16_weights_are_fp16_ops_with_dequantize_folded(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    inp = keras.Input((8, 8, 3), batch_size=1)
+    model = keras.Model(inp, keras.layers.Conv2D(4, 3, bias_initializer="ones")(inp))
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]  # weights stored float16, DEQUANTIZE'd at load
+    path = tmp_path / "fp16.tflite"
+    path.write_bytes(converter.convert())
+    costs = op_costs_tflite(path)
+    conv = next(c for c in costs if c.op_type == "CONV_2D")
+    assert {c.op_type for c in costs if c.folded} == {"DEQUANTIZE"}
+    assert conv.precision == "fp16" and conv.macs == 6 * 6 * 4 * 3 * 9
+    # float32 input and output, float16 weights and bias read at their stored size
+    assert conv.bytes_read == 4 * 8 * 8 * 3 + 2 * (4 * 3 * 3 * 3 + 4) and conv.bytes_written == 4 * 6 * 6 * 4
+    assert analyze_tflite(path)["weights_bytes"] == 2 * (4 * 27 + 4)
