@@ -103,7 +103,9 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
         work = cost.macs if cost.macs else cost.ops
         cached = bool(cache_bytes and cache_bandwidth and nbytes <= cache_bytes)
         bandwidth = cache_bandwidth if cached else dram_bandwidth
-        cls = cost.op_class if cost.op_class in ("conv", "depthwise", "pointwise", "gemm", "pool") else "elementwise"
+        # Profiles have no grouped-conv band yet: a grouped conv is costed at the dense conv rate.
+        cls = "conv" if cost.op_class == "grouped" else cost.op_class
+        cls = cls if cls in ("conv", "depthwise", "pointwise", "gemm", "pool") else "elementwise"
         band = getattr(getattr(eff, cls), op_prec)
         row: dict = {}
         for result, which in _BANDS:

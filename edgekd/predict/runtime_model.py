@@ -65,6 +65,7 @@ def node_features(op_class: str, macs: int, nbytes: int, channels: tuple[int, in
             first; a conv whose channels are not multiples of the second takes the slow path
             (see the module docstring).
     """
+    op_class = "conv" if op_class == "grouped" else op_class  # no grouped-conv feature yet: the dense-conv one
     if op_class not in CONV_CLASSES:
         return {"other_nodes": 1.0, "bytes_other": float(nbytes)}
     feats = {"conv_nodes": 1.0, f"macs_{op_class}": float(macs), "bytes_conv": float(nbytes)}

@@ -167,3 +167,33 @@ class LiteRTRunner:
 def _matches(model: tuple[int, ...], sample: tuple[int, ...]) -> bool:
     """Equal shapes where the model's -1/0 dims are wildcards."""
     return len(model) == len(sample) and all(m in (-1, 0) or m == s for m, s in zip(model, sample))
+
+
+def tensor_shapes(path: str | Path) -> dict[int, tuple[int, ...]]:
+    """Concrete shape of every tensor of a ``.tflite`` after one batch-1 run on zeros.
+
+    Dynamic input dimensions (-1 in ``shape_signature``) are set to 1 first; the run on a zero
+    input makes shapes that are only known at run time concrete. XNNPACK is not applied, so
+    tensor indices are the flatbuffer's own (subgraph 0).
+
+    Raises:
+        ModelFileError: The file is missing, empty or cannot be allocated by LiteRT.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    check_model_file(path, "TFLite")
+    try:
+        interpreter = Interpreter(model_path=str(path),
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        for detail in interpreter.get_input_details():
+            signature = [int(d) for d in detail.get("shape_signature", detail["shape"])]
+            if any(d < 0 for d in signature):
+                interpreter.resize_tensor_input(detail["index"], [max(d, 1) for d in signature])
+        interpreter.allocate_tensors()
+        for detail in interpreter.get_input_details():
+            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+        interpreter.invoke()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"cannot run TFLite model {path} to read its shapes: {' '.join(str(exc).split())[:160]}",
+                             fix="re-export the model with static shapes") from exc
+    return {int(d["index"]): tuple(int(s) for s in d["shape"]) for d in interpreter.get_tensor_details()}

@@ -100,3 +100,39 @@ class OrtRunner:
     def run_once(self, x1: dict) -> None:
         """One inference on a prepared feed."""
         self.session.run([self.output_name], x1)
+
+
+def intermediate_shapes(model, feeds: dict[str, np.ndarray], names: list[str]) -> dict[str, tuple[tuple, np.dtype]]:
+    """Run an ONNX model once and return the real shape and dtype of tensors ``names``.
+
+    Used to make a graph's shapes concrete where ONNX shape inference cannot (shapes computed
+    at run time). Every requested tensor is added as a graph output of a copy of the model.
+
+    Args:
+        model: An ``onnx.ModelProto`` with its weights loaded, or its serialized bytes.
+        feeds: One array per graph input (e.g. zeros of the fixed input shape).
+        names: Intermediate tensor names.
+
+    Returns:
+        ``{name: (shape, dtype)}`` for every name the runtime produced.
+
+    Raises:
+        ModelFileError: onnxruntime cannot load or run the model.
+    """
+    import onnx
+
+    proto = onnx.ModelProto.FromString(model) if isinstance(model, bytes) else onnx.ModelProto.FromString(
+        model.SerializeToString())
+    present = {out.name for out in proto.graph.output}
+    wanted = [n for n in dict.fromkeys(names) if n]
+    for name in wanted:
+        if name not in present:
+            proto.graph.output.add().name = name  # untyped output: the runtime fills in its type
+    session = ort_session("<in-memory graph>", model_bytes=proto.SerializeToString())
+    try:
+        values = session.run(wanted, feeds)
+    except Exception as exc:  # onnxruntime's RuntimeException / InvalidArgument
+        reason = " ".join(str(exc).split())[:200]
+        raise ModelFileError(f"cannot run the ONNX graph to read its shapes: {reason}",
+                             fix="export the model with a fixed input shape") from exc
+    return {name: (tuple(int(d) for d in np.shape(v)), np.asarray(v).dtype) for name, v in zip(wanted, values)}

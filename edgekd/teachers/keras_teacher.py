@@ -46,8 +46,11 @@ class KerasTeacherModel(BlackBoxTeacher):
         return in_batches(x, self._call, None)
 
     def size(self, input_shape) -> tuple[int, int | None]:
-        """Keras' own parameter count; MACs are not known for a black box."""
-        return self.params, None
+        """Parameters and per-sample MACs counted from the Keras layers (``edgekd.predict.model_facts``)."""
+        from ..predict.model_facts import facts_or_unknown
+
+        params, macs = facts_or_unknown(self.path, "keras", [1, *self.model_input(input_shape)])
+        return (self.params if params is None else params), macs
 
 
 def _open_keras_file(path: Path):

@@ -39,6 +39,13 @@ class TFLiteTeacherModel(RunnerTeacher):
         super().__init__(path, runner)
         self.input_q, self.output_q = runner.input_q, runner.output_q
 
+    def size(self, input_shape) -> tuple[int, int | None]:
+        """Parameters and per-sample MACs counted from the flatbuffer (``edgekd.predict.model_facts``)."""
+        from ..predict.model_facts import facts_or_unknown
+
+        params, macs = facts_or_unknown(self.path, "tflite")
+        return params or 0, macs
+
 
 def load_tflite_teacher(cfg: TFLiteTeacher) -> tuple[TFLiteTeacherModel, str]:
     """Open a TFLite teacher (see :class:`TFLiteTeacherModel`)."""

@@ -62,8 +62,10 @@ def test_tflite_black_box(tflite_file, source_model):
     x = sample_batch(5)
     torch.testing.assert_close(model(x), source_model(x).detach(), atol=1e-4, rtol=0)
     assert "float I/O" in description
-    assert teacher_size(model, INPUT_SHAPE)[1:] == (0, "the tflite teacher is a black box: its MACs are unknown "
-                                                       "(reported as 0)")
+    # MACs read from the flatbuffer, same convention as the torch counter (BN folded into the conv).
+    params, macs, note = teacher_size(model, INPUT_SHAPE)
+    assert macs == count_params_macs(source_model, INPUT_SHAPE)[1] and note is None
+    assert params == sum(p.numel() for p in source_model.parameters()) - 2 * 4  # BN scale/shift folded away
 
 
 def test_keras_nhwc_softmax_becomes_log_probabilities(keras_file):
@@ -76,7 +78,9 @@ def test_keras_nhwc_softmax_becomes_log_probabilities(keras_file):
     np.testing.assert_allclose(model(x).numpy(), expected, atol=1e-5)
     # softmax(log p) = p: the teacher's distribution is unchanged for KD.
     np.testing.assert_allclose(torch.softmax(model(x), 1).numpy(), np.exp(expected), atol=1e-5)
-    assert teacher_size(model, INPUT_SHAPE)[0] == keras_model.count_params()
+    # Conv2D(3->4, 3x3, "same") on HxW + Dense(4->5): H*W*4*3*9 + 4*5 MACs; no BN, so params = Keras' count.
+    c, h, w = INPUT_SHAPE
+    assert teacher_size(model, INPUT_SHAPE) == (keras_model.count_params(), h * w * 4 * c * 9 + 4 * NUM_CLASSES, None)
 
 
 def test_explicit_layout_overrides_auto(teacher_files):
