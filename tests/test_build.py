@@ -97,6 +97,9 @@ def test_mcu_build_is_judged_on_ram_and_flash(tmp_path):
     flash = budgets["model_bytes_vs_device_storage"]
     ram = budgets["peak_ram_bytes_vs_device_ram"]
     assert flash["value"] == chosen["size_bytes"]
-    # Weights stay in flash on an MCU: RAM holds only the activation arena.
-    assert ram["value"] == chosen["memory"]["peak_activation_bytes"]
+    # Weights stay in flash on an MCU: RAM holds only the arena, the one TFLite Micro measured for the
+    # shipped .tflite, which is the liveness estimate plus the interpreter's persistent data.
+    memory = chosen["memory"]
+    assert memory["tflm_arena_bytes"] > memory["peak_activation_bytes"] > 0
+    assert ram["value"] == memory["tflm_arena_bytes"]
     assert flash["passed"] == (flash["value"] <= flash["limit"])

@@ -2,8 +2,11 @@
 
 For each artifact with an analysable graph (see :mod:`edgekd.predict.analysis`): predicted
 p50 latency with low/high bounds on the target (its fitted runtime model when the profile has
-one, else the roofline), weights bytes and the activation arena from tensor liveness. Then the
-deployable artifact is predicted on every profile in the targets folder (the cross-target table).
+one, else the roofline), weights bytes and the activation arena from tensor liveness — read
+from the ``.tflite`` itself for TFLite artifacts, the file that ships. On a TFLite Micro target
+the deployable ``.tflite`` also runs in the TFLM interpreter to measure the arena it really
+needs (``tflm_arena_bytes``; the gate judges RAM on it). Then the deployable artifact is
+predicted on every profile in the targets folder (the cross-target table).
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from .analysis import graph_for
 def run(state: BuildState, ctx: BuildContext) -> BuildState:
     """The state with ``latency_ms.predicted`` and the memory figures of every artifact, and the cross-target table."""
     predicted = []
+    deployable = choose_deployable(state.artifacts, ctx.target)
     for art in state.artifacts:
         ctx.reporter.stage("predict", art.name)
         graph = graph_for(art, state.artifacts, ctx)
         latency = {**(art.metrics.get("latency_ms") or {}), "predicted": _predict(graph, art, ctx)}
-        memory = {**_memory(graph), **(art.metrics.get("memory") or {})}
+        memory = {**_memory(graph, art, ctx), **(art.metrics.get("memory") or {})}
+        if art is deployable and art.format == "tflite" and ctx.target.runtime.name == "tflite-micro":
+            memory.update(_tflm_arena(art, ctx))
         predicted.append(art.with_metrics(latency_ms=latency, memory=memory))
     chosen = choose_deployable(predicted, ctx.target)
     return state.evolve(artifacts=predicted, predicted_on_targets=on_every_target(chosen, predicted, ctx))
@@ -39,13 +45,32 @@ def _predict(graph, art: Artifact, ctx: BuildContext) -> dict | None:
             "method": pred["method"]}
 
 
-def _memory(graph) -> dict:
+def _memory(graph, art: Artifact, ctx: BuildContext) -> dict:
+    """Weights and activation arena (tensor liveness) of the file that ships, else of its ONNX stand-in."""
     from .memory import analyze_onnx
 
-    if graph is None:
+    if art.format == "tflite" and art.path:
+        from .tflite_memory import analyze_tflite
+
+        mem = analyze_tflite(ctx.resolve(art.path))
+    elif graph is not None:
+        mem = analyze_onnx(graph)
+    else:
         return {"weights_bytes": None, "peak_activation_bytes": None}
-    mem = analyze_onnx(graph)
     return {"weights_bytes": int(mem["weights_bytes"]), "peak_activation_bytes": int(mem["peak_activation_bytes"])}
+
+
+def _tflm_arena(art: Artifact, ctx: BuildContext) -> dict:
+    """The arena the deployable ``.tflite`` needs in the TFLite Micro interpreter, or why it was not measured."""
+    from .tflm_arena import tflm_arena_report
+
+    ctx.reporter.stage("predict", f"{art.name}: TFLite Micro arena")
+    report = tflm_arena_report(ctx.resolve(art.path))
+    if report.get("arena_bytes") is None:
+        return {"tflm_arena_bytes": None, "tflm_arena_note": report.get("reason") or "not measured"}
+    return {"tflm_arena_bytes": int(report["arena_bytes"]),
+            "tflm_arena_note": "smallest arena that allocates and runs one inference in the TFLite Micro "
+                               "interpreter (reference kernels; optimized kernels add scratch buffers)"}
 
 
 def on_every_target(chosen: Artifact | None, artifacts, ctx: BuildContext) -> list[dict[str, Any]]:

@@ -58,9 +58,13 @@ def judge(artifacts: Sequence[Artifact], target,
 
 
 def peak_ram_bytes(art: Artifact, target) -> int | None:
-    """RAM the model needs on the device: the activation arena, plus weights unless they stay in flash."""
+    """RAM the model needs on the device: the activation arena, plus weights unless they stay in flash.
+
+    The arena is the one TFLite Micro measured for the shipped file when there is one (it includes
+    the interpreter's persistent data), else the tensor-liveness estimate.
+    """
     memory = art.metrics.get("memory") or {}
-    arena = memory.get("peak_activation_bytes")
+    arena = memory.get("tflm_arena_bytes") or memory.get("peak_activation_bytes")
     if arena is None:
         return None
     weights = memory.get("weights_bytes") or 0
