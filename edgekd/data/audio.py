@@ -16,6 +16,8 @@ from .splits import calibration_indices, check_covers_classes, split_pool
 
 AUDIO_EXTENSIONS = (".wav",)
 _BATCH = 256
+_CLIP_POLICIES = {"centre": "centre-crop longer clips; zero-pad shorter ones equally on both sides",
+                  "start": "keep the first samples of longer clips; zero-pad shorter ones at the end"}
 _GENERIC_NAMES = {"recordings", "wav", "wavs", "audio", "train", "data"}
 
 
@@ -54,7 +56,7 @@ def load_audio_folder(cfg: AudioFolderData, seed: int) -> DataBundle:
     # warnings.catch_warnings is process-global (threads would blame the wrong file).
     for i, path in enumerate(pool.files):
         raw = read_wav(path, cfg.sample_rate, resample=cfg.resample, mix_to_mono=cfg.mix_to_mono)
-        waves[i] = fix_length(raw, length)
+        waves[i] = fix_length(raw, length, cfg.clip_align)
 
     frontend = LogMelFrontend(cfg).eval()
     wave_t = torch.from_numpy(waves)
@@ -139,7 +141,7 @@ def _describe(cfg: AudioFolderData, length: int, frontend: LogMelFrontend, augme
         "channels": "mono; multi-channel averaged" if cfg.mix_to_mono else "mono only",
         "scale": "int PCM / 2^(bits-1) (uint8: (x-128)/128), float as stored → [-1, 1]",
         "clip": {"seconds": cfg.clip_seconds, "samples": length,
-                 "policy": "centre-crop longer clips; zero-pad shorter ones equally on both sides"},
+                 "policy": _CLIP_POLICIES[cfg.clip_align]},
         "features": frontend.describe(),
         "input_layout": "NCHW = (N, 1, frames, features)",
         "frontend_in_graph": "FrontendAndModel(bundle.frontend, model) takes the (N, samples) waveform",
