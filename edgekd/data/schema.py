@@ -248,17 +248,20 @@ class AudioFolderData(Section):
             raise ValueError("split method 'pattern' reads file-name fields: use layout flat")
         if self.split.method == "pattern" and "{" + str(self.split.field) + "}" not in self.label_pattern:
             raise ValueError(f"split field {self.split.field!r} is not a field of label_pattern")
-        nyquist = self.sample_rate / 2
-        if self.features.fmax is not None and self.features.fmax > nyquist:
-            raise ValueError(f"features.fmax {self.features.fmax} is above sample_rate / 2 = {nyquist}")
-        if self.features.fmin >= (self.features.fmax or nyquist):
-            raise ValueError("features.fmin must be below fmax (default sample_rate / 2)")
-        check_frames_fit(self.features, self.sample_rate, round(self.clip_seconds * self.sample_rate), "features")
+        check_features_fit(self.features, self.sample_rate, round(self.clip_seconds * self.sample_rate), "features")
         return self
 
 
-def check_frames_fit(features: AudioFeatures, sample_rate: int, clip_samples: int, key: str) -> None:
-    """Raise ValueError unless ``features`` give at least one frame of a ``clip_samples`` clip."""
+def check_features_fit(features: AudioFeatures, sample_rate: int, clip_samples: int, key: str) -> None:
+    """Raise ValueError unless ``features`` suit clips of ``clip_samples`` at ``sample_rate``.
+
+    Checks the mel range against the Nyquist frequency and that at least one frame fits.
+    """
+    nyquist = sample_rate / 2
+    if features.fmax is not None and features.fmax > nyquist:
+        raise ValueError(f"{key}.fmax {features.fmax} is above sample_rate / 2 = {nyquist}")
+    if features.fmin >= (features.fmax or nyquist):
+        raise ValueError(f"{key}.fmin must be below fmax (default sample_rate / 2)")
     n_fft, win, _hop = features.frames_in_samples(sample_rate)
     frame = win if features.framing == "tensorflow" else n_fft
     if frame > clip_samples:

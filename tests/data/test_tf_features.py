@@ -192,3 +192,24 @@ def test_each_convention_matters(key, edgekd_value):
     got_mel, got_mfcc = edgekd_features(waves, 8000, cfg.model_copy(update={key: edgekd_value}))
     # Measured: framing ~10, spectrum ~4, log_offset 4.6, dct 26 (MFCC c0), mel_weights 0.035.
     assert max(np.abs(got_mel - ref_mel).max(), np.abs(got_mfcc - ref_mfcc).max()) > 20 * TOL
+
+
+def test_tf_frontend_exports_inside_the_onnx_graph():
+    """The TF-style front end is still plain ops: ONNX (onnxruntime) gives the torch features."""
+    import warnings
+
+    import onnxruntime as ort
+
+    from edgekd.data.audio_frontend import FrontendAndModel, onnx_bytes
+
+    cfg = AudioFeatures(preset="tensorflow-kws", type="mfcc", n_mels=40, fmin=20.0, fmax=4000.0, peak_normalize=True)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    x = synthetic(8000)
+    for module in (LogMelFrontend(cfg, 8000).eval(), FrontendAndModel(LogMelFrontend(cfg, 8000), model).eval()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+            session = ort.InferenceSession(onnx_bytes(module, x.shape[1]), providers=["CPUExecutionProvider"])
+        expected = module(torch.from_numpy(x)).detach().numpy()
+        assert np.abs(session.run(None, {"waveform": x})[0] - expected).max() < TOL
