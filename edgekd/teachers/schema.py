@@ -38,7 +38,8 @@ def _layout() -> Any:
 def _features() -> Any:
     return Field(None, description="audio only: the teacher's own front end (same keys as data.features, e.g. "
                                    "{preset: tensorflow-kws, type: mfcc}), computed from the same clips (and the "
-                                   "same augmented waveforms) as the student's; null = the student's features")
+                                   "same augmented waveforms) as the student's; the clips are shared, so set "
+                                   "data.clip_align as the teacher's pipeline cut them; null = the student's features")
 
 
 def _preprocess() -> Any:
