@@ -186,7 +186,8 @@ class AudioFeatures(Section):
         n_fft = self.n_fft if self.n_fft is not None else next_power_of_two(win)
         win = win if win is not None else n_fft
         if win < 2 or win > n_fft:
-            raise ValueError(f"the window is {win} samples at {sample_rate} Hz; it must be 2..n_fft ({n_fft})")
+            raise ValueError(f"the window is {win} samples at {sample_rate} Hz; it must be 2..n_fft ({n_fft}): "
+                             "lower frame_length_ms / win_length or raise n_fft (or null it)")
         return n_fft, win, hop
 
 
@@ -262,7 +263,10 @@ def check_features_fit(features: AudioFeatures, sample_rate: int, clip_samples: 
         raise ValueError(f"{key}.fmax {features.fmax} is above sample_rate / 2 = {nyquist}")
     if features.fmin >= (features.fmax or nyquist):
         raise ValueError(f"{key}.fmin must be below fmax (default sample_rate / 2)")
-    n_fft, win, _hop = features.frames_in_samples(sample_rate)
+    try:
+        n_fft, win, _hop = features.frames_in_samples(sample_rate)
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
     frame = win if features.framing == "tensorflow" else n_fft
     if frame > clip_samples:
         raise ValueError(f"{key}: a frame ({frame} samples) is longer than the clip ({clip_samples}): raise "

@@ -221,3 +221,14 @@ def test_tf_frontend_exports_inside_the_onnx_graph():
             session = ort.InferenceSession(onnx_bytes(module, x.shape[1]), providers=["CPUExecutionProvider"])
         expected = module(torch.from_numpy(x)).detach().numpy()
         assert np.abs(session.run(None, {"waveform": x})[0] - expected).max() < TOL
+
+
+def test_framing_keys_are_checked_against_the_rate_and_clip(tmp_path):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="needs win_length or frame_length_ms"):
+        AudioFeatures(n_fft=None)
+    with pytest.raises(ValidationError, match="features: the window is 800 samples at 8000 Hz"):
+        AudioFolderData(root=str(tmp_path), sample_rate=8000, features={"frame_length_ms": 100, "n_fft": 512})
+    with pytest.raises(ValidationError, match=r"a frame \(480 samples\) is longer than the clip \(320\)"):
+        AudioFolderData(root=str(tmp_path), clip_seconds=0.02, features={"preset": "tensorflow-kws"})
