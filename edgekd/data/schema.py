@@ -111,7 +111,7 @@ class AudioFeatures(Section):
         None, description="fill the keys you leave unset with a known pipeline's values: tensorflow-kws = "
                           "tf.signal.stft 30 ms / 20 ms, fft_length next power of 2, |STFT|, "
                           "linear_to_mel_weight_matrix, log(x + 1e-6), mfccs_from_log_mel_spectrograms, "
-                          "no peak normalisation, and (data section) clips padded/cut at the end")
+                          "no peak normalisation; in data.features it also sets data.clip_align: start")
     type: Literal["logmel", "mfcc"] = "logmel"
     # Defaults suit 16 kHz (32 ms window, 10 ms hop); for 8 kHz (FSDD) use n_fft 256, hop_length 80.
     n_fft: int | None = Field(512, ge=16, le=8192, description="FFT size (TF: fft_length); null = the next power "
