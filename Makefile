@@ -8,18 +8,30 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-tf-features gate clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-tf-features gate clean
 
 install: $(STAMP)
 
-# Two passes, as measured in ../shared/STACK.md: one resolver pass for the pinned stack,
-# then two packages whose declared pins cannot resolve with it, installed with --no-deps.
-$(STAMP): pyproject.toml
+# Two passes: one resolver pass for the package and its extras, held to the exact measured
+# versions in constraints.txt; then two packages whose declared pins cannot resolve with that
+# stack (they work with it), installed with --no-deps.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
-		onnx-neural-compressor==1.0 onnxruntime-extensions==0.15.2
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,keras]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt \
+		onnx-neural-compressor onnxruntime-extensions
 	touch $(STAMP)
+
+# Rewrite constraints.txt from the current .venv (after changing a range in pyproject.toml and testing).
+constraints: $(STAMP)
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --disable-pip-version-check \
+		| grep -v -e '^-e ' -e '^edgekd' | sed 's/+cpu$$//'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+# Style and types of the package (configured in pyproject.toml); CI runs it before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check edgekd
+	$(BIN)/mypy edgekd
 
 demo: $(STAMP)
 	$(BIN)/edgekd build --target $(TARGET) --out runs/demo
@@ -37,6 +49,11 @@ bench: $(STAMP)
 else
 bench: bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-tf-features
 endif
+
+# Export every network of the published device-latency table (benchmarks/devices/) to ONNX, and
+# the small ones to TFLite FP32/INT8, into benchmarks/work/devices/ (resumable; see its README).
+bench-devices-export: $(STAMP)
+	$(BIN)/python benchmarks/devices/export.py
 
 # Predicted vs measured host latency for >= 20 students (writes benchmarks/results/latency.json).
 bench-latency: $(STAMP)

@@ -106,7 +106,9 @@ def run_task(name: str, overrides: list[str], work: Path, prune: bool, threads: 
     import dataclasses
 
     from edgekd.data import load_data
-    from edgekd.pipeline import BuildContext, load_stage
+    from edgekd.pipeline import run_stages
+    from edgekd.stage import BuildContext
+    from edgekd.state import BuildState
     from edgekd.targets import load_target
 
     saved = _load_saved(student_file) if student_file else None
@@ -117,15 +119,15 @@ def run_task(name: str, overrides: list[str], work: Path, prune: bool, threads: 
                        reporter=_Say(), threads=threads)
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    artifacts = []
+    state = BuildState()
     stages = ["teacher", "distill", *(["prune"] if prune else [])]
     for stage in stages:
         ctx.reporter.stage(f"{name}: {stage}")
         if stage == "distill" and saved:
-            artifacts = [*artifacts, saved_student(saved, student_file, data)]
+            state = state.add(saved_student(saved, student_file, data))
             continue
-        artifacts = load_stage(f"edgekd.{'teachers' if stage == 'teacher' else stage}.stage:run")(artifacts, ctx)
-    by_name = {a.name: a for a in artifacts}
+        state = run_stages((stage,), ctx, state)
+    by_name = {a.name: a for a in state.artifacts}
     result = {"data": ctx.data.summary(), "teacher": by_name["teacher"].notes,
               "config": {"overrides": overrides, "train_per_class": train_limit, "test_per_class": test_limit}, "train_seconds": round(time.perf_counter() - started, 1)}
     x_test, y_test = ctx.data.test.numpy()
@@ -163,7 +165,7 @@ def saved_student(saved: dict, path: Path, data):
 
 def compare_formats(student, ctx, folder: Path, threads: int, unpruned=None) -> dict:
     """FP32 ONNX/TFLite and three INT8 variants of one torch student: top-1 and interleaved latency."""
-    from edgekd.bench.latency import interleaved
+    from edgekd.measure.latency import interleaved
     from edgekd.export.onnx import export_onnx
     from edgekd.export.tflite import export_tflite
     from edgekd.quantize.inc_tune import tune_onnx_int8

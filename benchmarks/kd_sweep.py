@@ -32,7 +32,8 @@ def main() -> None:
     args = parser.parse_args()
     from edgekd.config import load_config
     from edgekd.data import load_data
-    from edgekd.pipeline import BuildContext, load_stage
+    from edgekd.pipeline import run_stages
+    from edgekd.stage import BuildContext
     from edgekd.targets import load_target
 
     started = time.perf_counter()
@@ -40,14 +41,14 @@ def main() -> None:
     data = load_data(cfg)
     ctx = BuildContext(config=cfg, target=load_target("host"), out_dir=Path(tempfile.mkdtemp(prefix="edgekd-sweep-")),
                        data=data, reporter=PrintReporter(), threads=1)
-    teacher = load_stage("edgekd.teachers.stage:run")([], ctx)
+    teacher = run_stages(("teacher",), ctx)
     rows = [train_one(ctx, teacher, t, a, baseline=False) for t, a in GRID]
     rows.append(train_one(ctx, teacher, cfg.distill.temperature, 0.0, baseline=True))
     chosen = max((r for r in rows if r["kind"] == "kd"), key=lambda r: r["val_top1"])
     name = args.config.stem
     results = {"benchmark": f"kd-sweep-{name}", "config": str(args.config.relative_to(ROOT)),
                "overrides": args.overrides, "machine": machine(), "samples": data.summary()["samples"],
-               "teacher_test_top1": evaluate_top1(teacher[0].model, data.test), "rows": rows,
+               "teacher_test_top1": evaluate_top1(teacher.artifacts[0].model, data.test), "rows": rows,
                "chosen_by_val": {"temperature": chosen["temperature"], "alpha": chosen["alpha"]},
                "wall_s": time.perf_counter() - started}
     atomic.write_json(ROOT / "benchmarks" / "results" / f"kd-sweep-{name}.json", results)
@@ -55,22 +56,22 @@ def main() -> None:
     print(json.dumps({k: v for k, v in results.items() if k != "rows"}, indent=1, default=str))
 
 
-def train_one(ctx, teacher_artifacts, temperature: float, alpha: float, baseline: bool) -> dict:
+def train_one(ctx, teacher_state, temperature: float, alpha: float, baseline: bool) -> dict:
     """One student trained by the distill stage: KD at (T, alpha), or with alpha 0 the hard-label baseline.
 
     (Alpha 0 leaves only the cross-entropy term: the same loss, seed and budget as the build's baseline.)
     """
-    from edgekd.pipeline import load_stage
+    from edgekd.pipeline import run_stages
 
     distill = ctx.config.distill.model_copy(update={"temperature": temperature, "alpha": alpha,
                                                     "train_baseline": False})
-    run_ctx = dataclasses.replace(ctx, config=ctx.config.model_copy(update={"distill": distill}), extras={},
+    run_ctx = dataclasses.replace(ctx, config=ctx.config.model_copy(update={"distill": distill}),
                                   out_dir=Path(tempfile.mkdtemp(prefix="edgekd-sweep-")))
     run_ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    arts = load_stage("edgekd.distill.stage:run")(list(teacher_artifacts), run_ctx)
-    model = next(a for a in arts if a.role == "student").model
+    state = run_stages(("distill",), run_ctx, teacher_state)
+    model = next(a for a in state.artifacts if a.role == "student").model
     return {"kind": "baseline" if baseline else "kd", "temperature": None if baseline else temperature,
-            "alpha": None if baseline else alpha, "val_top1": run_ctx.extras["student_history"]["best_val_top1"],
+            "alpha": None if baseline else alpha, "val_top1": state.training_curves["student"]["best_val_top1"],
             "test_top1": evaluate_top1(model, ctx.data.test)}
 
 

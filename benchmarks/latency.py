@@ -1,9 +1,9 @@
 """Predicted vs measured host latency (`make bench-latency`).
 
-1. Calibrate the host, as ``edgekd targets calibrate --runtime onnxruntime --runtime litert``
+1. Calibrate the host, as ``edgekd targets fit --runtime onnxruntime --runtime litert``
    does, starting from the spec figures of ``targets/host.yaml``: one-node micro-benchmarks
    for the roofline's efficiencies, then per-runtime latency models fitted on random
-   calibration networks (``edgekd.bench.synthetic``, seeds 1000+) timed in each runtime. The
+   calibration networks (``edgekd.fitting.synthetic``, seeds 1000+) timed in each runtime. The
    calibration networks' timings are kept in ``results/latency-calibration.json``.
    Nothing here looks at a benchmark network's latency before predicting it.
 2. For every student (MobileNetV2 widths x input resolutions), export FP32 and INT8 to ONNX
@@ -77,7 +77,7 @@ def measure(networks: dict, threads: int, rounds: int, block_s: float) -> dict[t
     Returns ``(width, res, variant) -> time_in_blocks statistics`` (ms); the judged figure is
     ``quiet_p50``, the same statistic the calibration networks were measured with.
     """
-    from edgekd.bench.runtime_calibration import time_in_blocks
+    from edgekd.fitting.runtime_timing import time_in_blocks
     from edgekd.runtimes import open_runner
 
     runs = {}
@@ -93,12 +93,12 @@ def measure(networks: dict, threads: int, rounds: int, block_s: float) -> dict[t
 def calibrate(spec, threads: int, args, out_path: Path):
     """The calibrated host profile: roofline micro-benchmarks plus runtime models (see the module doc)."""
     from edgekd.atomic import write_json
-    from edgekd.bench.microbench import calibrate_host, write_profile
-    from edgekd.bench.runtime_calibration import fit_runtime_models, measure_networks
+    from edgekd.fitting.microbench import fit_host, write_profile
+    from edgekd.fitting.runtime_timing import fit_runtime_models, measure_networks
     from edgekd.targets import profile_from_dict
 
     print(f"calibrating the host ({'quick' if args.quick else 'full'}, {threads} threads) ...", flush=True)
-    profile = calibrate_host(spec, threads, quick=args.quick)
+    profile = fit_host(spec, threads, quick=args.quick)
     records_path = Path(args.calibration) if args.calibration else out_path.with_name("latency-calibration.json")
     if args.calibration:
         records = json.loads(records_path.read_text())["networks"]
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="reuse a profile this script calibrated (full mode) instead of calibrating again")
     args = parser.parse_args(argv)
 
-    from edgekd.bench.predict import FORMAT_RUNTIMES, predict_latency
+    from edgekd.predict.latency import FORMAT_RUNTIMES, predict_latency
     from edgekd.targets import load_target
 
     spec = load_target("host")

@@ -25,7 +25,8 @@ from edgekd import atomic  # noqa: E402
 from edgekd.config import load_config  # noqa: E402
 from edgekd.data import load_data  # noqa: E402
 from edgekd.distill.trainer import evaluate_top1  # noqa: E402
-from edgekd.pipeline import BuildContext, load_stage  # noqa: E402
+from edgekd.pipeline import run_stages  # noqa: E402
+from edgekd.stage import BuildContext  # noqa: E402
 from edgekd.targets import load_target  # noqa: E402
 
 
@@ -69,8 +70,8 @@ def distill_run(config_path: Path, overrides: list[str], reporter=None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="edgekd-bench-"))
     ctx = BuildContext(config=cfg, target=load_target("host"), out_dir=work, data=data,
                        reporter=reporter or PrintReporter(), threads=torch.get_num_threads())
-    arts = load_stage("edgekd.teachers.stage:run")([], ctx)
-    arts = load_stage("edgekd.distill.stage:run")(arts, ctx)
+    state = run_stages(("teacher", "distill"), ctx)
+    arts = list(state.artifacts)
     rows = {}
     for art in arts:
         role = "baseline" if art.role == "baseline" else art.role
@@ -78,7 +79,7 @@ def distill_run(config_path: Path, overrides: list[str], reporter=None) -> dict:
                       "notes": list(art.notes)}
     return {"ctx": ctx, "artifacts": arts, "rows": rows, "seconds": time.perf_counter() - started,
             "overrides": list(overrides),
-            "history": {k: v for k, v in ctx.extras.items() if k.endswith("_history")}}
+            "history": {f"{k}_history": v for k, v in state.training_curves.items()}}
 
 
 def bench_parser(doc: str, out: Path):

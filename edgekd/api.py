@@ -11,12 +11,12 @@ from typing import Any, Callable, Sequence
 
 from . import atomic
 from .config import BuildConfig, dump_config, load_config
-from .errors import BadInputError, ConfigError, EXIT_BUDGET_MISSED, EXIT_OK, OutputDirError
+from .errors import EXIT_BUDGET_MISSED, EXIT_OK, BadInputError, OutputDirError
 from .progress import NullReporter, Reporter
 from .targets import TargetProfile, list_targets, load_target
 
-__all__ = ["BuildResult", "build", "calibrate_target", "check", "export_calibration_networks", "list_targets", "load_target", "list_students",
-           "show_student"]
+__all__ = ["BuildResult", "build", "check", "export_fitting_networks", "fit_target", "list_students", "list_targets",
+           "load_target", "show_student"]
 
 
 @dataclass(frozen=True)
@@ -24,17 +24,17 @@ class BuildResult:
     """What a build produced.
 
     Attributes:
-        report: The report.json content.
+        report: The report.json content (None on a torchrun worker rank: rank 0 writes it).
         out_dir: Where the outputs are.
         passed: Every budget met.
     """
 
-    report: dict[str, Any]
+    report: dict[str, Any] | None
     out_dir: Path
 
     @property
     def passed(self) -> bool:
-        return bool(self.report["passed"])
+        return self.report is None or bool(self.report["passed"])
 
     @property
     def exit_code(self) -> int:
@@ -61,10 +61,9 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
     Raises:
         BadInputError: bad config, profile, data or output folder (nothing is left in ``out_dir``).
     """
-    from .bench.gate import judge
     from .data import load_data
-    from .pipeline import BuildContext, default_threads, run_pipeline
-    from .report.build_report import make_report, predict_on_targets
+    from .pipeline import default_threads, run_pipeline
+    from .stage import BuildContext
 
     started = time.perf_counter()
     cfg = config if isinstance(config, BuildConfig) else load_config(config, overrides)
@@ -77,17 +76,15 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
     try:
         data = load_data(cfg)
         ctx = BuildContext(config=cfg, target=profile, out_dir=out, data=data, reporter=reporter,
-                           threads=default_threads(cfg.bench.threads, profile))
+                           threads=default_threads(cfg.bench.threads, profile), started=started)
         if ctx.work_dir.exists() and not resume:
             shutil.rmtree(ctx.work_dir)
         _make_dir(ctx.work_dir)
-        artifacts = run_pipeline(ctx)
-        failures = ctx.extras.get("conversion_failures", [])
-        chosen, budgets = judge(artifacts, profile, failures)
-        ctx.extras["predicted_on_targets"] = predict_on_targets(chosen, artifacts, ctx)
-        report = make_report(artifacts=artifacts, chosen=chosen, budgets=budgets, target=profile, config=cfg,
-                             data=data, extras=ctx.extras, duration_s=time.perf_counter() - started)
-        _promote(ctx, report, cfg)
+        state = run_pipeline(ctx)
+        if state.report is None:  # a torchrun worker rank: rank 0 finishes the build
+            return BuildResult(report=None, out_dir=out)
+        _promote(ctx, state.report, cfg)
+        report = state.report
     except BadInputError:
         # Bad input leaves nothing behind: not the staging folder, not a folder we created.
         if ctx is not None:
@@ -111,7 +108,7 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
         BadInputError: a missing or unreadable report, or one that violates the schema (the
             message names the first violation).
     """
-    from .bench.gate import judge
+    from .report.gate import judge
     from .report.regression import compare_reports, load_report, models_from_report
     from .report.schema import validate_report
 
@@ -129,104 +126,33 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
     return {"passed": passed, "target": profile.name, "budgets": budgets, "regressions": regressions}
 
 
-def calibrate_target(out: str | os.PathLike, base: str = "host", quick: bool = False,
-                     threads: int | None = None, runtimes: tuple[str, ...] = (), networks: int | None = None,
-                     networks_from: str | os.PathLike | None = None,
-                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Measure this machine with micro-benchmarks and write a calibrated profile YAML.
+def fit_target(out: str | os.PathLike, base: str = "host", quick: bool = False, threads: int | None = None,
+               runtimes: tuple[str, ...] = (), networks: int | None = None,
+               networks_from: str | os.PathLike | None = None,
+               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Fit a device profile to this machine: micro-benchmarks, optionally timed networks per runtime.
 
-    Args:
-        out: Where to write the profile (e.g. ``my-board.yaml``).
-        base: Profile whose spec figures (peaks, capacities, budgets) are kept.
-        quick: Fewer sizes and shorter timings (seconds instead of about a minute).
-        threads: Runtime threads to measure with (default: the base profile's, at most this machine's).
-        runtimes: Also fit per-runtime latency models (``onnxruntime``, ``litert``) on random
-            calibration networks timed in those runtimes (``edgekd.bench.runtime_calibration``),
-            for the base profile's FP32 and INT8 precisions.
-        networks: How many calibration networks (default 32; 14 with ``quick``).
-        networks_from: Time the networks of an :func:`export_calibration_networks` folder
-            instead of exporting them here (no torch or converter needed on the board);
-            ``runtimes`` defaults to the folder's.
-        progress: Called with one line per calibration network measured.
+    See :func:`edgekd.fitting.workflow.fit_target` for the arguments.
 
     Returns:
-        ``{"path", "profile"}``: the written file and the calibrated :class:`TargetProfile`.
+        ``{"path", "profile"}``: the written file and the fitted :class:`TargetProfile`.
     """
-    from .bench.microbench import calibrate_host, write_profile
+    from .fitting.workflow import fit_target as _fit
 
-    out_path = Path(out)
-    if out_path.is_dir() or out_path.suffix not in (".yaml", ".yml"):
-        raise OutputDirError(f"--out {out_path} must be a .yaml file path", fix="e.g. --out my-board.yaml")
-    parent = _nearest_existing_parent(out_path) if not out_path.parent.exists() else out_path.parent
-    if parent is None or not os.access(parent, os.W_OK):
-        raise OutputDirError(f"cannot write {out_path}", fix="pass --out a path in a writable folder")
-    profile = load_target(base)
-    wanted = threads or profile.runtime.threads
-    used = max(1, min(wanted, os.cpu_count() or 1))
-    records = None
-    if networks_from is not None:
-        from .bench.runtime_calibration import time_networks
-
-        records = time_networks(networks_from, used, runtimes or None, progress=progress)
-    elif runtimes:
-        records = _measure(profile, runtimes, used, networks, quick, progress)
-    calibrated = calibrate_host(profile, used, quick=quick)
-    if records is not None:
-        calibrated = _with_runtime_models(calibrated, records, used)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    return {"path": write_profile(calibrated, out_path), "profile": calibrated}
+    return _fit(out, base=base, quick=quick, threads=threads, runtimes=runtimes, networks=networks,
+                networks_from=networks_from, progress=progress)
 
 
-def _measure(profile, runtimes, threads: int, networks: int | None, quick: bool, progress) -> list[dict]:
-    from .bench.runtime_calibration import measure_networks
-    from .bench.runtime_model import MIN_NETWORKS
+def export_fitting_networks(out: str | os.PathLike, runtimes: tuple[str, ...], networks: int = 32,
+                            precisions: tuple[str, ...] = ("fp32", "int8"),
+                            progress: Callable[[str], None] | None = None) -> Path:
+    """Export random networks to time on another machine with ``fit_target(networks_from=...)``.
 
-    count = networks or (MIN_NETWORKS if quick else 32)
-    if count < MIN_NETWORKS:
-        raise ConfigError(f"--networks {count} is too few to fit a runtime model", fix=f"use at least {MIN_NETWORKS}")
-    return measure_networks(count, tuple(runtimes), _model_precisions(profile), threads, progress=progress)
-
-
-def _model_precisions(profile) -> tuple[str, ...]:
-    return tuple(p for p in ("fp32", "int8") if p in profile.precisions) or ("fp32",)
-
-
-def _with_runtime_models(profile, records: list[dict], threads: int) -> Any:
-    from .bench.runtime_calibration import fit_runtime_models
-    from .bench.runtime_model import MIN_NETWORKS
-    from .targets import profile_from_dict
-
-    if len(records) < MIN_NETWORKS:
-        raise ConfigError(f"{len(records)} calibration networks are too few to fit a runtime model",
-                          fix=f"export at least {MIN_NETWORKS}")
-    data = profile.model_dump(mode="json")
-    data["latency_models"] = fit_runtime_models(records, threads)
-    return profile_from_dict(data, source=f"calibrated {profile.name}")
-
-
-def export_calibration_networks(out: str | os.PathLike, runtimes: tuple[str, ...], networks: int = 32,
-                                precisions: tuple[str, ...] = ("fp32", "int8"),
-                                progress: Callable[[str], None] | None = None) -> Path:
-    """Export random calibration networks for ``calibrate_target(networks_from=...)`` on another machine.
-
-    Args:
-        out: A new (or empty) folder.
-        runtimes: ``onnxruntime`` and/or ``litert``: the formats to write.
-        networks: How many networks (at least 14).
-        precisions: ``fp32`` and/or ``int8``.
-        progress: Called with one line per network exported.
-
-    Returns:
-        The folder, with one sub-folder per network and ``manifest.json``.
+    See :func:`edgekd.fitting.workflow.export_fitting_networks` for the arguments.
     """
-    from .bench.runtime_calibration import export_networks
-    from .bench.runtime_model import MIN_NETWORKS
+    from .fitting.workflow import export_fitting_networks as _export
 
-    if networks < MIN_NETWORKS:
-        raise ConfigError(f"--networks {networks} is too few to fit a runtime model", fix=f"use at least {MIN_NETWORKS}")
-    if not runtimes:
-        raise ConfigError("no --runtime given", fix="pass --runtime onnxruntime and/or --runtime litert")
-    return export_networks(out, networks, tuple(runtimes), tuple(precisions), progress=progress)
+    return _export(out, runtimes, networks=networks, precisions=precisions, progress=progress)
 
 
 def list_students() -> list[Any]:

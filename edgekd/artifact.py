@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 Role = Literal["teacher", "student", "baseline"]
 Format = Literal["torch", "onnx", "tflite", "coreml"]
 Precision = Literal["fp32", "fp16", "int8"]
 
 FORMATS: tuple[str, ...] = ("torch", "onnx", "tflite", "coreml")
+# Lowest first: the deployable artifact is the lowest precision the target runs.
+_PRECISION_ORDER = ("int8", "fp16", "fp32")
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 
 
@@ -80,12 +82,12 @@ class Artifact:
         }
 
 
-def find(artifacts: list[Artifact], **match: Any) -> list[Artifact]:
+def find(artifacts: Sequence[Artifact], **match: Any) -> list[Artifact]:
     """Artifacts whose attributes equal every ``match`` value."""
     return [a for a in artifacts if all(getattr(a, k) == v for k, v in match.items())]
 
 
-def final_student(artifacts: list[Artifact]) -> Artifact:
+def final_student(artifacts: Sequence[Artifact]) -> Artifact:
     """The torch student that export, quantization and parity use: the last one built.
 
     ``student`` after distillation, ``student-pruned`` when the prune stage ran.
@@ -94,3 +96,25 @@ def final_student(artifacts: list[Artifact]) -> Artifact:
     if not students:
         raise LookupError("no torch student among the artifacts")
     return students[-1]
+
+
+def torch_ancestor(art: Artifact, artifacts: Sequence[Artifact]) -> str:
+    """Name of the torch model an artifact derives from (follows ``parent`` to the first torch model)."""
+    by_name = {a.name: a for a in artifacts}
+    while art.format != "torch" and art.parent in by_name:
+        art = by_name[art.parent]
+    return art.name
+
+
+def choose_deployable(artifacts: Sequence[Artifact], target) -> Artifact | None:
+    """The artifact that would ship: the target's preferred format, lowest precision it supports."""
+    students = [a for a in artifacts if a.role == "student" and a.format != "torch"]
+    for fmt in target.formats:
+        for precision in _PRECISION_ORDER:
+            if precision not in target.precisions:
+                continue
+            for art in students:
+                if art.format == fmt and art.precision == precision:
+                    return art
+    torch_students = [a for a in artifacts if a.role == "student" and a.format == "torch"]
+    return torch_students[-1] if torch_students else None  # the pruned student when the prune stage ran

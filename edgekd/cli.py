@@ -45,6 +45,8 @@ def build(config, target, out_dir, overrides, resume, as_json) -> None:
 
     with RichReporter() as reporter:
         result = api.build(config, target, out_dir, overrides=overrides, resume=resume, reporter=reporter)
+    if result.report is None:  # a torchrun worker rank: rank 0 reports
+        sys.exit(0)
     if as_json:
         click.echo(json.dumps(result.report, indent=2))
     else:
@@ -97,30 +99,52 @@ def targets_show(name, as_json) -> None:
         render_target(profile)
 
 
-@targets.command("calibrate")
-@click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False),
-              help="Profile YAML to write, e.g. my-board.yaml.")
-@click.option("--base", default="host", show_default=True,
-              help="Profile whose spec figures (peaks, memory, budgets) are kept.")
-@click.option("--quick", is_flag=True, help="Fewer sizes, shorter timings (seconds, not a minute).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Runtime threads (default: the base profile's).")
-@click.option("--runtime", "runtimes", multiple=True, type=click.Choice(["onnxruntime", "litert"]),
-              help="Also fit this runtime's latency model on random networks timed in it (repeatable; "
-                   "minutes: every network is exported and converted).")
-@click.option("--networks", type=click.IntRange(min=14), default=None,
-              help="Calibration networks per runtime model (default 32, 14 with --quick).")
-@click.option("--networks-from", type=click.Path(file_okay=False), default=None,
-              help="Time the networks `edgekd targets export-networks` wrote (no torch needed here).")
-def targets_calibrate(out, base, quick, threads, runtimes, networks, networks_from) -> None:
-    """Run micro-benchmarks on this machine and write a calibrated profile."""
-    from . import api
-    from .report.console import render_calibration
+def _fit_options(command):
+    """The options of `targets fit` (shared with its old name `targets calibrate`)."""
+    options = [
+        click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False),
+                     help="Profile YAML to write, e.g. my-board.yaml."),
+        click.option("--base", default="host", show_default=True,
+                     help="Profile whose spec figures (peaks, memory, budgets) are kept."),
+        click.option("--quick", is_flag=True, help="Fewer sizes, shorter timings (seconds, not a minute)."),
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="Runtime threads (default: the base profile's)."),
+        click.option("--runtime", "runtimes", multiple=True, type=click.Choice(["onnxruntime", "litert"]),
+                     help="Also fit this runtime's latency model on random networks timed in it (repeatable; "
+                          "minutes: every network is exported and converted)."),
+        click.option("--networks", type=click.IntRange(min=14), default=None,
+                     help="Fitting networks per runtime model (default 32, 14 with --quick)."),
+        click.option("--networks-from", type=click.Path(file_okay=False), default=None,
+                     help="Time the networks `edgekd targets export-networks` wrote (no torch needed here)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
-    result = api.calibrate_target(out, base=base, quick=quick, threads=threads, runtimes=tuple(runtimes),
-                                  networks=networks, networks_from=networks_from,
-                                  progress=lambda line: click.echo(line, err=True))
-    render_calibration(result["profile"], result["path"])
+
+def _fit(out, base, quick, threads, runtimes, networks, networks_from) -> None:
+    from . import api
+    from .report.console import render_fitted_profile
+
+    result = api.fit_target(out, base=base, quick=quick, threads=threads, runtimes=tuple(runtimes),
+                            networks=networks, networks_from=networks_from,
+                            progress=lambda line: click.echo(line, err=True))
+    render_fitted_profile(result["profile"], result["path"])
+
+
+@targets.command("fit")
+@_fit_options
+def targets_fit(**options) -> None:
+    """Fit a profile to this machine (micro-benchmarks, timed networks) and write it."""
+    _fit(**options)
+
+
+@targets.command("calibrate", hidden=True)
+@_fit_options
+def targets_calibrate(**options) -> None:
+    """Old name of `targets fit` (kept so existing scripts keep working)."""
+    click.echo("note: `edgekd targets calibrate` is now `edgekd targets fit`", err=True)
+    _fit(**options)
 
 
 @targets.command("export-networks")
@@ -128,16 +152,16 @@ def targets_calibrate(out, base, quick, threads, runtimes, networks, networks_fr
 @click.option("--runtime", "runtimes", multiple=True, required=True, type=click.Choice(["onnxruntime", "litert"]),
               help="Formats to write (repeatable).")
 @click.option("--networks", type=click.IntRange(min=14), default=32, show_default=True,
-              help="How many random calibration networks.")
+              help="How many random fitting networks.")
 @click.option("--precision", "precisions", multiple=True, type=click.Choice(["fp32", "int8"]),
               default=("fp32", "int8"), show_default=True, help="Precisions to write (repeatable).")
 def targets_export_networks(folder, runtimes, networks, precisions) -> None:
-    """Export calibration networks to FOLDER, to time on a board with `targets calibrate --networks-from`."""
+    """Export fitting networks to FOLDER, to time on a board with `targets fit --networks-from`."""
     from . import api
 
-    path = api.export_calibration_networks(folder, tuple(runtimes), networks, tuple(precisions),
-                                           progress=lambda line: click.echo(line, err=True))
-    click.echo(f"wrote {networks} networks to {path}; on the board: edgekd targets calibrate --out board.yaml "
+    path = api.export_fitting_networks(folder, tuple(runtimes), networks, tuple(precisions),
+                                       progress=lambda line: click.echo(line, err=True))
+    click.echo(f"wrote {networks} networks to {path}; on the board: edgekd targets fit --out board.yaml "
                f"--networks-from {path}")
 
 

@@ -3,10 +3,10 @@
 Two ways to predict latency live in a profile:
 
 * ``efficiency`` + ``op_overhead_s``: the analytical roofline's fractions of peak per op class
-  and precision (``edgekd.bench.predict``). Every profile has them: the priors below by device
-  class, which a profile may override, or figures ``edgekd targets calibrate`` measured.
+  and precision (``edgekd.predict.latency``). Every profile has them: the priors below by device
+  class, which a profile may override, or figures ``edgekd targets fit`` measured.
 * ``latency_models``: optional per-runtime models measured on the device itself by
-  ``edgekd targets calibrate --runtime ...`` (``edgekd.bench.runtime_model``). When the
+  ``edgekd targets fit --runtime ...`` (``edgekd.predict.runtime_model``). When the
   artifact's runtime and precision have one, it is used instead of the roofline.
 """
 
@@ -78,7 +78,7 @@ class FitQuality(Section):
 
 
 class RuntimeModel(Section):
-    """One runtime's latency model at one precision (see ``edgekd.bench.runtime_model``)."""
+    """One runtime's latency model at one precision (see ``edgekd.predict.runtime_model``)."""
 
     channel_tile: int = Field(1, ge=1, le=64, description="output channels are padded to a multiple of this")
     align_tile: int = Field(1, ge=1, le=64, description="convs with channels not a multiple of this run a slow path")
@@ -113,7 +113,7 @@ def _classes(conv, depthwise, pointwise, gemm, elementwise, pool, memory, int8_s
 # Priors per device class, NOT fitted to any published model latency. They encode what is
 # known about kernel libraries at batch 1: dense convs and GEMMs reach a good part of peak,
 # depthwise convs (no reuse across channels) and elementwise ops are bandwidth-bound, and
-# wide accelerators are poorly filled by small layers. `edgekd.bench.microbench` measures
+# wide accelerators are poorly filled by small layers. `edgekd.fitting.microbench` measures
 # them on the host; on another device, measure there and override in the profile.
 DEFAULT_EFFICIENCY: dict[str, dict] = {
     "host": _classes((0.30, 0.55, 0.80), (0.05, 0.15, 0.35), (0.30, 0.55, 0.85), (0.35, 0.60, 0.90),

@@ -73,13 +73,3 @@ class ConversionError(EdgekdError):
         super().__init__(message, fix=fix)
         self.fmt = fmt
         self.op = op
-
-
-class BudgetMissedError(EdgekdError):
-    """One or more budgets were missed (exit 3); the report was still written."""
-
-    exit_code = EXIT_BUDGET_MISSED
-
-    def __init__(self, misses: list[str]):
-        super().__init__("budget missed: " + "; ".join(misses))
-        self.misses = misses

@@ -1,116 +1,107 @@
-"""Runs the stages in order: teacher → distill → export → quantize → bench.
+"""The stage list, and the loop that runs, caches and restores every stage the same way.
 
-Each stage is a function ``run(artifacts, ctx) -> artifacts`` that receives every record
-built so far and returns the list with its new records appended. Stages are imported
-lazily by dotted path (so ``import edgekd`` stays light and a stage's heavy backend is
-only loaded when that stage runs). Quantization follows export because ONNX Runtime's
-static INT8 works on the exported ONNX graph and TFLite's on the traced torch graph.
+Order: teacher → distill → prune → calibrate → export → quantize → measure → predict →
+judge → report. Quantization follows export because ONNX Runtime's static INT8 works on the
+exported ONNX graph; calibration (temperature scaling) precedes export so every format ships
+the calibrated logits. Each entry names a module's ``STAGE`` declaration
+(:class:`edgekd.stage.Stage`); modules are imported only when a build runs, so
+``import edgekd`` stays light. Adding a stage is one new module plus one line here.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
+import time
 
-from .artifact import Artifact
-from .config import BuildConfig
-from .data.bundle import DataBundle
-from .progress import Reporter
-from .targets import TargetProfile
+from .stage import BuildContext, Stage, checking_reads, undeclared
+from .state import BuildState
 
-WORK_DIR_NAME = ".edgekd-work"
-
-Stage = Callable[[list[Artifact], "BuildContext"], list[Artifact]]
-
-STAGES: tuple[tuple[str, str], ...] = (
-    ("teacher", "edgekd.teachers.stage:run"),
-    ("distill", "edgekd.distill.stage:run"),
-    ("prune", "edgekd.prune.stage:run"),
-    ("calibrate", "edgekd.bench.temperature:run"),
-    ("export", "edgekd.export.stage:run"),
-    ("quantize", "edgekd.quantize.stage:run"),
-    ("bench", "edgekd.bench.stage:run"),
+STAGES: tuple[str, ...] = (
+    "edgekd.teachers.stage:STAGE",
+    "edgekd.distill.stage:STAGE",
+    "edgekd.prune.stage:STAGE",
+    "edgekd.calibrate.stage:STAGE",
+    "edgekd.export.stage:STAGE",
+    "edgekd.quantize.stage:STAGE",
+    "edgekd.measure.stage:STAGE",
+    "edgekd.predict.stage:STAGE",
+    "edgekd.report.gate:STAGE",
+    "edgekd.report.build_report:STAGE",
 )
 
 
-@dataclass
-class BuildContext:
-    """Everything a stage may read. Stages write only under ``work_dir``.
-
-    Attributes:
-        config: The validated build config.
-        target: The device profile the build is judged against.
-        out_dir: The user's output folder (receives the finished outputs at the end).
-        data: The dataset with its fixed splits.
-        reporter: Progress sink.
-        threads: Threads for host runtimes (config override or the profile's).
-    """
-
-    config: BuildConfig
-    target: TargetProfile
-    out_dir: Path
-    data: DataBundle
-    reporter: Reporter
-    threads: int
-    extras: dict = field(default_factory=dict)
-
-    @property
-    def work_dir(self) -> Path:
-        """Staging folder inside ``out_dir``; promoted into place when the build finishes."""
-        return self.out_dir / WORK_DIR_NAME
-
-    def artifact_file(self, filename: str) -> tuple[Path, str]:
-        """Where a stage writes an artifact: (absolute staging path, path relative to out_dir)."""
-        rel = f"artifacts/{filename}"
-        return self.work_dir / rel, rel
-
-    def resolve(self, rel: str) -> Path:
-        """Absolute path of an artifact recorded as ``rel`` (staged or already promoted)."""
-        staged = self.work_dir / rel
-        return staged if staged.exists() else self.out_dir / rel
-
-    def formats(self) -> list[str]:
-        """Formats to export: the config's, else the target's."""
-        return list(self.config.export.formats or self.target.formats)
+def load_stages() -> tuple[Stage, ...]:
+    """Import every declared stage, in order."""
+    stages = []
+    for dotted in STAGES:
+        module_name, _, attr = dotted.partition(":")
+        stages.append(getattr(importlib.import_module(module_name), attr))
+    return tuple(stages)
 
 
-def load_stage(dotted: str) -> Stage:
-    """Import ``package.module:function`` lazily."""
-    module_name, _, attr = dotted.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-def run_pipeline(ctx: BuildContext) -> list[Artifact]:
-    """Run every enabled stage and return all artifacts.
+def run_pipeline(ctx: BuildContext) -> BuildState:
+    """Run every enabled stage and return the final state.
 
     Each finished stage is recorded in ``work_dir`` (see :mod:`edgekd.resume`); on
-    ``--resume`` a stage whose inputs and config are unchanged is restored, not rerun.
+    ``--resume`` a stage whose declared inputs are unchanged is restored, not rerun. Under
+    torchrun, ranks other than 0 return after the last stage that runs on every rank
+    (the returned state has no report).
     """
+    from .distill import ddp
     from .resume import StageCache
 
-    cache = StageCache(ctx)
-    artifacts: list[Artifact] = []
-    for name, dotted in STAGES:
-        if name == "quantize" and not ctx.config.quantize.enabled:
-            ctx.reporter.note("quantize: off (quantize.enabled=false)")
+    stages = load_stages()
+    cache = StageCache(ctx, stages)
+    state = BuildState()
+    for stage in stages:
+        if not stage.enabled(ctx.config):
+            if stage.off_note:
+                ctx.reporter.note(stage.off_note)
             continue
-        if name == "prune" and not ctx.config.prune.enabled:
-            continue  # off by default: no note for the common case
-        restored = cache.begin(name)
+        if not stage.all_ranks and not ddp.is_main():
+            return state  # worker ranks have done their share; rank 0 exports, measures, reports
+        restored = cache.begin(stage)
         if restored is not None:
-            ctx.reporter.stage(name, "(resumed: reused from .edgekd-work)")
-            artifacts = restored
+            ctx.reporter.stage(stage.name, "(resumed: reused from .edgekd-work)")
+            state = restored.evolve(resumed_s=restored.elapsed_s)
             continue
-        ctx.reporter.stage(name)
-        artifacts = load_stage(dotted)(artifacts, ctx)
-        cache.finish(name, artifacts)
-    return artifacts
+        ctx.reporter.stage(stage.name)
+        state = _run_one(stage, state, ctx)
+        cache.finish(stage, state)
+    return state
 
 
-def default_threads(ctx_threads: int | None, target: TargetProfile) -> int:
+def run_stages(names: tuple[str, ...], ctx: BuildContext, state: BuildState | None = None) -> BuildState:
+    """Run only the named stages, in pipeline order, without the stage cache (benchmarks use it).
+
+    Raises:
+        KeyError: a name that is not a stage.
+    """
+    stages = {s.name: s for s in load_stages()}
+    unknown = set(names) - set(stages)
+    if unknown:
+        raise KeyError(f"no stage named {', '.join(sorted(unknown))}; stages: {', '.join(stages)}")
+    state = state or BuildState()
+    for stage in stages.values():
+        if stage.name in names:
+            state = _run_one(stage, state, ctx)
+    return state
+
+
+def _run_one(stage: Stage, state: BuildState, ctx: BuildContext) -> BuildState:
+    """Run one stage, timing it; with read checking on, fail on a read it did not declare."""
+    started = time.perf_counter()
+    log: set[str] = set()
+    new = stage.run(state, ctx.recording(log) if checking_reads() else ctx)
+    missing = undeclared(stage, log)
+    if missing:
+        raise AssertionError(f"stage {stage.name!r} read {', '.join(missing)} without declaring it in "
+                             f"Stage.reads (its resume key would miss them)")
+    return new.evolve(elapsed_s=new.elapsed_s + time.perf_counter() - started)
+
+
+def default_threads(ctx_threads: int | None, target) -> int:
     """Threads for host measurements: never more than this machine has."""
     wanted = ctx_threads or target.runtime.threads
     return max(1, min(wanted, os.cpu_count() or 1))

@@ -1,18 +1,17 @@
-"""Stage cache for ``edgekd build --resume``: reuse finished stages, rerun the rest.
+"""Stage cache for ``edgekd build --resume``: hash what each stage reads, store and restore its state.
 
-After each stage the pipeline records, in ``.edgekd-work/stages/<stage>.json``, the
-artifacts it returned (without their in-memory models), the build's ``extras`` and the
-sha256 of every staged file they point at, under a *key*: a hash of the config the stage
-reads, the upstream stage's key and the edgekd version (the first stage's key also covers
-the data and the teacher's files). On ``--resume`` a stage whose key and files still
-match is restored instead of run; torch models are rebuilt from the saved state dicts
-(the scratch teacher and the students from the config, file teachers from the user's
-file). The first stage whose key differs reruns, and so does every stage after it
-(their keys chain). Training checkpoints belong to the stage that is running: they are
-kept only when that stage's recorded key is unchanged, so training resumes from its last
-epoch but never from a checkpoint of another config. Multi-process (torchrun) builds do
-not use the stage cache (ranks must agree on every decision); their training still resumes
-from the trainer's checkpoints.
+After a stage runs, :class:`StageCache` records in ``.edgekd-work/stages/<stage>.json`` the
+build state it returned (artifacts without their in-memory models, every other field), the
+sha256 of each staged file the artifacts point at, and a *key*: the hash of the values of
+everything the stage declares it reads (:class:`edgekd.stage.Stage` ``reads``), the key of the
+stage before it and the edgekd version. On ``--resume`` a stage whose key and files still
+match is restored instead of run; its models are rebuilt by the stage that created them
+(``Stage.rebuild``). The first stage whose key differs reruns, and so does every stage after
+it (keys chain). Training checkpoints belong to the stage that is running: they are kept only
+when that stage's recorded key is unchanged, so training resumes from its last epoch but
+never from a checkpoint of another config. Multi-process (torchrun) builds do not use the
+stage cache (ranks must agree on every decision); their training still resumes from the
+trainer's checkpoints.
 """
 
 from __future__ import annotations
@@ -22,31 +21,41 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import __version__, atomic
 from .artifact import Artifact
-
-# Config sections each known stage reads. A stage not listed here (or a section no stage
-# claims) is keyed by the whole config, so a new stage or section can never reuse stale output.
-_READS: dict[str, tuple[str, ...]] = {
-    "teacher": ("seed", "data", "teacher"),
-    "distill": ("seed", "student", "distill"),
-    "export": ("export",),
-    "quantize": ("quantize",),
-    "bench": ("bench",),
-    "prune": ("seed", "prune", "distill"),
-    "calibrate": ("calibration",),
-}
-_CLAIMED = {section for sections in _READS.values() for section in sections}
+from .stage import BuildContext, Stage
+from .state import BuildState
 
 
-# Artifacts whose torch model is rebuilt from config + the state dict at their path.
-_REBUILDABLE = {"teacher", "student", "baseline", "student-pruned"}
-
-
-class _NotRestorable(Exception):
+class NotRestorable(Exception):
     """A recorded stage cannot be rebuilt in memory (it is rerun instead)."""
+
+
+def read_value(path: str, ctx: BuildContext) -> Any:
+    """The value behind one declared read path (see :mod:`edgekd.stage`)."""
+    root, _, rest = path.partition(".")
+    if root == "inputs":
+        return _INPUTS[rest](ctx)
+    if root == "config":
+        node: Any = ctx.config.model_dump(mode="json")
+    elif root == "target":
+        node = ctx.target.model_dump(mode="json")
+    else:
+        raise ValueError(f"read path {path!r} must start with config., target. or inputs.")
+    for part in rest.split(".") if rest else ():
+        if not isinstance(node, dict) or part not in node:
+            raise ValueError(f"read path {path!r}: no key {part!r}")
+        node = node[part]
+    return node
+
+
+def stage_key(stage: Stage, ctx: BuildContext, upstream: str) -> str:
+    """Hash of the values ``stage`` declares it reads, chained with the upstream stage's key."""
+    material = {"stage": stage.name, "edgekd_version": __version__, "upstream": upstream,
+                "reads": {path: read_value(path, ctx) for path in sorted(stage.reads)}}
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class StageCache:
@@ -54,141 +63,121 @@ class StageCache:
 
     Args:
         ctx: The build context (its ``work_dir`` holds the records).
+        stages: Every stage of the pipeline, in order (restore asks them to rebuild models).
     """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: BuildContext, stages: tuple[Stage, ...]) -> None:
         self.ctx = ctx
+        self.stages = {s.name: s for s in stages}
+        self.order = [s.name for s in stages]
         self.dir = ctx.work_dir / "stages"
         self.key = ""  # key of the last stage run or restored (chains into the next one)
         self.valid = True  # false once a stage reran: everything after reruns too
-        self._models: dict[str, Any] = {}
+        self._built_by: dict[int, str] = {}  # id(model) -> the stage that created it
         # Under torchrun every rank runs the pipeline; ranks deciding (and deleting) on their own
         # could disagree or race, so multi-process builds keep only the trainer's own checkpoints.
         self.enabled = int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1
         if self.enabled:
             _remove_temporaries(ctx.work_dir)
 
-    # -- keys -------------------------------------------------------------------------------
-    def stage_key(self, name: str) -> str:
-        """Hash of what stage ``name`` reads, chained with the previous stage's key."""
-        ctx = self.ctx
-        config = ctx.config.model_dump(mode="json")
-        reads = _READS.get(name)
-        material: dict[str, Any] = {"stage": name, "edgekd_version": __version__, "upstream": self.key}
-        if reads is None:
-            material["config"] = config
-            material["target"] = ctx.target.to_public_dict()
-        else:
-            material["config"] = {k: config.get(k) for k in reads}
-            # Sections no known stage claims (added later by another room) key every stage.
-            material["unclaimed"] = {k: v for k, v in config.items() if k not in _CLAIMED}
-        if name == "teacher":
-            material["data"] = data_digest(ctx.data)
-            material["teacher_files"] = teacher_file_digests(ctx.config.teacher)
-        elif name == "export":
-            material["formats"] = ctx.formats()
-        elif name == "quantize":
-            material["runtime"] = ctx.target.runtime.name
-        elif name == "bench":
-            material["target"] = ctx.target.to_public_dict()
-            material["threads"] = ctx.threads
-        return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
-
-    # -- restore / save -----------------------------------------------------------------------
-    def begin(self, name: str) -> list[Artifact] | None:
-        """Restore stage ``name`` if its record matches; else prepare to run it.
+    def begin(self, stage: Stage) -> BuildState | None:
+        """Restore ``stage`` if its record matches; else prepare to run it.
 
         Returns:
-            The artifacts after the stage (restored), or ``None`` when the stage must run.
+            The state after the stage (restored), or ``None`` when the stage must run.
         """
-        if not self.enabled:
+        key = stage_key(stage, self.ctx, self.key)
+        self._pending_key = key
+        if not self.enabled or not stage.cached:
+            self.key = key
             return None
-        key = self.stage_key(name)
-        record = self._read(name)
-        if self.valid and record is not None and record.get("key") == key:
+        record = _read_json(self.dir / f"{stage.name}.json")
+        if self.valid and isinstance(record, dict) and record.get("key") == key:
             try:
-                artifacts = self._restore(record)
-            except _NotRestorable:
-                artifacts = None
-            if artifacts is not None:
+                state = self._restore(record)
+            except NotRestorable:
+                state = None
+            if state is not None:
                 self.key = key
-                return artifacts
+                return state
         # This stage runs: later records are stale, and so are checkpoints of another key.
         self.valid = False
-        self._invalidate_from(name)
-        if _read_json(self.dir / f"{name}.pending") != {"key": key}:
+        self._invalidate_from(stage.name)
+        if _read_json(self.dir / f"{stage.name}.pending") != {"key": key}:
             shutil.rmtree(self.ctx.work_dir / "checkpoints", ignore_errors=True)
-        atomic.write_json(self.dir / f"{name}.pending", {"key": key})
-        self._pending_key = key
+        atomic.write_json(self.dir / f"{stage.name}.pending", {"key": key})
         return None
 
-    def finish(self, name: str, artifacts: list[Artifact]) -> None:
-        """Record stage ``name``'s output (skipped when it cannot be restored later)."""
-        if not self.enabled:
-            return
+    def finish(self, stage: Stage, state: BuildState) -> None:
+        """Record ``stage``'s output (skipped when it could not be restored later)."""
         self.key = self._pending_key
-        restorable = True
-        for art in artifacts:
-            if art.model is None:
-                continue
-            owner = next(a for a in artifacts if a.model is art.model)
-            # A model rebuilt on resume comes from its saved weights: only the models the
-            # teacher and distill stages save qualify, and only while no stage swapped them.
-            if owner.name not in _REBUILDABLE or self._models.setdefault(owner.name, art.model) is not art.model:
-                restorable = False
-                self._models[owner.name] = art.model
-        if not restorable:
-            (self.dir / f"{name}.json").unlink(missing_ok=True)
-            return  # rerun on resume (it and every stage after it)
+        for art in state.artifacts:
+            if art.model is not None:
+                self._built_by.setdefault(id(art.model), stage.name)
+        if not self.enabled or not stage.cached:
+            return
         try:
-            record = {"key": self.key, "stage": name, "artifacts": [_to_record(a, artifacts) for a in artifacts],
-                      "extras": self.ctx.extras,
+            record = {"key": self.key, "stage": stage.name, "state": state.fields_record(),
+                      "artifacts": [self._to_record(a, state.artifacts) for a in state.artifacts],
                       "files": {a.path: atomic.sha256_of(self.ctx.resolve(a.path))
-                                for a in artifacts if _staged(a)}}
+                                for a in state.artifacts if _staged(a)}}
             text = json.dumps(record, allow_nan=True)
-        except (TypeError, ValueError, _NotRestorable):
+        except (TypeError, ValueError, NotRestorable):
+            (self.dir / f"{stage.name}.json").unlink(missing_ok=True)
             return  # not JSON-able or not rebuildable: this stage simply reruns on resume
-        atomic.write_text(self.dir / f"{name}.json", text)
+        atomic.write_text(self.dir / f"{stage.name}.json", text)
 
     # -- internals ----------------------------------------------------------------------------
-    def _read(self, name: str) -> dict | None:
-        record = _read_json(self.dir / f"{name}.json")
-        return record if isinstance(record, dict) else None
+    def _to_record(self, art: Artifact, artifacts: tuple[Artifact, ...]) -> dict[str, Any]:
+        record = art_record(art)
+        if art.model is not None:
+            # The first artifact holding a model owns it (the teacher, or the student its exports share).
+            owner = next(a for a in artifacts if a.model is art.model)
+            record["model_of"] = owner.name
+            if owner is art:
+                maker = self._built_by.get(id(art.model))
+                if maker is None or self.stages[maker].rebuild is None:
+                    raise NotRestorable(art.name)
+                record["built_by"] = maker
+        return record
 
-    def _restore(self, record: dict) -> list[Artifact]:
+    def _restore(self, record: dict) -> BuildState:
         for rel, digest in record["files"].items():
             path = self.ctx.work_dir / rel
             if not path.exists() or atomic.sha256_of(path) != digest:
-                raise _NotRestorable(rel)
-        artifacts = [_from_record(r) for r in record["artifacts"]]
-        by_name = {a.name: a for a in artifacts}
-        out = []
-        for art, rec in zip(artifacts, record["artifacts"]):
-            owner = rec.get("model_of")
-            if owner is not None:
-                art = art.evolve(model=self._model(by_name[owner]))
-            out.append(art)
-        self.ctx.extras.clear()
-        self.ctx.extras.update(record["extras"])
-        return out
+                raise NotRestorable(rel)
+        recs = record["artifacts"]
+        plain = {r["name"]: art_from_record(r) for r in recs}
+        models: dict[str, Any] = {}
+        for rec in recs:
+            if rec.get("built_by"):
+                rebuild = self._rebuilder(rec["built_by"])
+                try:
+                    model = rebuild(plain[rec["name"]], self.ctx)
+                except Exception as exc:  # noqa: BLE001 - any mismatch means: rerun the stage
+                    raise NotRestorable(f"{rec['name']}: {exc}") from None
+                models[rec["name"]] = model
+                self._built_by[id(model)] = rec["built_by"]
+        artifacts = [plain[r["name"]].evolve(model=models[r["model_of"]]) if r.get("model_of") else plain[r["name"]]
+                     for r in recs]
+        return BuildState.from_fields(record["state"], artifacts)
 
-    def _model(self, art: Artifact):
-        if art.name not in self._models:
-            self._models[art.name] = rebuild_model(art, self.ctx)
-        return self._models[art.name]
+    def _rebuilder(self, name: str) -> Callable[[Artifact, BuildContext], Any]:
+        stage = self.stages.get(name)
+        if stage is None or stage.rebuild is None:
+            raise NotRestorable(name)
+        return stage.rebuild
 
     def _invalidate_from(self, name: str) -> None:
-        """Drop the records (and staged files) of ``name`` and every stage recorded after it."""
-        from .pipeline import STAGES
-
-        names = [n for n, _ in STAGES]
-        cut = names.index(name) if name in names else len(names)
+        """Drop the records (and staged files) of ``name`` and every stage after it."""
+        cut = self.order.index(name) if name in self.order else len(self.order)
         # Files of the stages before this one stay (every record lists all files so far).
-        keep = {rel for stage in names[:cut] for rel in (self._read(stage) or {}).get("files", {})}
-        for stage in [*names[cut:], name]:
-            record = self._read(stage)
+        keep = {rel for stage in self.order[:cut]
+                for rel in (_read_json(self.dir / f"{stage}.json") or {}).get("files", {})}
+        for stage in self.order[cut:]:
+            record = _read_json(self.dir / f"{stage}.json")
             (self.dir / f"{stage}.json").unlink(missing_ok=True)
-            if record is None:
+            if not isinstance(record, dict):
                 continue
             for rel in set(record.get("files", {})) - keep:
                 path = self.ctx.work_dir / rel
@@ -198,42 +187,18 @@ class StageCache:
                     path.unlink(missing_ok=True)
 
 
-def rebuild_model(art: Artifact, ctx):
-    """Rebuild the in-memory torch model of a recorded artifact from its saved weights.
+def art_record(art: Artifact) -> dict[str, Any]:
+    """An artifact as JSON (everything but its in-memory model)."""
+    return {"name": art.name, "role": art.role, "format": art.format, "precision": art.precision,
+            "path": art.path, "input_shape": list(art.input_shape), "params": art.params,
+            "macs": art.macs, "parent": art.parent, "metrics": art.metrics, "notes": list(art.notes)}
 
-    Raises:
-        _NotRestorable: the artifact is not one this module knows how to rebuild.
-    """
-    import torch
 
-    cfg = ctx.config
-    data = ctx.data
-    if art.role == "teacher" and cfg.teacher.kind != "scratch-cnn":
-        from .teachers.stage import _load_file_teacher
-
-        return _load_file_teacher(cfg.teacher, data).model
-    if art.name not in _REBUILDABLE:
-        raise _NotRestorable(art.name)
-    if art.name == "teacher" and art.path:
-        from .teachers.scratch import ScratchCNN
-
-        model = ScratchCNN(data.input_shape[0], data.num_classes, cfg.teacher.width)
-    elif art.role in ("student", "baseline") and art.path and art.path.endswith(".pt"):
-        from .students import build_student
-
-        model = build_student(cfg.student.name, data.num_classes, data.input_shape, **cfg.student.options)
-    else:
-        raise _NotRestorable(art.name)
-    try:
-        state = torch.load(ctx.resolve(art.path), weights_only=True)
-        if art.name == "student-pruned":
-            from .prune.reshape import fit_to_state_dict
-
-            fit_to_state_dict(model, state)  # channel counts come from the pruned weights
-        model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - any mismatch means: rerun the stage
-        raise _NotRestorable(f"{art.name}: {exc}") from None
-    return model.eval()
+def art_from_record(rec: dict[str, Any]) -> Artifact:
+    """Inverse of :func:`art_record` (without the model)."""
+    return Artifact(name=rec["name"], role=rec["role"], format=rec["format"], precision=rec["precision"],
+                    path=rec["path"], input_shape=tuple(rec["input_shape"]), params=rec["params"], macs=rec["macs"],
+                    parent=rec["parent"], metrics=rec["metrics"], notes=tuple(rec["notes"]))
 
 
 def data_digest(data) -> str:
@@ -255,28 +220,25 @@ def teacher_file_digests(teacher_cfg) -> dict[str, str]:
             paths.append(Path(value))
     if getattr(teacher_cfg, "kind", None) == "torch":
         paths.append(teacher_cfg.factory_parts()[0])
-    return {str(p): atomic.sha256_of(p) if p.exists() else "missing" for p in paths}
+    return {str(p): atomic.sha256_of(p) if p.is_file() else "missing" for p in paths}
+
+
+def _targets_digest(_ctx: BuildContext) -> dict[str, Any]:
+    from .targets import list_targets
+
+    return {p.name: p.model_dump(mode="json") for p in list_targets()}
+
+
+_INPUTS: dict[str, Callable[[BuildContext], Any]] = {
+    "data": lambda ctx: data_digest(ctx.data),
+    "teacher_files": lambda ctx: teacher_file_digests(ctx.config.teacher),
+    "threads": lambda ctx: ctx.threads,
+    "targets": _targets_digest,
+}
 
 
 def _staged(art: Artifact) -> bool:
     return bool(art.path) and not Path(art.path).is_absolute()
-
-
-def _to_record(art: Artifact, artifacts: list[Artifact]) -> dict[str, Any]:
-    record = {"name": art.name, "role": art.role, "format": art.format, "precision": art.precision,
-              "path": art.path, "input_shape": list(art.input_shape), "params": int(art.params),
-              "macs": int(art.macs), "parent": art.parent, "metrics": art.metrics, "notes": list(art.notes),
-              "model_of": None}
-    if art.model is not None:
-        # The first record holding this model owns it (the teacher, or the student its exports share).
-        record["model_of"] = next(a.name for a in artifacts if a.model is art.model)
-    return record
-
-
-def _from_record(rec: dict[str, Any]) -> Artifact:
-    return Artifact(name=rec["name"], role=rec["role"], format=rec["format"], precision=rec["precision"],
-                    path=rec["path"], input_shape=tuple(rec["input_shape"]), params=rec["params"], macs=rec["macs"],
-                    parent=rec["parent"], metrics=rec["metrics"], notes=tuple(rec["notes"]))
 
 
 def _read_json(path: Path) -> Any:

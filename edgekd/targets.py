@@ -22,8 +22,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 
-from .efficiency import (DEFAULT_EFFICIENCY, DEFAULT_OP_OVERHEAD_S, OP_CLASSES, Efficiency,  # noqa: F401
-                         RuntimeModel, Section)
+from .efficiency import DEFAULT_EFFICIENCY, DEFAULT_OP_OVERHEAD_S, Efficiency, RuntimeModel, Section
 from .errors import TargetError
 
 Precision = Literal["fp32", "fp16", "int8"]
@@ -256,16 +255,18 @@ class TargetProfile(Section):
 
 
 def targets_dir() -> Path:
-    """The folder holding ``<name>.yaml`` profiles: the repo's ``targets/``, else ``$EDGEKD_TARGETS_DIR``."""
-    repo = Path(__file__).resolve().parent.parent / "targets"
-    if repo.is_dir():
-        return repo
+    """The folder of ``<name>.yaml`` profiles: ``$EDGEKD_TARGETS_DIR`` when set, else the ones edgekd ships.
+
+    The shipped profiles are package data (``edgekd/profiles/``; ``targets/`` in the repository
+    points there), so a normal ``pip install`` can load them.
+    """
     env = os.environ.get(TARGETS_ENV)
-    if env and Path(env).is_dir():
+    if env:
+        if not Path(env).is_dir():
+            raise TargetError(f"{TARGETS_ENV}={env} is not a folder",
+                              fix=f"point {TARGETS_ENV} at a folder of profile YAMLs, or unset it")
         return Path(env)
-    raise TargetError(f"no targets folder: {repo} does not exist and {TARGETS_ENV} is "
-                      f"{'not a folder' if env else 'unset'}",
-                      fix=f"set {TARGETS_ENV} to a folder of profile YAMLs, or pass a profile path")
+    return Path(__file__).resolve().parent / "profiles"
 
 
 def _known_names() -> list[str]:

@@ -177,7 +177,8 @@ def _describe(cfg: AudioFolderData, length: int, frontend: LogMelFrontend, augme
         "source": "WAV files (PCM 8/16/24/32-bit or float), read with scipy.io.wavfile",
         "labels": ("file name " + cfg.label_pattern) if cfg.layout == "flat" else "class folder names",
         "sample_rate": cfg.sample_rate,
-        "resample": "scipy.signal.resample_poly (polyphase, Kaiser window)" if cfg.resample else "off: other rates are errors",
+        "resample": ("scipy.signal.resample_poly (polyphase, Kaiser window)" if cfg.resample
+                     else "off: other rates are errors"),
         "channels": "mono; multi-channel averaged" if cfg.mix_to_mono else "mono only",
         "scale": "int PCM / 2^(bits-1) (uint8: (x-128)/128), float as stored → [-1, 1]",
         "clip": {"seconds": cfg.clip_seconds, "samples": length,

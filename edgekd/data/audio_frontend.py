@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .audio_tf import tf_dct_matrix, tf_hann_window, tf_mel_weight_matrix
 from .schema import AudioFeatures

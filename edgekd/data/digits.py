@@ -10,8 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .schema import DigitsData
 from .bundle import DataBundle, Split
+from .schema import DigitsData
 
 # Raw pixels are counts 0..16; mapping to [-1, 1] keeps the inputs centred.
 _PIXEL_MAX = 16.0

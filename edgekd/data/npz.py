@@ -34,7 +34,8 @@ def load_npz(cfg: NpzData, seed: int) -> DataBundle:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"{path} is not a readable .npz ({exc.__class__.__name__}: {exc})",
-                        fix="write it with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)") from None
+                        fix="write it with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+                        ) from None
     has_val = "x_val" in arrays or "y_val" in arrays
     needed = _REQUIRED + (("x_val", "y_val") if has_val else ())
     missing = [key for key in needed if key not in arrays]

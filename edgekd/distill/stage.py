@@ -1,8 +1,9 @@
 """Distill stage: train the student from the teacher (and, optionally, a hard-label baseline).
 
 ``distill.method`` picks the objective (:mod:`edgekd.distill.methods`). Under ``torchrun``
-every rank trains (DistributedDataParallel) but only rank 0 writes files; the other ranks
-end after this stage, since export, quantization and measurement are single-process work.
+every rank trains (DistributedDataParallel) but only rank 0 writes files; the pipeline stops
+the other ranks after this stage, since export, quantization and measurement are
+single-process work.
 """
 
 from __future__ import annotations
@@ -14,36 +15,45 @@ import torch.nn.functional as F
 
 from .. import atomic
 from ..artifact import Artifact, find
+from ..stage import BuildContext, Stage
+from ..state import BuildState
 from ..students import build_student, count_params_macs
 from . import ddp
 from .methods import build_objective
 from .trainer import TrainSpec, fit
 
 
-def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
+def run(state: BuildState, ctx: BuildContext) -> BuildState:
     """Add the distilled student (and the baseline when ``distill.train_baseline``)."""
-    teacher = find(artifacts, role="teacher")[0]
+    teacher = find(state.artifacts, role="teacher")[0]
     cfg = ctx.config.distill
     device = ddp.select_device(cfg.device)
     student_model = _new_student(ctx)
     objective = build_objective(teacher.model, student_model, ctx.data.train, cfg, ctx.data.input_shape, device,
                                 teacher_name=teacher.name, teacher_input_shape=teacher.input_shape)
     try:
-        student = _train(ctx, "student", student_model, objective.loss, teacher.name, device, objective.extra)
+        student, history = _train(ctx, "student", student_model, objective.loss, teacher.name, device,
+                                  objective.extra)
     finally:
         objective.close()
         teacher.model.cpu()  # later stages run the teacher on the host
-    ctx.extras["distill_method"] = {"method": cfg.method, "description": objective.description,
-                                    "soft_label_cache": objective.cached}
-    new = [student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, {cfg.epochs} epochs")]
+    state = state.with_curve("student", history).evolve(distill_method={
+        "method": cfg.method, "description": objective.description, "soft_label_cache": objective.cached})
+    state = state.add(student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, "
+                                        f"{cfg.epochs} epochs"))
     if cfg.train_baseline:
-        baseline = _train(ctx, "baseline", _new_student(ctx), lambda logits, y, _i, _x: F.cross_entropy(logits, y),
-                          None, device)
-        new.append(baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"))
-    if not ddp.is_main():
-        # Worker ranks have done their share; rank 0 alone exports, measures and reports.
-        raise SystemExit(0)
-    return [*artifacts, *new]
+        baseline, history = _train(ctx, "baseline", _new_student(ctx),
+                                   lambda logits, y, _i, _x: F.cross_entropy(logits, y), None, device)
+        state = state.with_curve("baseline", history)
+        state = state.add(baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"))
+    return state
+
+
+def rebuild(art: Artifact, ctx: BuildContext):
+    """A trained student or baseline on resume: the registry network with its saved weights."""
+    model = _new_student(ctx)
+    model.load_state_dict(torch.load(ctx.resolve(art.path), weights_only=True))
+    return model.eval()
 
 
 def _new_student(ctx):
@@ -52,7 +62,7 @@ def _new_student(ctx):
     return build_student(ctx.config.student.name, data.num_classes, data.input_shape, **ctx.config.student.options)
 
 
-def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=None) -> Artifact:
+def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=None) -> tuple[Artifact, dict]:
     cfg = ctx.config.distill
     data = ctx.data
     spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=cfg.batch_size,
@@ -61,7 +71,6 @@ def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=Non
                   checkpoint=ctx.work_dir / "checkpoints" / f"{name}.ckpt", reporter=ctx.reporter,
                   extra=extra, device=device)
     model.cpu()  # export and measurement run on the host
-    ctx.extras[f"{name}_history"] = history
     path, rel = ctx.artifact_file(f"{name}.pt")
     if ddp.is_main():
         buffer = io.BytesIO()
@@ -69,4 +78,8 @@ def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=Non
         atomic.write_bytes(path, buffer.getvalue())
     params, macs = count_params_macs(model, data.input_shape)
     return Artifact(name=name, role="student", format="torch", precision="fp32", path=rel, model=model,
-                    input_shape=data.input_shape, params=params, macs=macs, parent=parent)
+                    input_shape=data.input_shape, params=params, macs=macs, parent=parent), history
+
+
+STAGE = Stage(name="distill", run=run, rebuild=rebuild, all_ranks=True,
+              reads=("config.seed", "config.student", "config.distill"))

@@ -25,9 +25,9 @@ from torch import nn
 
 from .. import atomic
 from ..data.bundle import Split
-from . import ddp
 from ..errors import TrainingDivergedError
 from ..progress import NullReporter, Reporter
+from . import ddp
 
 # loss_fn(logits, labels, batch_indices, inputs) -> scalar loss. The indices let KD look up
 # cached teacher logits; the (possibly augmented) inputs let it run the teacher when it cannot cache.

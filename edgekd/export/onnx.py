@@ -1,7 +1,7 @@
 """Export a torch module to one self-contained ONNX file.
 
 Exporter choice: the legacy TorchScript exporter (``dynamo=False``) at opset 17 by default.
-Both exporters match torch to ~6e-8 here (../shared/STACK.md), but the legacy one is the
+Both exporters match torch to ~6e-8 here (DEVELOPERS.md, "The stack"), but the legacy one is the
 robust pick for edge artifacts: it honours the requested opset exactly (dynamo emits opset
 18+ and version-converts down, which fails on some ops), writes initializers inline (the
 dynamo exporter writes a ``.onnx.data`` side file unless told otherwise) and gives stable
@@ -105,16 +105,13 @@ def _torch_export(model, sample, out: Path, opset: int) -> None:
                                         dynamic_shapes=({0: batch},), external_data=False)
             program.save(str(out), external_data=False)
         except Exception:
-            raise first  # the legacy message is the clearer one
+            raise first from None  # the legacy message is the clearer one
 
 
 def _check_loads(path: Path) -> None:
-    import onnxruntime as ort
+    from ..runtimes.onnx_runner import ort_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.log_severity_level = 3
-    ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    ort_session(path, 1)
 
 
 def _op_name(exc: BaseException) -> str | None:

@@ -15,16 +15,18 @@ from .. import atomic
 from ..artifact import Artifact, find
 from ..distill.losses import hinton_kd_loss
 from ..distill.trainer import TrainSpec, evaluate_top1, fit, predict_logits
+from ..stage import BuildContext, Stage
+from ..state import BuildState
 from ..students import count_params_macs
 from .prune import UNSTRUCTURED_NOTE, make_permanent, prune_structured, prune_unstructured, sparsity
 
 NAME = "student-pruned"
 
 
-def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
+def run(state: BuildState, ctx: BuildContext) -> BuildState:
     """Add the pruned, KD-recovered student."""
-    student = find(artifacts, name="student")[0]
-    teacher = find(artifacts, role="teacher")[0]
+    student = state.artifact("student")
+    teacher = find(state.artifacts, role="teacher")[0]
     pcfg, dcfg, data = ctx.config.prune, ctx.config.distill, ctx.data
     model = copy.deepcopy(student.model).eval()
     val_before = evaluate_top1(model, data.val)
@@ -66,15 +68,28 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
     p = metrics["prune"]
     if pcfg.method == "structured":
         pruned = pruned.with_note(
-            f"structured pruning: MACs {p['macs_before']:,} -> {p['macs_after']:,} ({p['macs_after'] / p['macs_before']:.2f}x), "
+            f"structured pruning: MACs {p['macs_before']:,} -> {p['macs_after']:,} "
+            f"({p['macs_after'] / p['macs_before']:.2f}x), "
             f"params {p['params_before']:,} -> {p['params_after']:,}; val top-1 {_pct(val_before)} -> "
             f"{_pct(val_pruned)} after pruning -> {_pct(p['val_top1_after_recovery'])} after "
             f"{pcfg.recovery_epochs} KD recovery epochs")
     else:
         pruned = pruned.with_note(f"{UNSTRUCTURED_NOTE}; {info['weight_sparsity']:.0%} of weights are zero; val top-1 "
                                   f"{_pct(val_before)} -> {_pct(p['val_top1_after_recovery'])} after recovery")
-    ctx.extras["student_pruned_history"] = history
-    return [*artifacts, pruned]
+    return state.with_curve(NAME, history).add(pruned)
+
+
+def rebuild(art: Artifact, ctx: BuildContext):
+    """The pruned student on resume: the registry network resized to the saved channel counts."""
+    from ..students import build_student
+    from .reshape import fit_to_state_dict
+
+    data, scfg = ctx.data, ctx.config.student
+    model = build_student(scfg.name, data.num_classes, data.input_shape, **scfg.options)
+    state = torch.load(ctx.resolve(art.path), weights_only=True)
+    fit_to_state_dict(model, state)  # channel counts come from the pruned weights
+    model.load_state_dict(state)
+    return model.eval()
 
 
 def _recover(model, teacher_model, data, pcfg, dcfg, ctx) -> dict:
@@ -98,3 +113,7 @@ def _recover(model, teacher_model, data, pcfg, dcfg, ctx) -> dict:
 
 def _pct(value: float) -> str:
     return f"{100 * value:.2f}%"
+
+
+STAGE = Stage(name="prune", run=run, rebuild=rebuild, enabled=lambda config: config.prune.enabled,
+              reads=("config.seed", "config.student", "config.prune", "config.distill"))

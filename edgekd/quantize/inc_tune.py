@@ -134,14 +134,6 @@ def _rank_by_sensitivity(fp32_path: Path, candidates: list[str], calibration: np
 
 
 def _logits(path: Path, x: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
+    from ..runtimes.onnx_runner import OrtRunner
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.log_severity_level = 3
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    fixed = isinstance(session.get_inputs()[0].shape[0], int)
-    if fixed:
-        return np.concatenate([session.run(None, {name: x[i:i + 1]})[0] for i in range(len(x))])
-    return session.run(None, {name: x})[0]
+    return OrtRunner(path, 1).infer(x)

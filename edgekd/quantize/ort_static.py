@@ -96,8 +96,8 @@ def quantize_onnx_static(fp32_path, out_path, calibration: np.ndarray, *, method
     calib_method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                     "percentile": CalibrationMethod.Percentile}[method]
     final = Path(out_path)
-    with tempfile.TemporaryDirectory(prefix=".edgekd-ortq-", dir=final.parent if final.parent.exists() else None) as work, \
-            atomic_path(final) as tmp:
+    scratch = final.parent if final.parent.exists() else None
+    with tempfile.TemporaryDirectory(prefix=".edgekd-ortq-", dir=scratch) as work, atomic_path(final) as tmp:
         prepped = Path(work) / "prepped.onnx"
         try:
             # Shape inference + ORT-level graph cleanup first: the quantizer needs every tensor's

@@ -15,35 +15,38 @@ import numpy as np
 from ..artifact import Artifact, final_student
 from ..errors import ConversionError
 from ..export.stage import record_failure
+from ..stage import BuildContext, Stage
+from ..state import BuildState
 
 _INT8_IO_RUNTIMES = {"tflite-micro", "edgetpu"}
 _SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage"}
 DEFAULT_MAX_TOP1_DROP = 0.01
 
 
-def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
+def run(state: BuildState, ctx: BuildContext) -> BuildState:
     """Add an INT8 artifact for each FP32 export (and an FP16 one for Core ML)."""
-    student = final_student(artifacts)
+    student = final_student(state.artifacts)
     calibration = ctx.data.calibration.x.numpy()
     new: list[Artifact] = []
-    for fp32 in [a for a in artifacts if a.parent == student.name and a.precision == "fp32"]:
+    for fp32 in [a for a in state.artifacts if a.parent == student.name and a.precision == "fp32"]:
         path, rel = ctx.artifact_file(f"student-int8{_SUFFIX[fp32.format]}")
         try:
             if fp32.format == "coreml":
                 new.append(_coreml_fp16(fp32, student, ctx))
             note, metrics = _quantize(fp32, student, path, calibration, ctx)
         except ConversionError as exc:
-            record_failure(ctx, exc)
+            state = record_failure(state, ctx, exc)
             continue
         art = fp32.evolve(name=f"student-int8.{fp32.format}", precision="int8", path=rel, parent=fp32.name,
                           metrics=metrics, notes=(note,))
         if metrics.get("int8_tuning", {}).get("met_budget") is False:
             t = metrics["int8_tuning"]
-            art = art.with_note(f"accuracy-aware INT8 did not meet the {100 * t['max_top1_drop']:.2f}-point top-1 budget "
+            art = art.with_note(f"accuracy-aware INT8 did not meet the {100 * t['max_top1_drop']:.2f}-point top-1 "
+                                f"budget "
                                 f"in {t['trials']} trials; kept the best model found (val drop "
                                 f"{100 * t['drop']:.2f} points, {len(t['float_ops'])} ops in float)")
         new.append(art)
-    return [*artifacts, *new]
+    return state.add(*new)
 
 
 def tflite_int8_io(ctx) -> bool:
@@ -119,3 +122,8 @@ def _coreml_fp16(fp32: Artifact, student: Artifact, ctx) -> Artifact:
     export_coreml(student.model, student.input_shape, path, precision="fp16")
     return fp32.evolve(name="student-fp16.coreml", precision="fp16", path=rel, parent=fp32.name, metrics={},
                        notes=("Core ML FP16 (weights and activations)",))
+
+
+STAGE = Stage(name="quantize", run=run, enabled=lambda config: config.quantize.enabled,
+              off_note="quantize: off (quantize.enabled=false)",
+              reads=("config.quantize", "target.runtime.name", "target.budgets.max_top1_drop"))

@@ -1,1 +1,1 @@
-"""Reports: report.json (the contract), report.md, manifest.json."""
+"""Reports: report.json (the contract), report.md/html, the budget gate and baseline comparison."""

@@ -144,8 +144,8 @@ def render_student(info: dict[str, Any]) -> None:
                     f"{info['params']:,} params, {info['macs']:,} MACs ({info['macs'] / 1e6:.1f} M)")
 
 
-def render_calibration(profile: Any, path: Path) -> None:
-    """Print what ``edgekd targets calibrate`` measured."""
+def render_fitted_profile(profile: Any, path: Path) -> None:
+    """Print what ``edgekd targets fit`` measured."""
     table = Table(title=f"measured efficiency (fraction of spec peak), {profile.runtime.threads} threads")
     for col in ("op class", "fp32 low / mid / high", "int8 low / mid / high"):
         table.add_column(col)
@@ -156,13 +156,14 @@ def render_calibration(profile: Any, path: Path) -> None:
     out = console()
     out.print(table)
     if profile.latency_models:
-        models = Table(title="runtime latency models (leave-one-out on the calibration networks)")
+        models = Table(title="runtime latency models (leave-one-out on the fitting networks)")
         for col in ("runtime / precision", "networks", "median |error|", "within ±10%", "band"):
             models.add_column(col)
         for runtime, per_precision in profile.latency_models.items():
             for precision, model in per_precision.items():
                 models.add_row(f"{runtime}/{precision}", str(model.fit.networks),
-                               f"{100 * model.fit.loo_median_abs_error:.1f}%", f"{100 * model.fit.loo_within_10pct:.0f}%",
+                               f"{100 * model.fit.loo_median_abs_error:.1f}%",
+                               f"{100 * model.fit.loo_within_10pct:.0f}%",
                                f"{100 * model.band.low:+.0f}% .. {100 * model.band.high:+.0f}%")
         out.print(models)
     out.print(f"bandwidth {profile.memory.bandwidth_bytes_per_s / 1e9:.1f} GB/s, op overhead "

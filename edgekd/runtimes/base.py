@@ -8,9 +8,8 @@ branches on the format.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
-
 from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -61,6 +60,27 @@ def chunked(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], chunk: int = 
     outs = [np.asarray(fn(x[i:i + chunk]), dtype=np.float32) for i in range(0, len(x), chunk)]
     out = np.concatenate(outs, axis=0)
     return out.reshape(len(x), -1)
+
+
+def in_batches(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], batch: int | None,
+               chunk: int = CHUNK) -> np.ndarray:
+    """Run ``fn`` over the rows of ``x`` (any layout) and stack its float32 outputs ``[N, ...]``.
+
+    ``batch=None`` (a dynamic batch dimension): chunks of ``chunk`` rows. A fixed batch ``B``:
+    chunks of exactly ``B`` rows, the last one zero-padded and its padding dropped from the output.
+    """
+    step = batch or chunk
+    outs = []
+    for start in range(0, len(x), step):
+        rows = np.ascontiguousarray(x[start:start + step])
+        real = len(rows)
+        if batch and real < batch:
+            rows = np.concatenate([rows, np.zeros((batch - real, *rows.shape[1:]), rows.dtype)])
+        out = np.asarray(fn(rows), dtype=np.float32)
+        outs.append(out.reshape(len(rows), -1)[:real])
+    if not outs:
+        raise ValueError("inference needs at least one sample")
+    return np.concatenate(outs, axis=0)
 
 
 def check_model_file(path: str | Path, fmt: str) -> None:

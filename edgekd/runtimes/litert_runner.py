@@ -10,8 +10,8 @@ What the runner hides from callers, who always pass float32 NCHW and get float32
   (``q = round(x / scale) + zero_point``, clipped to the dtype's range); int8/uint8
   outputs are dequantized with ``(q - zero_point) * scale``.
 * Batch: a model with a dynamic batch (``shape_signature[0] == -1``) is resized to the
-  chunk; a fixed batch of 1 is looped (resizing a fixed-shape graph is not safe: its
-  reshape ops carry the batch as a constant).
+  chunk; a fixed batch is fed in chunks of exactly that size, the last one padded
+  (resizing a fixed-shape graph is not safe: its reshape ops carry the batch as a constant).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, ModelFileError
-from .base import CHUNK, as_batch, check_model_file, chunked
+from .base import CHUNK, as_batch, check_model_file, in_batches
 
 
 def quantize(x: np.ndarray, scale: float, zero_point: int, dtype) -> np.ndarray:
@@ -86,6 +86,10 @@ class LiteRTRunner:
         self.dynamic_batch = sig is not None and len(sig) > 0 and int(sig[0]) == -1
         self.model_shape = tuple(int(d) for d in self._in["shape"])
         self._batch = self.model_shape[0] if self.model_shape else 1
+        signature = [int(d) for d in (sig if sig is not None and len(sig) else self.model_shape)]
+        # Per-sample input shape in the model's own layout; None where the signature is dynamic.
+        self.declared = tuple(d if s > 0 else None for d, s in zip(self.model_shape[1:], signature[1:]))
+        self.fixed_batch = None if self.dynamic_batch else (self._batch or 1)
 
     # -- layout and dtype -------------------------------------------------------------------------
 
@@ -102,13 +106,17 @@ class LiteRTRunner:
                         f"data samples are {list(sample)} (NCHW)",
                         fix="export the model for the dataset's input shape")
 
+    def _quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """A float batch in the model's layout -> the dtype the interpreter takes."""
+        if self.input_q is not None:
+            return np.ascontiguousarray(quantize(x, *self.input_q, self._in["dtype"]))
+        return np.ascontiguousarray(x, dtype=self._in["dtype"])
+
     def _to_model(self, x: np.ndarray) -> np.ndarray:
         """Float32 NCHW batch -> the array the interpreter takes (layout, dtype)."""
         if x.ndim == 4 and self.channels_last(x.shape[1:]):
             x = x.transpose(0, 2, 3, 1)
-        if self.input_q is not None:
-            return np.ascontiguousarray(quantize(x, *self.input_q, self._in["dtype"]))
-        return np.ascontiguousarray(x, dtype=self._in["dtype"])
+        return self._quantize_input(x)
 
     def _from_model(self, y: np.ndarray) -> np.ndarray:
         if self.output_q is not None:
@@ -122,22 +130,24 @@ class LiteRTRunner:
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self._out["index"])
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        xm = self._to_model(x)
-        if self.dynamic_batch:
-            if len(xm) != self._batch:
-                self.interpreter.resize_tensor_input(self._in["index"], list(xm.shape), strict=True)
-                self.interpreter.allocate_tensors()
-                self._batch = len(xm)
-            return self._from_model(self._invoke(xm))
-        if self._batch != 1:
-            raise ModelFileError(f"TFLite model {self.path} has a fixed batch of {self._batch}",
-                                 fix="export with batch 1 or a dynamic batch dimension")
-        return np.concatenate([self._from_model(self._invoke(xm[i:i + 1])) for i in range(len(xm))], axis=0)
+    def _run(self, xm: np.ndarray) -> np.ndarray:
+        """One interpreter call on a batch in the model's layout and dtype."""
+        if self.dynamic_batch and len(xm) != self._batch:
+            self.interpreter.resize_tensor_input(self._in["index"], list(xm.shape), strict=True)
+            self.interpreter.allocate_tensors()
+            self._batch = len(xm)
+        return self._from_model(self._invoke(xm))
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Float32 outputs ``[N, K]`` for a float batch already in the model's own layout."""
+        return in_batches(self._quantize_input(x), self._run, self.fixed_batch, CHUNK)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Float32 logits ``[N, K]`` for a float32 NCHW batch."""
-        return chunked(x, self._run, CHUNK)
+        x = as_batch(x)
+        if x.ndim == 4 and self.channels_last(x.shape[1:]):
+            x = x.transpose(0, 2, 3, 1)
+        return self.infer(x)
 
     def prepare(self, x1: np.ndarray) -> np.ndarray:
         """One sample already in the model's layout and dtype (and the interpreter at batch 1)."""

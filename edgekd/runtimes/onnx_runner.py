@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
-from .base import CHUNK, as_batch, check_model_file, chunked
+from .base import CHUNK, as_batch, check_model_file, in_batches
 
 
 def ort_session(path: str | Path, threads: int = 1, model_bytes: bytes | None = None):
@@ -37,18 +37,26 @@ def ort_session(path: str | Path, threads: int = 1, model_bytes: bytes | None = 
                              fix="re-export the model (the file may be truncated or not an ONNX model)") from exc
 
 
-class OrtRunner:
-    """An ONNX model in onnxruntime (CPU).
+_FLOAT_INPUTS = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
-    Works with a dynamic batch dimension (chunks of 256) or a fixed batch of 1 (one
-    sample at a time). The first input and first output are used.
+
+class OrtRunner:
+    """An ONNX model in onnxruntime (CPU): its first input and first output.
+
+    Works with a dynamic batch dimension (chunks of :data:`CHUNK` rows) or a fixed batch
+    (chunks of exactly that size, the last one padded). Float32 batches are cast to the
+    model's float input type.
 
     Args:
         path: The ``.onnx`` file.
         threads: Intra-op threads.
 
+    Attributes:
+        declared: The input's per-sample shape (``None`` for a dynamic dimension).
+        fixed_batch: The input's batch size, or ``None`` when it is dynamic.
+
     Raises:
-        ModelFileError: The file cannot be loaded.
+        ModelFileError: The file cannot be loaded, has more than one input, or a non-float input.
     """
 
     name = "onnxruntime"
@@ -57,32 +65,37 @@ class OrtRunner:
         self.path = Path(path)
         self.threads = int(threads)
         self.session = ort_session(self.path, self.threads)
-        inp = self.session.get_inputs()[0]
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise ModelFileError(f"ONNX model {self.path.name} has {len(inputs)} inputs "
+                                 f"({', '.join(i.name for i in inputs)}); edgekd feeds one tensor",
+                                 fix="export the model with a single input")
+        inp = inputs[0]
+        if inp.type not in _FLOAT_INPUTS:
+            raise ModelFileError(f"ONNX model {self.path.name} takes {inp.type} input; edgekd feeds float data",
+                                 fix="export with a float input (QDQ INT8 models keep a float input)")
         self.input_name = inp.name
+        self.input_dtype = _FLOAT_INPUTS[inp.type]
         self.output_name = self.session.get_outputs()[0].name
-        batch = inp.shape[0] if inp.shape else None
-        # A symbolic ("batch") or missing dim is dynamic; an int is fixed.
-        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
-        if inp.type not in ("tensor(float)",):
-            raise ModelFileError(f"ONNX model {self.path} takes {inp.type} input, edgekd feeds float32",
-                                 fix="export with float32 input (QDQ INT8 models keep a float input)")
+        # A symbolic ("batch") or missing dim is dynamic; a positive int is fixed.
+        dims = [d if isinstance(d, int) and d > 0 else None for d in inp.shape]
+        self.fixed_batch = dims[0] if dims else None
+        self.declared = tuple(dims[1:])
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        if self.fixed_batch is None:
-            return self.session.run([self.output_name], {self.input_name: x})[0]
-        if self.fixed_batch != 1:
-            raise ModelFileError(f"ONNX model {self.path} has a fixed batch of {self.fixed_batch}",
-                                 fix="export with batch 1 or a dynamic batch dimension")
-        return np.concatenate([self.session.run([self.output_name], {self.input_name: x[i:i + 1]})[0]
-                               for i in range(len(x))], axis=0)
+        return self.session.run([self.output_name], {self.input_name: x.astype(self.input_dtype, copy=False)})[0]
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Float32 outputs ``[N, K]`` for a batch already in the model's own layout."""
+        return in_batches(x, self._run, self.fixed_batch, CHUNK)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Float32 logits ``[N, K]`` for a float32 NCHW batch."""
-        return chunked(x, self._run, CHUNK)
+        return self.infer(as_batch(x))
 
     def prepare(self, x1: np.ndarray) -> dict:
         """The feed dict for one sample."""
-        return {self.input_name: as_batch(x1)[:1]}
+        return {self.input_name: as_batch(x1)[:1].astype(self.input_dtype, copy=False)}
 
     def run_once(self, x1: dict) -> None:
         """One inference on a prepared feed."""

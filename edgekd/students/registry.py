@@ -88,15 +88,6 @@ def list_students() -> list[StudentInfo]:
     return [info for _, (info, _fn) in sorted(_REGISTRY.items())]
 
 
-def student_info(name: str) -> StudentInfo:
-    """The registry entry for ``name``.
-
-    Raises:
-        ConfigError: If no student has that name (with a did-you-mean suggestion).
-    """
-    return _lookup(name)[0]
-
-
 def build_student(name: str, num_classes: int, input_shape: Sequence[int], **options: Any) -> nn.Module:
     """Build a registered student for one task shape.
 

@@ -1,9 +1,11 @@
 """Black-box teachers: a model in another runtime behind a torch-callable ``nn.Module``.
 
 The distill stage calls every teacher as ``teacher(x_nchw) -> logits`` (see
-``edgekd.distill.trainer.predict_logits``). A :class:`BlackBoxTeacher` hides what the
-runtime needs instead: NHWC layout, a fixed batch size, numpy arrays, int8 I/O. It has no
-parameters and never builds an autograd graph (the teacher is frozen).
+``edgekd.distill.trainer.predict_logits``). A :class:`BlackBoxTeacher` decides the layout
+(NCHW or NHWC, from the model's declared input or the user's ``input_layout``) and hands the
+batch to its runtime; batching, a fixed batch size and int8 I/O are the runtime's business
+(an ONNX or TFLite teacher wraps the same :mod:`edgekd.runtimes` runner the build measures
+artifacts with). It has no parameters and never builds an autograd graph (the teacher is frozen).
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ import torch
 from torch import nn
 
 from ..errors import ModelFileError
-
-# Rows per runtime call: bounds activation memory on big splits.
-CHUNK = 256
 
 Dim = int | None  # None: a dynamic (symbolic) dimension
 
@@ -81,7 +80,7 @@ class BlackBoxTeacher(nn.Module):
     """Base of the runtime-backed teachers: ``forward(x_nchw) -> logits`` with no gradient.
 
     Subclasses set ``path``, ``kind``, ``declared`` (per-sample input shape in the model's
-    own layout), ``fixed_batch`` (``None`` for a dynamic batch) and implement :meth:`run`.
+    own layout), ``fixed_batch`` (``None`` for a dynamic batch) and implement :meth:`infer`.
 
     Attributes:
         layout: ``nchw`` or ``nhwc``: how our NCHW batches are fed (set by :meth:`set_layout`).
@@ -97,8 +96,8 @@ class BlackBoxTeacher(nn.Module):
         self.fixed_batch = fixed_batch
         self.layout = "nchw"
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Logits of one chunk already in the model's layout (float32; ``fixed_batch`` rows if fixed)."""
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Float32 outputs ``[N, K]`` for a float32 batch already in the model's layout (any N)."""
         raise NotImplementedError
 
     def set_layout(self, requested: str, input_shape: Sequence[int]) -> None:
@@ -127,23 +126,29 @@ class BlackBoxTeacher(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Float32 logits ``[N, K]`` for a float NCHW batch (run in chunks, no gradient)."""
+        """Float32 logits ``[N, K]`` for a float NCHW batch (no gradient)."""
         arr = x.detach().to("cpu", torch.float32).numpy()
+        if len(arr) == 0:
+            return torch.empty(0)
         if self.layout == "nhwc":
             arr = arr.transpose(0, 2, 3, 1)
-        step = self.fixed_batch or CHUNK
-        outs = []
-        for start in range(0, len(arr), step):
-            chunk = np.ascontiguousarray(arr[start:start + step])
-            rows = len(chunk)
-            if self.fixed_batch and rows < self.fixed_batch:  # pad a fixed-batch graph's last chunk
-                pad = np.zeros((self.fixed_batch - rows, *chunk.shape[1:]), np.float32)
-                chunk = np.concatenate([chunk, pad])
-            out = np.asarray(self.run(chunk), dtype=np.float32)
-            outs.append(out.reshape(len(chunk), -1)[:rows])
-        if not outs:
-            return torch.empty(0)
-        return torch.from_numpy(np.concatenate(outs))
+        return torch.from_numpy(self.infer(np.ascontiguousarray(arr)))
+
+
+class RunnerTeacher(BlackBoxTeacher):
+    """A teacher run by an :mod:`edgekd.runtimes` runner (onnxruntime, LiteRT).
+
+    Args:
+        path: The user's model file.
+        runner: The opened runner (its ``declared`` input and ``fixed_batch`` describe the model).
+    """
+
+    def __init__(self, path: Path, runner):
+        super().__init__(path, runner.declared, runner.fixed_batch)
+        self.runner = runner
+
+    def infer(self, x: np.ndarray) -> np.ndarray:  # noqa: D102
+        return self.runner.infer(x)
 
 
 class LogProbabilities(nn.Module):
@@ -177,3 +182,8 @@ def unwrap(model: nn.Module) -> nn.Module:
     while isinstance(model, (LogProbabilities, ChannelsLastInput)):
         model = model.inner
     return model
+
+
+def is_black_box(model: nn.Module) -> bool:
+    """Whether ``model`` runs in another runtime (ONNX, TFLite, Keras) behind a torch-callable wrapper."""
+    return isinstance(unwrap(model), BlackBoxTeacher)

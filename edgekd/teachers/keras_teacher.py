@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelFileError
+from ..errors import ConfigError, ModelFileError
 from .blackbox import BlackBoxTeacher, check_file, load_failed
 from .schema import KerasTeacher
 
@@ -40,8 +40,10 @@ class KerasTeacherModel(BlackBoxTeacher):
         self._call = call
         self.params = params
 
-    def run(self, x: np.ndarray) -> np.ndarray:  # noqa: D102
-        return self._call(x)
+    def infer(self, x: np.ndarray) -> np.ndarray:  # noqa: D102
+        from ..runtimes.base import in_batches
+
+        return in_batches(x, self._call, None)
 
     def size(self, input_shape) -> tuple[int, int | None]:
         """Keras' own parameter count; MACs are not known for a black box."""
@@ -94,8 +96,24 @@ def _open_saved_model(path: Path):
     return call, shape, params
 
 
+def require_tensorflow() -> None:
+    """Raise a one-line :class:`ConfigError` when TensorFlow (the ``keras`` extra) is not installed."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        raise ConfigError("teacher.kind keras needs TensorFlow, which is not installed",
+                          fix="pip install 'edgekd[keras]', or convert the teacher to .tflite or .onnx and use "
+                              "teacher.kind tflite / onnx") from None
+
+
 def load_keras_teacher(cfg: KerasTeacher) -> tuple[KerasTeacherModel, str]:
-    """Open a Keras / SavedModel teacher (see :class:`KerasTeacherModel`)."""
+    """Open a Keras / SavedModel teacher (see :class:`KerasTeacherModel`).
+
+    Raises:
+        ConfigError: TensorFlow is not installed (``pip install 'edgekd[keras]'``).
+        ModelFileError: the file cannot be loaded, or has more than one input.
+    """
+    require_tensorflow()
     model = KerasTeacherModel(cfg.path)
     what = "SavedModel" if cfg.path.is_dir() else "Keras"
     return model, f"{what} teacher {cfg.path.name} (TensorFlow, black box)"

@@ -16,15 +16,18 @@ import torch.nn.functional as F
 from .. import atomic
 from ..artifact import Artifact
 from ..distill.trainer import TrainSpec, fit
+from ..stage import BuildContext, Stage
+from ..state import BuildState
 from ..students import count_params_macs
 
 
-def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
+def run(state: BuildState, ctx: BuildContext) -> BuildState:
     """Add the teacher artifact (role ``teacher``, fp32): trained on the spot, or the user's loaded file."""
     cfg = ctx.config.teacher
     data = ctx.data
     if cfg.kind == "scratch-cnn":
-        model = _train_scratch(ctx)
+        model, history = _train_scratch(ctx)
+        state = state.with_curve("teacher", history)
         path, rel = ctx.artifact_file("teacher.pt")
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
@@ -35,7 +38,19 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
                            input_shape=data.input_shape, params=params, macs=macs).with_note(description)
     else:
         teacher = _load_file_teacher(cfg, data)
-    return [*artifacts, teacher]
+    return state.add(teacher)
+
+
+def rebuild(art: Artifact, ctx: BuildContext):
+    """The teacher's model on resume: the scratch CNN from its saved weights, or the user's file again."""
+    cfg = ctx.config.teacher
+    if cfg.kind != "scratch-cnn":
+        return _load_file_teacher(cfg, ctx.data).model
+    from .scratch import ScratchCNN
+
+    model = ScratchCNN(ctx.data.input_shape[0], ctx.data.num_classes, cfg.width)
+    model.load_state_dict(torch.load(ctx.resolve(art.path), weights_only=True))
+    return model.eval()
 
 
 # The artifact format of each file kind: the runtime the teacher really runs in. Keras has no
@@ -66,8 +81,7 @@ def _train_scratch(ctx):
     history = fit(model, ctx.data.train, ctx.data.val, spec, lambda logits, y, _i, _x: F.cross_entropy(logits, y),
                   seed=ctx.config.seed, label="teacher", checkpoint=ctx.work_dir / "checkpoints" / "teacher.ckpt",
                   reporter=ctx.reporter)
-    ctx.extras["teacher_history"] = history
-    return model
+    return model, history
 
 
 def _source_file(cfg) -> Path:
@@ -75,3 +89,8 @@ def _source_file(cfg) -> Path:
     if cfg.kind != "torch":
         return Path(cfg.path)
     return Path(cfg.weights) if cfg.weights is not None else cfg.factory_parts()[0]
+
+
+# Teacher files and the data are hashed (inputs.*): a changed file or split reruns everything.
+STAGE = Stage(name="teacher", run=run, rebuild=rebuild, all_ranks=True,
+              reads=("config.seed", "config.data", "config.teacher", "inputs.data", "inputs.teacher_files"))

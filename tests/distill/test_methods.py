@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgekd.artifact import Artifact
+from edgekd.state import BuildState
 from edgekd.config import DistillConfig, load_config
 from edgekd.data.bundle import DataBundle, Split
 from edgekd.distill import stage
@@ -155,13 +156,15 @@ def test_distill_stage_runs_fitnets_and_the_baseline(tmp_path):
     train = _split()
     data = DataBundle(name="toy", task="image", class_names=("a", "b", "c"), input_shape=SHAPE, train=train,
                       val=_split(24, 1), test=_split(24, 2), calibration=_split(8, 3))
-    ctx = SimpleNamespace(config=cfg, data=data, reporter=None, extras={}, work_dir=tmp_path / "w",
+    ctx = SimpleNamespace(config=cfg, data=data, reporter=None, work_dir=tmp_path / "w",
                           artifact_file=lambda f: (tmp_path / "w" / "artifacts" / f, f"artifacts/{f}"))
     teacher = Artifact(name="teacher", role="teacher", format="torch", precision="fp32", path="t.pt",
                        model=Teacher().eval(), input_shape=SHAPE, params=0, macs=0)
-    out = stage.run([teacher], ctx)
+    state = stage.run(BuildState(artifacts=(teacher,)), ctx)
+    out = list(state.artifacts)
     roles = [a.role for a in out]
     assert roles == ["teacher", "student", "baseline"]
     assert "FitNets" in " ".join(out[1].notes)
     assert (tmp_path / "w" / "artifacts" / "student.pt").is_file()
-    assert ctx.extras["distill_method"]["method"] == "fitnets"
+    assert state.distill_method["method"] == "fitnets"
+    assert set(state.training_curves) == {"student", "baseline"}

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 from torch import nn
 
 from edgekd.api import build
-from edgekd.errors import BudgetMissedError
 from edgekd.students.registry import _REGISTRY, register_student
 
 FAST = ["teacher.epochs=1", "distill.epochs=1", "bench.latency_mode=off"]
@@ -40,10 +37,7 @@ def cumprod_student():
 
 
 def _build(out, overrides):
-    try:
-        return build(None, "pixel-8", out, overrides=overrides).report
-    except BudgetMissedError:  # 1-epoch models miss accuracy budgets; the report is still written
-        return json.loads((out / "report.json").read_text())
+    return build(None, "pixel-8", out, overrides=overrides).report  # a missed budget still returns the report
 
 
 def test_pixel8_writes_three_formats_fp32_and_int8_with_parity(tmp_path):

@@ -7,7 +7,8 @@ import torch
 from edgekd.artifact import Artifact, final_student
 from edgekd.config import load_config
 from edgekd.data.bundle import DataBundle, Split
-from edgekd.pipeline import BuildContext
+from edgekd.stage import BuildContext
+from edgekd.state import BuildState
 from edgekd.progress import NullReporter
 from edgekd.prune.stage import run
 from edgekd.targets import load_target
@@ -40,7 +41,7 @@ def _artifacts() -> list[Artifact]:
 
 def test_structured_stage_records_before_after_and_curve(tmp_path):
     ctx = make_ctx(tmp_path, ["prune.enabled=true", "prune.recovery_epochs=2", "distill.batch_size=16"])
-    out = run(_artifacts(), ctx)
+    out = list(run(BuildState(artifacts=tuple(_artifacts())), ctx).artifacts)
     pruned = out[-1]
     assert pruned.name == "student-pruned" and pruned.role == "student" and pruned.parent == "student"
     assert final_student(out) is pruned
@@ -54,7 +55,7 @@ def test_structured_stage_records_before_after_and_curve(tmp_path):
 
 def test_unstructured_stage_says_it_does_not_reduce_dense_latency(tmp_path):
     ctx = make_ctx(tmp_path, ["prune.enabled=true", "prune.method=unstructured", "prune.recovery_epochs=1"])
-    pruned = run(_artifacts(), ctx)[-1]
+    pruned = run(BuildState(artifacts=tuple(_artifacts())), ctx).artifacts[-1]
     assert "does not reduce dense latency" in pruned.notes[0]
     assert pruned.metrics["prune"]["weight_sparsity"] > 0.4
     assert pruned.macs == pruned.metrics["prune"]["macs_before"]

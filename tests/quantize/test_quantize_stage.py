@@ -10,7 +10,8 @@ from edgekd.artifact import Artifact
 from edgekd.config import load_config
 from edgekd.data.bundle import DataBundle, Split
 from edgekd.export.onnx import export_onnx
-from edgekd.pipeline import BuildContext
+from edgekd.stage import BuildContext
+from edgekd.state import BuildState
 from edgekd.progress import NullReporter
 from edgekd.quantize import stage
 from edgekd.targets import load_target
@@ -37,7 +38,7 @@ def _artifacts(ctx, model, lib) -> list[Artifact]:
 
 def test_accuracy_aware_within_budget_reports_tuning(tmp_path, tiny_model, lib):
     ctx = _ctx(tmp_path, lib, ["quantize.accuracy_aware=true", "quantize.max_top1_drop=0.05"])
-    int8 = stage.run(_artifacts(ctx, tiny_model, lib), ctx)[-1]
+    int8 = stage.run(BuildState(artifacts=_artifacts(ctx, tiny_model, lib)), ctx).artifacts[-1]
     tuning = int8.metrics["int8_tuning"]
     assert int8.name == "student-int8.onnx" and ctx.resolve(int8.path).is_file()
     assert tuning["met_budget"] is True and tuning["drop"] <= 0.05 and tuning["split"] == "val"
@@ -50,7 +51,7 @@ def test_accuracy_aware_miss_keeps_best_and_says_so(tmp_path, tiny_model, lib, m
     monkeypatch.setattr(stage, "onnx_top1", lambda path, x, y: 1.0 if "fp32" in str(path) else 0.5)
     ctx = _ctx(tmp_path, lib, ["quantize.accuracy_aware=true", "quantize.max_top1_drop=0.01",
                                "quantize.max_trials=2"])
-    int8 = stage.run(_artifacts(ctx, tiny_model, lib), ctx)[-1]
+    int8 = stage.run(BuildState(artifacts=_artifacts(ctx, tiny_model, lib)), ctx).artifacts[-1]
     tuning = int8.metrics["int8_tuning"]
     assert tuning["met_budget"] is False and tuning["trials"] == 2
     assert ctx.resolve(int8.path).is_file()  # the best model is kept

@@ -117,9 +117,11 @@ def test_mutated_profiles_accept_or_target_error(mutations):
 @given(data=TREES)
 def test_any_value_as_profile(data):
     try:
-        profile_from_dict(data, "random")
-    except TargetError:
-        pass
+        profile = profile_from_dict(data, "random")
+    except TargetError as exc:
+        assert "\n" not in exc.one_line() and exc.exit_code == 2
+    else:
+        assert isinstance(profile, TargetProfile) and isinstance(data, dict)
 
 
 def _report_example() -> dict:
@@ -141,30 +143,28 @@ REPORT_PATHS = list(_paths(_report_example()))
 @given(mutations=st.lists(st.tuples(st.sampled_from(REPORT_PATHS), st.sampled_from(["delete", "set", "rename"]),
                                     TREES), min_size=1, max_size=3))
 def test_mutated_reports_validate_or_schema_error(mutations, tmp_path):
-    jsonschema = pytest.importorskip("jsonschema")
-    from edgekd.report.regression import load_report
+    """`edgekd check` on a mutated report: a schema violation is a one-line BadInputError, never a crash."""
+    import jsonschema
 
-    try:
-        from edgekd.report.schema import report_schema
-    except ImportError:  # pragma: no cover - the schema module belongs to another room
-        report_schema = None
+    from edgekd.api import check
+    from edgekd.report.schema import report_schema
+
     report = _report_example()
     for path, op, value in mutations:
         try:
             _mutate(report, path, op, value)
         except (KeyError, IndexError, TypeError):
             continue
-    if report_schema is not None:
-        try:
-            jsonschema.Draft202012Validator(report_schema()).validate(report)
-        except jsonschema.ValidationError:
-            pass
+    valid = jsonschema.Draft202012Validator(report_schema()).is_valid(report)
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report), encoding="utf-8")
     try:
-        load_report(path)
-    except BadInputError:
-        pass
+        result = check(path, target="raspberry-pi-4")
+    except BadInputError as exc:
+        assert "\n" not in exc.one_line() and exc.fix
+    else:
+        assert valid, "a report that violates the schema was judged"
+        assert isinstance(result["passed"], bool) and isinstance(result["budgets"], list)
 
 
 @FAST
@@ -175,6 +175,13 @@ def test_any_text_as_report(text, tmp_path):
     path = tmp_path / "report.json"
     path.write_text(text, encoding="utf-8")
     try:
-        load_report(path)
-    except BadInputError:
-        pass
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    is_report = isinstance(parsed, dict) and {"models", "budgets", "target"} <= set(parsed)
+    try:
+        loaded = load_report(path)
+    except BadInputError as exc:
+        assert not is_report and "\n" not in exc.one_line()
+    else:
+        assert is_report and loaded == parsed

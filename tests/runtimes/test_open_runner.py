@@ -46,8 +46,8 @@ def _check_bad_file(good, fmt, label, tmp_path, how):
 
 
 def test_importing_runtimes_loads_no_backend():
-    code = ("import sys, edgekd, edgekd.runtimes, edgekd.bench.calibration, edgekd.bench.latency, "
-            "edgekd.bench.parity; heavy = {'ai_edge_litert', 'tensorflow', 'litert_torch', 'onnxruntime', "
+    code = ("import sys, edgekd, edgekd.runtimes, edgekd.measure.calibration, edgekd.measure.latency, "
+            "edgekd.measure.parity; heavy = {'ai_edge_litert', 'tensorflow', 'litert_torch', 'onnxruntime', "
             "'coremltools'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -165,13 +165,16 @@ def test_peak_macs_fallbacks_and_thread_scaling():
         host.peak_macs("int4")
 
 
-def test_env_dir_is_the_fallback(tmp_path, monkeypatch):
-    (tmp_path / "pkg").mkdir()
+def test_env_dir_comes_first_then_the_shipped_profiles(tmp_path, monkeypatch):
     _write(tmp_path, {**_host_data(), "name": "myboard"}, "myboard.yaml")
-    monkeypatch.setattr(targets, "__file__", str(tmp_path / "pkg" / "nowhere" / "targets.py"))
     monkeypatch.setenv(targets.TARGETS_ENV, str(tmp_path))
     assert targets_dir() == tmp_path
     assert load_target("myboard").name == "myboard"
-    monkeypatch.delenv(targets.TARGETS_ENV)
+    assert [p.name for p in targets.list_targets()] == ["myboard"]
+    monkeypatch.setenv(targets.TARGETS_ENV, str(tmp_path / "missing"))
     with pytest.raises(TargetError, match=targets.TARGETS_ENV):
         targets_dir()
+    monkeypatch.delenv(targets.TARGETS_ENV)
+    shipped = targets_dir()
+    assert shipped == Path(targets.__file__).resolve().parent / "profiles"  # package data, not the repo root
+    assert (shipped / "raspberry-pi-4.yaml").is_file()

@@ -145,3 +145,17 @@ def test_factory_spec_is_validated():
 
     with pytest.raises(ValidationError, match="file.py:function_name"):
         TorchTeacher(factory="models/resnet:make_model")
+
+
+def test_keras_teacher_without_tensorflow_names_the_extra(monkeypatch, tmp_path):
+    """`pip install edgekd` without [keras]: a Keras teacher is a one-line config error naming the extra."""
+    import sys
+
+    from edgekd.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` now raises ImportError
+    path = tmp_path / "t.keras"
+    path.write_bytes(b"not read")
+    with pytest.raises(ConfigError) as info:
+        load_teacher(KerasTeacher(path=path), INPUT_SHAPE, NUM_CLASSES)
+    assert "edgekd[keras]" in info.value.one_line() and "\n" not in info.value.one_line()

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from edgekd.errors import ModelFileError
+from edgekd.state import BuildState
 from edgekd.students import count_params_macs
 from edgekd.teachers import stage
 from edgekd.teachers.schema import TEACHER_SECTIONS, OnnxTeacher, ScratchTeacher, TorchTeacher
@@ -20,8 +21,12 @@ def _ctx(teacher_cfg, input_shape=INPUT_SHAPE, num_classes=NUM_CLASSES):
     return SimpleNamespace(config=SimpleNamespace(teacher=teacher_cfg, seed=0), data=data)
 
 
+def _run(ctx):
+    return list(stage.run(BuildState(), ctx).artifacts)
+
+
 def test_onnx_teacher_artifact(teacher_files, source_model):
-    [art] = stage.run([], _ctx(OnnxTeacher(path=teacher_files["onnx"])))
+    [art] = _run(_ctx(OnnxTeacher(path=teacher_files["onnx"])))
     assert (art.role, art.format, art.precision) == ("teacher", "onnx", "fp32")
     assert Path(art.path).is_absolute() and Path(art.path) == teacher_files["onnx"].resolve()
     assert art.macs == count_params_macs(source_model, INPUT_SHAPE)[1] and art.params > 0
@@ -30,14 +35,14 @@ def test_onnx_teacher_artifact(teacher_files, source_model):
 
 def test_torch_teacher_artifact_counts_params_and_macs(teacher_files, source_model):
     cfg = TorchTeacher(factory=f"{teacher_files['factory']}:make_model", weights=teacher_files["weights"])
-    [art] = stage.run([], _ctx(cfg))
+    [art] = _run(_ctx(cfg))
     assert art.format == "torch" and art.path == str(teacher_files["weights"].resolve())
     assert (art.params, art.macs) == count_params_macs(source_model, INPUT_SHAPE)
 
 
 def test_mismatch_stops_the_stage(teacher_files):
     with pytest.raises(ModelFileError, match=r"\[1,5\].*10 classes"):
-        stage.run([], _ctx(OnnxTeacher(path=teacher_files["onnx"]), num_classes=10))
+        _run(_ctx(OnnxTeacher(path=teacher_files["onnx"]), num_classes=10))
 
 
 def test_teacher_sections_are_tagged_by_distinct_kinds():

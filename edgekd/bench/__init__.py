@@ -1,1 +1,0 @@
-"""Measurements: accuracy, calibration, parity, host latency, predicted latency, memory, the gate."""

@@ -1,0 +1,1 @@
+"""Probability calibration of the student: temperature scaling folded into its last layer."""

@@ -1,0 +1,1 @@
+"""Device fitting (`edgekd targets fit`): micro-benchmarks and timed networks that fit a profile's figures."""

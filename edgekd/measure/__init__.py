@@ -1,0 +1,1 @@
+"""Measurement on this host: accuracy, probability calibration (ECE), parity, latency, RSS."""

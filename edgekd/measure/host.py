@@ -1,0 +1,45 @@
+"""Runners and host timing for artifacts (the runtime each format really runs in)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..artifact import Artifact
+
+
+def open_artifact_runner(art: Artifact, ctx):
+    """A Runner for ``art``, or ``None`` for Core ML (prediction needs macOS)."""
+    from ..runtimes import TorchRunner, open_runner
+
+    if art.format == "torch":
+        return TorchRunner(art.model, ctx.threads)
+    if art.format == "coreml":
+        return None
+    return open_runner(ctx.resolve(art.path), art.format, ctx.threads)
+
+
+def measure_host_latency(runner, sample: np.ndarray, ctx) -> tuple[dict | None, int | None]:
+    """Host latency of one-sample inference, and the process's peak RSS meanwhile."""
+    from .latency import measure_latency
+    from .rss import RssSampler
+
+    mode = ctx.config.bench.latency_mode
+    if runner is None or mode == "off":
+        return None, None
+    prepared = runner.prepare(sample)
+    with RssSampler() as rss:
+        stats = measure_latency(lambda: runner.run_once(prepared), mode=mode)
+    host = {k: stats[k] for k in ("p50", "p90", "p99", "mean", "cv", "runs", "noisy")}
+    host.update(threads=runner.threads, runtime=runner.name)
+    return host, int(rss.peak_bytes)
+
+
+def compare_side_by_side(fp32: Artifact, int8: Artifact, ctx) -> float:
+    """p50(INT8) / p50(FP32), the two interleaved A B A B in one loop."""
+    from .latency import interleaved
+
+    sample = ctx.data.test.numpy()[0][:1]
+    runners = {"fp32": open_artifact_runner(fp32, ctx), "int8": open_artifact_runner(int8, ctx)}
+    prepared = {k: r.prepare(sample) for k, r in runners.items()}
+    stats = interleaved({k: (lambda r=r, p=prepared[k]: r.run_once(p)) for k, r in runners.items()})
+    return float(stats["int8"]["p50"] / stats["fp32"]["p50"])
