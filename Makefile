@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export gate clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-tf-features gate clean
 
 install: $(STAMP)
 
@@ -47,7 +47,7 @@ ifneq ($(filter command line environment,$(origin TARGET)),)
 bench: $(STAMP)
 	$(BIN)/edgekd build --target $(TARGET) --out runs/bench-$(TARGET)
 else
-bench: bench-vision bench-speech bench-kd-sweep bench-compress bench-latency
+bench: bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-tf-features
 endif
 
 # Export every network of the published device-latency table (benchmarks/devices/) to ONNX, and
@@ -66,6 +66,10 @@ bench-vision: $(STAMP)
 
 bench-speech: $(STAMP)
 	$(BIN)/python benchmarks/speech.py $(BENCH_ARGS)
+
+# edgekd's TensorFlow-style MFCC/log-mel vs tf.signal on every FSDD recording (writes results/tf-features.json).
+bench-tf-features: $(STAMP)
+	$(BIN)/python benchmarks/tf_features.py $(BENCH_ARGS)
 
 # KD's temperature and alpha chosen on the validation split (one teacher, a small grid, the baseline).
 bench-kd-sweep: $(STAMP)

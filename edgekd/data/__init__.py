@@ -17,6 +17,12 @@ def load_data(config: "BuildConfig") -> DataBundle:
         DataError: the data cannot be read or split (one line, with a fix).
     """
     kind = config.data.kind
+    teacher_features = getattr(getattr(config, "teacher", None), "features", None)
+    if teacher_features is not None and kind != "audio_folder":
+        from ..errors import ConfigError
+
+        raise ConfigError(f"teacher.features is a front end for audio, but data.kind is {kind}",
+                          fix="remove teacher.features (it applies to data.kind audio_folder only)")
     # Each loader is imported on use: PIL/scipy stay out of `import edgekd`.
     if kind == "digits":
         from .digits import load_digits_bundle
@@ -29,7 +35,7 @@ def load_data(config: "BuildConfig") -> DataBundle:
     if kind == "audio_folder":
         from .audio import load_audio_folder
 
-        return load_audio_folder(config.data, config.seed)
+        return load_audio_folder(config.data, config.seed, teacher_features)
     if kind == "npz":
         from .npz import load_npz
 

@@ -11,15 +11,18 @@ from .audio_frontend import LogMelFrontend
 from .audio_io import fix_length, read_wav
 from .bundle import DataBundle, Split
 from .folders import require_dir, require_two_classes, scan_class_folders, scan_flat
-from .schema import AudioFolderData
+from ..errors import ConfigError
+from .schema import AudioFeatures, AudioFolderData, check_features_fit
 from .splits import calibration_indices, check_covers_classes, split_pool
 
 AUDIO_EXTENSIONS = (".wav",)
 _BATCH = 256
+_CLIP_POLICIES = {"centre": "centre-crop longer clips; zero-pad shorter ones equally on both sides",
+                  "start": "keep the first samples of longer clips; zero-pad shorter ones at the end"}
 _GENERIC_NAMES = {"recordings", "wav", "wavs", "audio", "train", "data"}
 
 
-def load_audio_folder(cfg: AudioFolderData, seed: int) -> DataBundle:
+def load_audio_folder(cfg: AudioFolderData, seed: int, teacher_features: AudioFeatures | None = None) -> DataBundle:
     """Read every WAV once, fix its length, compute features, split.
 
     Without augmentation every split holds features ``(N, 1, frames, n_feat)``. With
@@ -29,6 +32,9 @@ def load_audio_folder(cfg: AudioFolderData, seed: int) -> DataBundle:
     Args:
         cfg: The ``audio_folder`` data section.
         seed: Seeds the split and the calibration subset.
+        teacher_features: The teacher's own front end (``teacher.features``): every split then
+            also holds the teacher's inputs (``Split.teacher_x``), computed from the same clips,
+            and an augmented train split computes them from the same augmented waveforms.
 
     Raises:
         DataError: missing folder, no or empty classes, a bad/truncated WAV, another rate or
@@ -54,17 +60,21 @@ def load_audio_folder(cfg: AudioFolderData, seed: int) -> DataBundle:
     # warnings.catch_warnings is process-global (threads would blame the wrong file).
     for i, path in enumerate(pool.files):
         raw = read_wav(path, cfg.sample_rate, resample=cfg.resample, mix_to_mono=cfg.mix_to_mono)
-        waves[i] = fix_length(raw, length)
+        waves[i] = fix_length(raw, length, cfg.clip_align)
 
     frontend = LogMelFrontend(cfg).eval()
+    teacher_frontend = _teacher_frontend(teacher_features, cfg, length)
     wave_t = torch.from_numpy(waves)
     feats = compute_features(frontend, wave_t)
+    teacher_feats = compute_features(teacher_frontend, wave_t) if teacher_frontend is not None else None
     y = torch.from_numpy(labels)
-    augment = AudioAugmenter(frontend, cfg.sample_rate, cfg.augment.time_shift_ms, cfg.augment.noise_snr_db)
+    augment = AudioAugmenter(frontend, cfg.sample_rate, cfg.augment.time_shift_ms, cfg.augment.noise_snr_db,
+                             teacher_frontend=teacher_frontend)
 
     def take(ix: np.ndarray) -> Split:
         t = torch.from_numpy(ix)
-        return Split(feats[t].contiguous(), y[t].contiguous())
+        return Split(feats[t].contiguous(), y[t].contiguous(),
+                     teacher_x=teacher_feats[t].contiguous() if teacher_feats is not None else None)
 
     if augment.active:
         t = torch.from_numpy(idx.train)
@@ -79,7 +89,20 @@ def load_audio_folder(cfg: AudioFolderData, seed: int) -> DataBundle:
         calibration=take(calibration_indices(idx.train, cfg.calibration_samples, seed)),
         preprocessing=_describe(cfg, length, frontend, augment),
         frontend=frontend,
+        teacher_input_shape=teacher_frontend.output_shape(length) if teacher_frontend is not None else None,
+        teacher_frontend=teacher_frontend,
     )
+
+
+def _teacher_frontend(features: AudioFeatures | None, cfg: AudioFolderData, length: int) -> LogMelFrontend | None:
+    """The teacher's own front end (``teacher.features``) on the data's clips, checked against them."""
+    if features is None:
+        return None
+    try:
+        check_features_fit(features, cfg.sample_rate, length, "teacher.features")
+    except ValueError as exc:
+        raise ConfigError(str(exc), fix="set teacher.features to fit data.sample_rate and data.clip_seconds") from None
+    return LogMelFrontend(features, cfg.sample_rate).eval()
 
 
 @torch.inference_mode()
@@ -96,10 +119,14 @@ class AudioAugmenter:
     the same augmented batches.
     """
 
-    def __init__(self, frontend: torch.nn.Module, sample_rate: int, time_shift_ms: float, noise_snr_db: float | None):
+    def __init__(self, frontend: torch.nn.Module, sample_rate: int, time_shift_ms: float, noise_snr_db: float | None,
+                 teacher_frontend: torch.nn.Module | None = None):
         self.frontend = frontend
         self.max_shift = int(round(time_shift_ms * sample_rate / 1000.0))
         self.noise_snr_db = noise_snr_db
+        self.teacher_frontend = teacher_frontend
+        # (model inputs, teacher inputs) of the last batch, for teacher_inputs_of.
+        self._paired: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def active(self) -> bool:
@@ -127,7 +154,22 @@ class AudioAugmenter:
             power = wave.pow(2).mean(dim=1, keepdim=True)
             wave = wave + noise * torch.sqrt(power / 10.0 ** (self.noise_snr_db / 10.0))
         with torch.no_grad():
-            return self.frontend(wave)
+            feats = self.frontend(wave)
+            if self.teacher_frontend is not None:
+                self._paired = (feats, self.teacher_frontend(wave))
+        return feats
+
+    def teacher_inputs_of(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The teacher front end's features of the same augmented waveforms that gave ``inputs``.
+
+        Only for the batch this augmenter returned last (the trainer calls ``augment`` and
+        then the loss, one batch at a time); anything else is a programming error.
+        """
+        if self.teacher_frontend is None:
+            return inputs
+        if self._paired is None or not torch.equal(self._paired[0], inputs.detach().cpu()):
+            raise RuntimeError("teacher inputs asked for a batch this augmenter did not produce last")
+        return self._paired[1].to(inputs.device)
 
 
 def _describe(cfg: AudioFolderData, length: int, frontend: LogMelFrontend, augment: AudioAugmenter) -> dict:
@@ -140,9 +182,10 @@ def _describe(cfg: AudioFolderData, length: int, frontend: LogMelFrontend, augme
         "channels": "mono; multi-channel averaged" if cfg.mix_to_mono else "mono only",
         "scale": "int PCM / 2^(bits-1) (uint8: (x-128)/128), float as stored → [-1, 1]",
         "clip": {"seconds": cfg.clip_seconds, "samples": length,
-                 "policy": "centre-crop longer clips; zero-pad shorter ones equally on both sides"},
+                 "policy": _CLIP_POLICIES[cfg.clip_align]},
         "features": frontend.describe(),
         "input_layout": "NCHW = (N, 1, frames, features)",
         "frontend_in_graph": "FrontendAndModel(bundle.frontend, model) takes the (N, samples) waveform",
         "train_augment": augment.describe(),
+        **({"teacher_features": augment.teacher_frontend.describe()} if augment.teacher_frontend is not None else {}),
     }

@@ -6,7 +6,8 @@ legacy exporter, and many edge runtimes lack an STFT op). Then power spectrum, a
 mel filterbank (triangles on the HTK mel scale, peak 1, no area normalisation — the
 same as torchaudio's ``MelScale(mel_scale="htk", norm=None)``), ``ln(x + log_offset)``
 and, for MFCC, an orthonormal DCT-II. Frames are not centred (no padding): frame ``t``
-covers samples ``[t·hop, t·hop + n_fft)``.
+covers samples ``[t·hop, t·hop + n_fft)``. Each step can instead follow ``tf.signal``
+(magnitude spectrum, TF framing, TF mel weights and DCT: see :mod:`.audio_tf`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .audio_tf import tf_dct_matrix, tf_hann_window, tf_mel_weight_matrix
 from .schema import AudioFeatures
 
 
@@ -74,7 +76,9 @@ class LogMelFrontend(nn.Module):
     """Waveform ``(N, T)`` (or ``(N, 1, T)``, ``(N, 1, 1, T)``) → features ``(N, 1, frames, n_feat)``.
 
     ``n_feat`` is ``n_mels`` (log-mel) or ``n_mfcc`` (MFCC); time is H and frequency is W,
-    the layout the students take as ``(C=1, H, W)``.
+    the layout the students take as ``(C=1, H, W)``. The ``framing``, ``spectrum``,
+    ``mel_weights``, ``dct`` and ``peak_normalize`` keys of :class:`AudioFeatures` switch
+    single steps to TensorFlow's conventions (:mod:`edgekd.data.audio_tf`).
     """
 
     def __init__(self, cfg: Any, sample_rate: int | None = None):
@@ -92,41 +96,59 @@ class LogMelFrontend(nn.Module):
             raise ValueError("LogMelFrontend needs the sample rate")
         self.cfg = cfg
         self.sample_rate = int(sample_rate)
-        self.n_fft, self.hop_length = cfg.n_fft, cfg.hop_length
-        self.win_length = cfg.win_length or cfg.n_fft
+        self.n_fft, self.win_length, self.hop_length = cfg.frames_in_samples(self.sample_rate)
+        self.tf_framing = cfg.framing == "tensorflow"
+        # Samples one frame reads: the window alone (TF), or n_fft with the window centred in it.
+        self.frame_length = self.win_length if self.tf_framing else self.n_fft
         self.fmax = float(cfg.fmax if cfg.fmax is not None else sample_rate / 2.0)
-        n_bins = cfg.n_fft // 2 + 1
-        window = hann_window(self.win_length, cfg.n_fft)
-        phase = 2.0 * math.pi * np.outer(np.arange(n_bins), np.arange(cfg.n_fft)) / cfg.n_fft
-        # Rows 0..B-1 give the real parts, rows B..2B-1 the imaginary parts of the windowed DFT.
-        basis = np.concatenate([np.cos(phase), -np.sin(phase)]) * window[None, :]
-        self.register_buffer("basis", torch.from_numpy(basis[:, None, :]).float(), persistent=False)
-        fb = mel_filterbank(cfg.n_fft, self.sample_rate, cfg.n_mels, cfg.fmin, self.fmax)
+        self.n_bins = self.n_fft // 2 + 1
+        self.register_buffer("basis", torch.from_numpy(self._dft_basis()[:, None, :]).float(), persistent=False)
+        if cfg.mel_weights == "tensorflow":
+            fb = tf_mel_weight_matrix(cfg.n_mels, self.n_fft, self.sample_rate, cfg.fmin, self.fmax)
+        else:
+            fb = mel_filterbank(self.n_fft, self.sample_rate, cfg.n_mels, cfg.fmin, self.fmax)
         self.register_buffer("mel_fb", torch.from_numpy(fb).float(), persistent=False)
         if cfg.type == "mfcc":
-            self.register_buffer("dct", torch.from_numpy(dct_matrix(cfg.n_mels, cfg.n_mfcc)).float(), persistent=False)
+            make_dct = tf_dct_matrix if cfg.dct == "tensorflow" else dct_matrix
+            self.register_buffer("dct", torch.from_numpy(make_dct(cfg.n_mels, cfg.n_mfcc)).float(), persistent=False)
         else:
             self.dct = None
-        self.n_bins = n_bins
+
+    def _dft_basis(self) -> np.ndarray:
+        """Rows 0..B-1 give the real parts, rows B..2B-1 the imaginary parts of the windowed DFT.
+
+        TF framing: the kernel spans the window only; zero-padding the frame at the end to
+        ``n_fft`` adds nothing to the sums, so the DFT phase runs over ``n < win_length``.
+        """
+        if self.tf_framing:
+            window, taps = tf_hann_window(self.win_length), self.win_length
+        else:
+            window, taps = hann_window(self.win_length, self.n_fft), self.n_fft
+        phase = 2.0 * math.pi * np.outer(np.arange(self.n_bins), np.arange(taps)) / self.n_fft
+        return np.concatenate([np.cos(phase), -np.sin(phase)]) * window[None, :]
 
     @property
     def n_features(self) -> int:
         return self.cfg.n_mfcc if self.cfg.type == "mfcc" else self.cfg.n_mels
 
     def n_frames(self, num_samples: int) -> int:
-        """Frames produced from a clip of ``num_samples`` (no centring)."""
-        return 1 + (num_samples - self.n_fft) // self.hop_length
+        """Frames produced from a clip of ``num_samples`` (no centring, no end padding)."""
+        return 1 + (num_samples - self.frame_length) // self.hop_length
 
     def output_shape(self, num_samples: int) -> tuple[int, int, int]:
         """One sample's feature shape ``(1, frames, n_features)``."""
         return (1, self.n_frames(num_samples), self.n_features)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        x = wave.flatten(1).unsqueeze(1)  # (N, 1, T)
-        spec = F.conv1d(x, self.basis, stride=self.hop_length)  # (N, 2B, frames)
+        x = wave.flatten(1)
+        if self.cfg.peak_normalize:
+            # The floor leaves an all-zero clip at zero instead of dividing by 0.
+            x = x / x.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
+        spec = F.conv1d(x.unsqueeze(1), self.basis, stride=self.hop_length)  # (N, 2B, frames)
         real, imag = spec[:, :self.n_bins], spec[:, self.n_bins:]
         power = (real * real + imag * imag).transpose(1, 2)  # (N, frames, B)
-        feats = torch.log(torch.matmul(power, self.mel_fb) + self.cfg.log_offset)
+        spectrum = torch.sqrt(power) if self.cfg.spectrum == "magnitude" else power
+        feats = torch.log(torch.matmul(spectrum, self.mel_fb) + self.cfg.log_offset)
         if self.dct is not None:
             feats = torch.matmul(feats, self.dct)
         return feats.unsqueeze(1)
@@ -136,17 +158,35 @@ class LogMelFrontend(nn.Module):
         out: dict[str, Any] = {
             "type": self.cfg.type,
             "sample_rate": self.sample_rate,
-            "stft": {"n_fft": self.n_fft, "hop_length": self.hop_length, "win_length": self.win_length,
-                     "window": "hann (periodic), zero-padded to n_fft, centred", "center": False,
-                     "padding": "none: frame t covers samples [t*hop, t*hop + n_fft)"},
-            "spectrum": "power |X|^2",
+            "stft": self._describe_stft(),
+            "spectrum": "magnitude |X|" if self.cfg.spectrum == "magnitude" else "power |X|^2",
             "mel": {"n_mels": self.cfg.n_mels, "fmin": self.cfg.fmin, "fmax": self.fmax, "scale": "htk",
                     "filters": "triangular, peak 1, no area normalisation"},
             "log": f"ln(mel + {self.cfg.log_offset})",
             "output_layout": "(1, frames, features): C=1, H=time, W=frequency",
         }
+        if self.cfg.mel_weights == "tensorflow":
+            out["mel"]["filters"] = ("tf.signal.linear_to_mel_weight_matrix: triangles linear in mel "
+                                     "(1127 ln(1 + f/700)), peak 1, DC bin zero")
         if self.cfg.type == "mfcc":
             out["dct"] = {"type": "DCT-II", "norm": "ortho", "n_mfcc": self.cfg.n_mfcc}
+            if self.cfg.dct == "tensorflow":
+                out["dct"]["norm"] = "tf.signal.mfccs_from_log_mel_spectrograms: unnormalised x rsqrt(2 n_mels)"
+        if self.cfg.peak_normalize:
+            out["peak_normalize"] = "x / max|x| per fixed-length clip, before the STFT"
+        if self.cfg.preset:
+            out["preset"] = self.cfg.preset
+        return out
+
+    def _describe_stft(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"n_fft": self.n_fft, "hop_length": self.hop_length, "win_length": self.win_length}
+        if self.tf_framing:
+            out.update(window="tf.signal.hann_window(periodic=True) (symmetric when odd)", center=False,
+                       padding="none: frame t covers samples [t*hop, t*hop + win_length), zero-padded at the "
+                               "end to n_fft (tf.signal.stft, pad_end=False)")
+        else:
+            out.update(window="hann (periodic), zero-padded to n_fft, centred", center=False,
+                       padding="none: frame t covers samples [t*hop, t*hop + n_fft)")
         return out
 
 

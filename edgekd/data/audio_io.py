@@ -77,9 +77,19 @@ def resample_to(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     return resample_poly(samples, target // g, rate // g).astype(np.float32)
 
 
-def fix_length(samples: np.ndarray, length: int) -> np.ndarray:
-    """Centre-crop a longer clip, or zero-pad a shorter one equally on both sides, to ``length``."""
+def fix_length(samples: np.ndarray, length: int, align: str = "centre") -> np.ndarray:
+    """Cut or zero-pad a clip to ``length`` samples.
+
+    Args:
+        samples: The clip.
+        length: Samples wanted.
+        align: ``centre`` crops a longer clip around its middle and pads a shorter one equally
+            on both sides; ``start`` keeps the first ``length`` samples and pads at the end
+            (what ``tf.audio.decode_wav(desired_samples=...)`` does).
+    """
     n = len(samples)
+    if align == "start":
+        return samples[:length] if n >= length else np.pad(samples, (0, length - n))
     if n >= length:
         start = (n - length) // 2
         return samples[start:start + length]

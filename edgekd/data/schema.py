@@ -98,31 +98,109 @@ class ImageFolderData(Section):
 
 
 class AudioFeatures(Section):
-    """The feature front end (see ``edgekd.data.audio_frontend``): STFT → mel → log (→ DCT)."""
+    """The feature front end (see ``edgekd.data.audio_frontend``): STFT → mel → log (→ DCT).
 
+    The defaults are edgekd's own features (power spectrum, HTK filters, orthonormal DCT,
+    window centred in an ``n_fft`` frame). ``preset: tensorflow-kws`` fills every key you
+    leave unset with what a ``tf.signal`` keyword-spotting pipeline computes (see
+    :data:`PRESETS`); keys you set yourself win. ``n_mels``, ``n_mfcc``, ``fmin``, ``fmax``
+    and ``type`` are never set by a preset: copy them from the teacher's own code.
+    """
+
+    preset: Literal["tensorflow-kws"] | None = Field(
+        None, description="fill the keys you leave unset with a known pipeline's values: tensorflow-kws = "
+                          "tf.signal.stft 30 ms / 20 ms, fft_length next power of 2, |STFT|, "
+                          "linear_to_mel_weight_matrix, log(x + 1e-6), mfccs_from_log_mel_spectrograms, "
+                          "no peak normalisation; in data.features it also sets data.clip_align: start")
     type: Literal["logmel", "mfcc"] = "logmel"
     # Defaults suit 16 kHz (32 ms window, 10 ms hop); for 8 kHz (FSDD) use n_fft 256, hop_length 80.
-    n_fft: int = Field(512, ge=16, le=8192)
-    hop_length: int = Field(160, ge=1)
-    win_length: int | None = Field(None, ge=2, description="Hann window length; default n_fft")
+    n_fft: int | None = Field(512, ge=16, le=8192, description="FFT size (TF: fft_length); null = the next power "
+                                                               "of two ≥ the window, TensorFlow's default")
+    hop_length: int = Field(160, ge=1, description="samples between frames (TF: frame_step)")
+    win_length: int | None = Field(None, ge=2, description="Hann window length in samples (TF: frame_length); "
+                                                           "default n_fft")
+    frame_length_ms: float | None = Field(None, gt=0, description="window length in ms; when set, replaces "
+                                                                  "win_length (round(ms * rate / 1000) samples)")
+    frame_step_ms: float | None = Field(None, gt=0, description="hop in ms; when set, replaces hop_length")
+    framing: Literal["centred", "tensorflow"] = Field(
+        "centred", description="centred: frame t is n_fft samples from t*hop with the window centred in it "
+                               "(torch.stft center=False); tensorflow: frame t is the win_length samples from "
+                               "t*hop, TF's periodic Hann, zero-padded at the end to n_fft (tf.signal.stft)")
+    spectrum: Literal["power", "magnitude"] = Field("power", description="|X|^2, or |X| (tf.abs(stft))")
+    mel_weights: Literal["htk", "tensorflow"] = Field(
+        "htk", description="htk: triangles linear in Hz (torchaudio htk, norm=None); tensorflow: "
+                           "tf.signal.linear_to_mel_weight_matrix (triangles linear in mel, DC bin zeroed)")
+    dct: Literal["ortho", "tensorflow"] = Field(
+        "ortho", description="mfcc only: ortho DCT-II (scipy norm='ortho'), or tensorflow "
+                             "(mfccs_from_log_mel_spectrograms: c0 is sqrt(2) times the ortho c0)")
     n_mels: int = Field(40, ge=2, le=256)
     n_mfcc: int = Field(13, ge=1, description="mfcc only; ≤ n_mels")
-    fmin: float = Field(20.0, ge=0)
-    fmax: float | None = Field(None, gt=0, description="default sample_rate / 2")
+    fmin: float = Field(20.0, ge=0, description="lowest mel edge in Hz (TF: lower_edge_hertz)")
+    fmax: float | None = Field(None, gt=0, description="highest mel edge (TF: upper_edge_hertz); default "
+                                                       "sample_rate / 2")
     # The floor decides how far float32 rounding in near-silent bins is amplified by the log:
     # with 1e-4 torch and onnxruntime agree within ~4e-5 on speech, while 1e-6 reaches 2e-4.
     # (Full-scale pure digital tones still differ by up to ~5e-4 in their weakest bins.)
     log_offset: float = Field(1e-4, gt=0, description="log(x + offset) keeps silence finite")
+    peak_normalize: bool = Field(False, description="divide each fixed-length clip by its largest |sample| "
+                                                    "before the features (inside the exported graph too)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_preset(cls, data):
+        if isinstance(data, dict) and data.get("preset") in PRESETS:
+            filled = {key: value for key, value in PRESETS[data["preset"]].items() if key not in data}
+            # A window or hop given in samples keeps the preset's ms value from replacing it.
+            for samples_key, ms_key in (("win_length", "frame_length_ms"), ("hop_length", "frame_step_ms")):
+                if data.get(samples_key) is not None:
+                    filled.pop(ms_key, None)
+            data = {**data, **filled}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> "AudioFeatures":
-        if self.win_length is not None and self.win_length > self.n_fft:
+        if self.n_fft is None and self.win_length is None and self.frame_length_ms is None:
+            raise ValueError("n_fft null (next power of two of the window) needs win_length or frame_length_ms")
+        if self.n_fft is not None and self.win_length is not None and self.win_length > self.n_fft:
             raise ValueError("win_length must be ≤ n_fft")
         if self.type == "mfcc" and self.n_mfcc > self.n_mels:
             raise ValueError("n_mfcc must be ≤ n_mels")
         if self.fmax is not None and self.fmax <= self.fmin:
             raise ValueError("fmax must be > fmin")
         return self
+
+    def frames_in_samples(self, sample_rate: int) -> tuple[int, int, int]:
+        """``(n_fft, win_length, hop_length)`` in samples at ``sample_rate`` (ms keys and null n_fft resolved).
+
+        Raises:
+            ValueError: the window comes out shorter than 2 samples or longer than ``n_fft``.
+        """
+        from .audio_tf import next_power_of_two
+
+        win = self.win_length
+        if self.frame_length_ms is not None:
+            win = int(round(self.frame_length_ms * sample_rate / 1000.0))
+        hop = self.hop_length
+        if self.frame_step_ms is not None:
+            hop = max(1, int(round(self.frame_step_ms * sample_rate / 1000.0)))
+        n_fft = self.n_fft if self.n_fft is not None else next_power_of_two(win)
+        win = win if win is not None else n_fft
+        if win < 2 or win > n_fft:
+            raise ValueError(f"the window is {win} samples at {sample_rate} Hz; it must be 2..n_fft ({n_fft}): "
+                             "lower frame_length_ms / win_length or raise n_fft (or null it)")
+        return n_fft, win, hop
+
+
+# What each preset fills in (keys the user leaves unset). tensorflow-kws follows the TensorFlow
+# audio-recognition tutorials: tf.signal.stft(frame_length=30 ms, frame_step=20 ms) with the default
+# fft_length, tf.abs, linear_to_mel_weight_matrix, tf.math.log(mel + 1e-6), mfccs_from_log_mel_spectrograms.
+PRESETS: dict[str, dict] = {
+    "tensorflow-kws": {"n_fft": None, "frame_length_ms": 30.0, "frame_step_ms": 20.0, "framing": "tensorflow",
+                       "spectrum": "magnitude", "mel_weights": "tensorflow", "dct": "tensorflow",
+                       "log_offset": 1e-6, "peak_normalize": False},
+}
+# The data-section keys a preset sets (they belong to the clip, which every front end shares).
+CLIP_PRESETS: dict[str, dict] = {"tensorflow-kws": {"clip_align": "start"}}
 
 
 class AudioAugment(Section):
@@ -143,12 +221,25 @@ class AudioFolderData(Section):
     sample_rate: int = Field(16000, ge=1000, le=192000, description="expected rate of every file")
     resample: bool = Field(False, description="resample files at another rate instead of failing")
     mix_to_mono: bool = Field(False, description="average the channels of multi-channel files")
-    clip_seconds: float = Field(1.0, gt=0, le=60, description="pad with zeros / centre-crop to this length")
+    clip_seconds: float = Field(1.0, gt=0, le=60, description="pad with zeros / crop to this length")
+    clip_align: Literal["centre", "start"] = Field(
+        "centre", description="centre: centre-crop, zero-pad both sides equally; start: keep the first "
+                              "clip_seconds, zero-pad at the end (tf.audio.decode_wav desired_samples, "
+                              "audio_dataset_from_directory output_sequence_length)")
     features: AudioFeatures = Field(default_factory=AudioFeatures)
     augment: AudioAugment = Field(default_factory=AudioAugment)
     split: SplitSpec = Field(default_factory=SplitSpec)
     calibration_samples: int = Field(256, ge=1)
     limit_per_class: int | None = Field(None, ge=1, description="first N files per class (quick runs)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_preset(cls, data):
+        if isinstance(data, dict):
+            features = data.get("features")
+            name = features.get("preset") if isinstance(features, dict) else getattr(features, "preset", None)
+            data = {**CLIP_PRESETS.get(name, {}), **data}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> "AudioFolderData":
@@ -158,14 +249,28 @@ class AudioFolderData(Section):
             raise ValueError("split method 'pattern' reads file-name fields: use layout flat")
         if self.split.method == "pattern" and "{" + str(self.split.field) + "}" not in self.label_pattern:
             raise ValueError(f"split field {self.split.field!r} is not a field of label_pattern")
-        nyquist = self.sample_rate / 2
-        if self.features.fmax is not None and self.features.fmax > nyquist:
-            raise ValueError(f"features.fmax {self.features.fmax} is above sample_rate / 2 = {nyquist}")
-        if self.features.fmin >= (self.features.fmax or nyquist):
-            raise ValueError("features.fmin must be below fmax (default sample_rate / 2)")
-        if self.features.n_fft > round(self.clip_seconds * self.sample_rate):
-            raise ValueError("features.n_fft is longer than the clip: raise clip_seconds or lower n_fft")
+        check_features_fit(self.features, self.sample_rate, round(self.clip_seconds * self.sample_rate), "features")
         return self
+
+
+def check_features_fit(features: AudioFeatures, sample_rate: int, clip_samples: int, key: str) -> None:
+    """Raise ValueError unless ``features`` suit clips of ``clip_samples`` at ``sample_rate``.
+
+    Checks the mel range against the Nyquist frequency and that at least one frame fits.
+    """
+    nyquist = sample_rate / 2
+    if features.fmax is not None and features.fmax > nyquist:
+        raise ValueError(f"{key}.fmax {features.fmax} is above sample_rate / 2 = {nyquist}")
+    if features.fmin >= (features.fmax or nyquist):
+        raise ValueError(f"{key}.fmin must be below fmax (default sample_rate / 2)")
+    try:
+        n_fft, win, _hop = features.frames_in_samples(sample_rate)
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+    frame = win if features.framing == "tensorflow" else n_fft
+    if frame > clip_samples:
+        raise ValueError(f"{key}: a frame ({frame} samples) is longer than the clip ({clip_samples}): raise "
+                         "clip_seconds or shorten the window")
 
 
 class NpzData(Section):

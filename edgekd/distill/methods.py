@@ -93,7 +93,7 @@ def is_white_box(teacher: nn.Module) -> bool:
 
 
 def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_shape, device: torch.device,
-                    teacher_name: str = "teacher") -> Objective:
+                    teacher_name: str = "teacher", teacher_input_shape=None) -> Objective:
     """The loss of ``cfg.method`` for training ``student`` from ``teacher``.
 
     Args:
@@ -104,6 +104,7 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
         input_shape: One model input's shape (for probing feature map sizes).
         device: The training device; a torch teacher is moved there.
         teacher_name: For messages.
+        teacher_input_shape: One teacher input's shape when it differs (``teacher.features``).
 
     Raises:
         ConfigError: FitNets or embedding RKD with a black-box teacher, unknown layer names,
@@ -123,10 +124,11 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
     hint, pairs, taps = None, [], []
     s_tap = t_tap = None
     if method == "fitnets":
-        pairs = _hint_pairs(teacher, student, cfg.hint_layers, input_shape)
+        shapes = (input_shape, teacher_input_shape or input_shape)  # (student's, teacher's) sample shapes
+        pairs = _hint_pairs(teacher, student, cfg.hint_layers, shapes)
         s_tap = FeatureTap({f"s:{s}": student.feature_layers()[s] for s, _t in pairs})
         t_tap = FeatureTap({f"t:{tn}": _named(teacher)[tn] for _s, tn in pairs})
-        hint = FitNetsHint(*_channels(teacher, student, pairs, input_shape)).to(device)
+        hint = FitNetsHint(*_channels(teacher, student, pairs, shapes)).to(device)
     elif method == "rkd" and cfg.rkd_on == "embedding":
         s_tap, t_tap = FeatureTap({}, last_linear(student)), FeatureTap({}, last_linear(unwrap(teacher)))
         if last_linear(student) is None or last_linear(unwrap(teacher)) is None:
@@ -135,13 +137,14 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
     taps = [tap for tap in (s_tap, t_tap) if tap is not None]
     cached = None
     if train.augment is None and not needs_features:
-        cached = predict_logits(teacher, train.x, device=device if white else "cpu")
+        cached = predict_logits(teacher, train.for_teacher(), device=device if white else "cpu")
 
     def teacher_logits(idx: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         if cached is not None:
             return cached[idx].to(inputs.device)
+        t_inputs = train.teacher_batch(idx, inputs)  # inputs, or the teacher's own features of the same clips
         with torch.no_grad():  # not inference_mode: tapped features take part in the loss's graph
-            return teacher(inputs if white else inputs.cpu()).to(inputs.device)
+            return teacher(t_inputs if white else t_inputs.cpu()).to(inputs.device)
 
     def loss(logits, labels, idx, inputs):
         t_logits = teacher_logits(idx, inputs)
@@ -173,7 +176,7 @@ def _named(teacher: nn.Module) -> dict[str, nn.Module]:
     return dict(unwrap(teacher).named_modules())
 
 
-def _hint_pairs(teacher, student, hints, input_shape) -> list[tuple[str, str]]:
+def _hint_pairs(teacher, student, hints, shapes) -> list[tuple[str, str]]:
     """(student layer, teacher layer) pairs; student layers default to the closest spatial size."""
     if not hints.teacher:
         raise ConfigError("distill.method=fitnets needs distill.hint_layers.teacher (the teacher's module names)",
@@ -197,7 +200,7 @@ def _hint_pairs(teacher, student, hints, input_shape) -> list[tuple[str, str]]:
             raise ConfigError(f"distill.hint_layers has {len(hints.student)} student and {len(hints.teacher)} "
                               "teacher layers", fix="give one student layer per teacher layer (or omit student)")
         return list(zip(hints.student, hints.teacher))
-    s_shapes, t_shapes = _probe(teacher, student, layers, {n: named[n] for n in hints.teacher}, input_shape)
+    s_shapes, t_shapes = _probe(teacher, student, layers, {n: named[n] for n in hints.teacher}, shapes)
     pairs = []
     for tn in hints.teacher:
         side = t_shapes[tn][-1]
@@ -207,16 +210,17 @@ def _hint_pairs(teacher, student, hints, input_shape) -> list[tuple[str, str]]:
     return pairs
 
 
-def _probe(teacher, student, s_modules, t_modules, input_shape):
+def _probe(teacher, student, s_modules, t_modules, shapes):
     s_tap, t_tap = FeatureTap(dict(s_modules)), FeatureTap(dict(t_modules))
     device = next(student.parameters()).device
-    x = torch.zeros(2, *input_shape)
+    s_shape, t_shape = shapes  # the student's and the teacher's sample shapes
+    x, t_x = torch.zeros(2, *s_shape), torch.zeros(2, *t_shape)
     was = student.training
     try:
         student.eval()
         with torch.no_grad():
             student(x.to(device))
-            teacher(x.to(next(iter(teacher.parameters()), x).device))
+            teacher(t_x.to(next(iter(teacher.parameters()), t_x).device))
         return ({k: tuple(v.shape[1:]) for k, v in s_tap.values.items()},
                 {k: tuple(v.shape[1:]) for k, v in t_tap.values.items()})
     finally:
@@ -225,9 +229,9 @@ def _probe(teacher, student, s_modules, t_modules, input_shape):
         t_tap.remove()
 
 
-def _channels(teacher, student, pairs, input_shape):
+def _channels(teacher, student, pairs, shapes):
     s_shapes, t_shapes = _probe(teacher, student, {s: student.feature_layers()[s] for s, _t in pairs},
-                                {tn: _named(teacher)[tn] for _s, tn in pairs}, input_shape)
+                                {tn: _named(teacher)[tn] for _s, tn in pairs}, shapes)
     bad = [n for n, shp in {**s_shapes, **t_shapes}.items() if len(shp) != 3]
     if bad:
         raise ConfigError(f"distill.hint_layers: layer {bad[0]!r} does not output a (C, H, W) feature map",

@@ -30,7 +30,7 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     device = ddp.select_device(cfg.device)
     student_model = _new_student(ctx)
     objective = build_objective(teacher.model, student_model, ctx.data.train, cfg, ctx.data.input_shape, device,
-                                teacher_name=teacher.name)
+                                teacher_name=teacher.name, teacher_input_shape=teacher.input_shape)
     try:
         student, history = _train(ctx, "student", student_model, objective.loss, teacher.name, device,
                                   objective.extra)

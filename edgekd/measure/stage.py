@@ -25,16 +25,19 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     from .calibration import agreement, calibration_metrics, reliability_bins
 
     x_test, y_test = ctx.data.test.numpy()
+    # A teacher with a front end of its own (teacher.features) eats its own features of the same clips.
+    x_teacher = ctx.data.test.for_teacher().numpy().astype(np.float32, copy=False)
     logits_of: dict[str, np.ndarray] = {}
     measured: list[Artifact] = []
     for art in state.artifacts:
         ctx.reporter.stage("measure", art.name)
         runner = open_artifact_runner(art, ctx)
+        x_art = x_teacher if art.role == "teacher" else x_test
         metrics: dict = {"size_bytes": _size(art, ctx)}
         if runner is None:  # Core ML on Linux: no prediction possible
             metrics.update(_coreml_checks(art, ctx))
         else:
-            logits = runner.predict(x_test)
+            logits = runner.predict(x_art)
             logits_of[art.name] = logits
             teacher_logits = logits_of.get("teacher", logits)
             cal = calibration_metrics(logits, y_test)
@@ -44,7 +47,7 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
             parity = _parity(art, logits, logits_of, x_test, state.artifacts, ctx)
             if parity:
                 metrics["parity"] = parity
-        host, rss = measure_host_latency(runner, x_test[:1], ctx)
+        host, rss = measure_host_latency(runner, x_art[:1], ctx)
         metrics["latency_ms"] = {"host": host}
         metrics["memory"] = {"host_peak_rss_bytes": rss}
         measured.append(art.with_metrics(**metrics))

@@ -95,14 +95,14 @@ def rebuild(art: Artifact, ctx: BuildContext):
 def _recover(model, teacher_model, data, pcfg, dcfg, ctx) -> dict:
     """KD fine-tuning of the pruned model (same Hinton loss as distillation, lower learning rate)."""
     if data.train.augment is None:
-        cached = predict_logits(teacher_model, data.train.x)
+        cached = predict_logits(teacher_model, data.train.for_teacher())
 
         def loss(logits, labels, idx, _inputs):
             return hinton_kd_loss(logits, cached[idx], labels, dcfg.temperature, dcfg.alpha)
     else:
-        def loss(logits, labels, _idx, inputs):
+        def loss(logits, labels, idx, inputs):
             with torch.inference_mode():
-                teacher_logits = teacher_model(inputs)
+                teacher_logits = teacher_model(data.train.teacher_batch(idx, inputs))
             return hinton_kd_loss(logits, teacher_logits.clone(), labels, dcfg.temperature, dcfg.alpha)
     spec = TrainSpec(epochs=pcfg.recovery_epochs, lr=pcfg.lr, weight_decay=dcfg.weight_decay,
                      batch_size=dcfg.batch_size, optimizer=dcfg.optimizer, warmup_epochs=0)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from ..data.schema import AudioFeatures
 from ..sections import Section
 
 InputLayout = Literal["nchw", "nhwc", "auto"]
@@ -32,6 +33,13 @@ class ScratchTeacher(Section):
 def _layout() -> Any:
     return Field("auto", description="layout the model takes: nchw, nhwc, or auto (from the model's declared input "
                                      "shape; torch kinds: nchw)")
+
+
+def _features() -> Any:
+    return Field(None, description="audio only: the teacher's own front end (same keys as data.features, e.g. "
+                                   "{preset: tensorflow-kws, type: mfcc}), computed from the same clips (and the "
+                                   "same augmented waveforms) as the student's; the clips are shared, so set "
+                                   "data.clip_align as the teacher's pipeline cut them; null = the student's features")
 
 
 def _preprocess() -> Any:
@@ -56,6 +64,7 @@ class TorchTeacher(Section):
                                                   "code stored in the file: only for files you trust)")
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
+    features: AudioFeatures | None = _features()
 
     @field_validator("factory")
     @classmethod
@@ -78,6 +87,7 @@ class TorchScriptTeacher(Section):
     path: Path
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
+    features: AudioFeatures | None = _features()
 
 
 class OnnxTeacher(Section):
@@ -87,6 +97,7 @@ class OnnxTeacher(Section):
     path: Path
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
+    features: AudioFeatures | None = _features()
 
 
 class TFLiteTeacher(Section):
@@ -96,6 +107,7 @@ class TFLiteTeacher(Section):
     path: Path
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
+    features: AudioFeatures | None = _features()
 
 
 class KerasTeacher(Section):
@@ -105,6 +117,7 @@ class KerasTeacher(Section):
     path: Path
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
+    features: AudioFeatures | None = _features()
 
 
 FileTeacher = TorchTeacher | TorchScriptTeacher | OnnxTeacher | TFLiteTeacher | KerasTeacher

@@ -61,10 +61,12 @@ _FORMATS = {"torch": "torch", "torchscript": "torch", "onnx": "onnx", "tflite": 
 def _load_file_teacher(cfg, data) -> Artifact:
     from .loaders import load_teacher, teacher_size
 
-    model, description = load_teacher(cfg, data.input_shape, data.num_classes)
-    params, macs, size_note = teacher_size(model, data.input_shape)
+    # With teacher.features the teacher eats its own front end's features, not the student's.
+    shape = getattr(data, "teacher_input_shape", None) or data.input_shape
+    model, description = load_teacher(cfg, shape, data.num_classes)
+    params, macs, size_note = teacher_size(model, shape)
     teacher = Artifact(name="teacher", role="teacher", format=_FORMATS[cfg.kind], precision="fp32",
-                       path=str(_source_file(cfg).resolve()), model=model, input_shape=data.input_shape,
+                       path=str(_source_file(cfg).resolve()), model=model, input_shape=shape,
                        params=params, macs=macs).with_note(description)
     return teacher.with_note(size_note) if size_note else teacher
 
