@@ -13,13 +13,14 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from edgekd import atomic  # noqa: E402
+from edgekd import atomic
 
 DATA = ROOT.parent / "shared" / "data"
 CIFAR = DATA / "cifar10-jpg"
@@ -47,17 +48,15 @@ def write_json(path: Path, obj: dict) -> None:
 def save_npz(path: Path, **arrays) -> None:
     """Write a compressed npz atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic.atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
     """Write one .npy atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic.atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, array)
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array)
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -88,7 +87,7 @@ def probability_metrics(probs: np.ndarray, labels: np.ndarray, n_bins: int = ECE
     rows = np.arange(len(labels))
     onehot = np.zeros_like(p)
     onehot[rows, labels] = 1.0
-    return {"top1": float(correct.mean()), "correct": int(correct.sum()), "n": int(len(labels)),
+    return {"top1": float(correct.mean()), "correct": int(correct.sum()), "n": len(labels),
             "ece": float(ece), "nll": float(-np.log(np.clip(p[rows, labels], 1e-12, None)).mean()),
             "brier": float(((p - onehot) ** 2).sum(axis=1).mean()), "ece_bins": n_bins}
 
@@ -112,13 +111,13 @@ def machine() -> dict:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "os": platform.platform(), "load_avg_at_start": list(os.getloadavg()),
-            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 class Stopwatch:
     """Wall seconds of a block: ``with Stopwatch() as sw: ...; sw.seconds``."""
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Self:
         self.started = time.perf_counter()
         self.seconds = 0.0
         return self
@@ -155,7 +154,7 @@ def fsdd_files(split: str) -> tuple[list[Path], np.ndarray]:
     held out from teacher training, used only to monitor it). ``train``: index 10-49
     (2,400 files). Order: sorted by file name. Label = the digit.
     """
-    ranges = {"test": range(0, 5), "val": range(5, 10), "train": range(10, 50)}[split]
+    ranges = {"test": range(5), "val": range(5, 10), "train": range(10, 50)}[split]
     files = sorted(p for p in FSDD.glob("*.wav") if int(p.stem.split("_")[2]) in ranges)
     labels = np.asarray([int(p.stem.split("_")[0]) for p in files], dtype=np.int64)
     return files, labels

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-
 from common import WORK, Stopwatch, agreement, probability_metrics, read_json, rel, save_npz, write_json
 from macs import count_model
 from tf_tools import io_details, predict_keras, predict_tflite

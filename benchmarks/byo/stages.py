@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 
 import keras
+import kws_features
 import numpy as np
 import tensorflow as tf
-
-import kws_features
 import vision_data
 from common import SEED, WORK, cifar_files, fsdd_files, read_json, rel, save_npy, save_npz, write_bytes, write_json
 from models import BUILDERS
@@ -97,10 +96,10 @@ class EpochLog(keras.callbacks.Callback):
         self.path = path
         self.rows = (read_json(path) or {}).get("epochs", [])
 
-    def on_epoch_begin(self, epoch, logs=None):  # noqa: D102
+    def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):  # noqa: D102
+    def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self.started, 2),
                "lr": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))}
         row.update({k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"})
@@ -138,7 +137,7 @@ def train(name: str, cfg: dict, data: dict) -> dict:
                "lr_schedule": "per-epoch cosine: lr * (1 + cos(pi * epoch / epochs)) / 2",
                "loss": "sparse categorical cross-entropy on the softmax output (+ L2 1e-4 on conv kernels)",
                "augmentation": cfg["augmentation"], "seed": SEED,
-               "train_samples": int(len(data["y_train"])), "val_samples": int(len(data["y_val"])),
+               "train_samples": len(data["y_train"]), "val_samples": len(data["y_val"]),
                "train_seconds": round(sum(r["seconds"] for r in rows), 1),
                "seconds_per_epoch_median": float(np.median([r["seconds"] for r in rows])),
                "final": rows[-1], "epoch_log": rel(out / "epochs.json")}

@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, ROOT, WORK, atomic, machine, read_json, rel, write_json  # noqa: E402
+from common import RESULTS, WORK, atomic, machine, read_json, rel, write_json
 
 README = Path(__file__).resolve().parent / "README.md"
 MARK_START, MARK_END = "<!-- figures:start -->", "<!-- figures:end -->"
@@ -106,22 +106,42 @@ def entry(name: str, spec: dict, parts: dict) -> dict:
 
 
 def render(results: dict) -> str:
-    """The figures table of the README."""
+    """The figures tables of the README."""
     m = results["machine"]
-    lines = [f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, shared), TensorFlow "
-             f"{results['versions']['tensorflow']}, Keras {results['versions']['keras']}, ai-edge-litert "
-             f"{results['versions']['ai_edge_litert']}; whole run {results['wall_s'] / 60:.1f} min "
-             f"(`{results['command']}`).", "",
-             "| teacher | test set | Keras top-1 | TFLite FP32 | TFLite INT8 | ECE (Keras) | params (Keras / folded) "
-             "| MACs | epochs | train time |", "|---|---|---|---|---|---|---|---|---|---|"]
+    v = results["versions"]
+    header = (f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, shared with other jobs), TensorFlow "
+              f"{v['tensorflow']}, Keras {v['keras']}, ai-edge-litert {v['ai_edge_litert']}. The last invocation "
+              f"(`{results['command']}`) took {results['wall_s'] / 60:.1f} min; stages finished by earlier "
+              "invocations were skipped, so the training and conversion times below are the ones recorded "
+              "when those stages ran.")
+    columns = ("| teacher | test set | Keras top-1 | TFLite FP32 | TFLite INT8 | ECE (Keras) "
+               "| params (Keras / folded) | MACs | epochs | train time |")
+    lines = [header, "", columns, "|---|---|---|---|---|---|---|---|---|---|"]
     for name, t in results["teachers"].items():
         top1, pm, tr = t["top1"], t["params_macs"], t["training"]
         n = t["test_metrics"]["keras"]["n"]
-        lines.append(f"| {name} | {n:,} | {top1['keras'] * 100:.2f}% | {top1['tflite_fp32'] * 100:.2f}% | "
-                     f"{top1['tflite_int8'] * 100:.2f}% | {t['test_metrics']['keras']['ece']:.4f} | "
+        lines.append(f"| {name} | {n:,} | {pct(top1['keras'])} | {pct(top1['tflite_fp32'])} | "
+                     f"{pct(top1['tflite_int8'])} | {t['test_metrics']['keras']['ece']:.4f} | "
                      f"{pm['keras_params']:,} / {pm['inference_params']:,} | {pm['macs']:,} | {tr['epochs']} | "
                      f"{tr['train_seconds'] / 60:.1f} min |")
+    columns = ("| teacher | val top-1 (Keras) | top-1 on PIL-decoded test (Keras / FP32 / INT8) "
+               "| Keras vs INT8 top-1 agreement | .keras / FP32 / INT8 bytes | convert FP32 / INT8 |")
+    lines += ["", columns, "|---|---|---|---|---|---|"]
+    for name, t in results["teachers"].items():
+        pil = t.get("pil_decoded_test")
+        pil_text = " / ".join(pct(pil["top1"][f]) for f in ("keras", "tflite_fp32", "tflite_int8")) if pil else "n/a"
+        sizes = " / ".join(f"{t['files'][f]['bytes']:,}" for f in ("model.keras", "model_fp32.tflite",
+                                                                    "model_int8.tflite"))
+        c = t["conversion"]
+        lines.append(f"| {name} | {pct(t['val_top1_keras'])} | {pil_text} | "
+                     f"{pct(t['agreement']['keras_vs_tflite_int8']['top1_agreement'])} | {sizes} | "
+                     f"{c['fp32_seconds']:.0f} s / {c['int8_seconds']:.0f} s |")
     return "\n".join(lines)
+
+
+def pct(x: float) -> str:
+    """A fraction as a percentage with two decimals."""
+    return f"{x * 100:.2f}%"
 
 
 def write_readme(results: dict) -> None:

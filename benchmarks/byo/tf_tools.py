@@ -9,8 +9,8 @@ INT8 = ``optimizations=[tf.lite.Optimize.DEFAULT]``, a representative dataset,
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import tensorflow as tf
