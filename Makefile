@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-tf-features gate clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-tf-features bench-byo-teachers gate clean
 
 install: $(STAMP)
 
@@ -80,6 +80,13 @@ bench-kd-sweep: $(STAMP)
 # benchmarks/work/ (run those first); COMPRESS_ARGS="--train-here --vision-epochs 3" trains its own instead.
 bench-compress: $(STAMP)
 	$(BIN)/python benchmarks/compress.py $(COMPRESS_ARGS)
+
+# Third-party-style Keras teachers (ResNet-8, DS-CNN on TF MFCCs, MobileNetV1-0.25 at 96x96) trained,
+# converted with TensorFlow's TFLite converter and scored directly in TF/LiteRT (phase A of bench-byo).
+# Resumable: rerun after an interruption. Outputs in benchmarks/work/byo/, summary in
+# benchmarks/results/byo-teachers.json. BYO_ARGS="--only resnet8 --epochs 1" for a partial run.
+bench-byo-teachers: $(STAMP)
+	$(BIN)/python benchmarks/byo/teachers.py $(BYO_ARGS)
 
 # Build the default example, then gate it on its budgets and on the committed baseline (exit 3 on a miss).
 GATE_TARGET ?= raspberry-pi-4
