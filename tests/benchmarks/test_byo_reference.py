@@ -56,7 +56,7 @@ def test_unfoldable_batch_norm_is_reported():
 
 
 def test_direct_ece_matches_edgekd_on_probabilities():
-    from edgekd.bench.calibration import calibration_metrics
+    from edgekd.measure.calibration import calibration_metrics
 
     probability_metrics = _load("common").probability_metrics
 
