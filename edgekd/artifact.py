@@ -34,7 +34,8 @@ class Artifact:
         model: The in-memory object (a ``torch.nn.Module``) when there is one; never serialised.
         input_shape: Shape of one input sample, channels first (C, H, W).
         params: Parameter count of the underlying network.
-        macs: Multiply-accumulates for one sample.
+        macs: Multiply-accumulates for one sample; ``None`` when unknown (a teacher whose graph
+            has ops whose cost it cannot give).
         parent: Name of the artifact this one was derived from.
         metrics: Everything measured so far (accuracy, calibration, latency, memory, parity, ...).
         notes: Plain-language remarks that belong in the report (e.g. "INT8 slower than FP32").
@@ -48,7 +49,7 @@ class Artifact:
     model: Any = field(default=None, repr=False, compare=False)
     input_shape: tuple[int, ...] = ()
     params: int = 0
-    macs: int = 0
+    macs: int | None = 0
     parent: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -76,7 +77,7 @@ class Artifact:
             "parent": self.parent,
             "input_shape": list(self.input_shape),
             "params": int(self.params),
-            "macs": int(self.macs),
+            "macs": None if self.macs is None else int(self.macs),
             **self.metrics,
             "notes": list(self.notes),
         }

@@ -18,11 +18,16 @@ def load_data(config: "BuildConfig") -> DataBundle:
     """
     kind = config.data.kind
     teacher_features = getattr(getattr(config, "teacher", None), "features", None)
+    teacher_input = getattr(getattr(config, "teacher", None), "input", None)
     if teacher_features is not None and kind != "audio_folder":
         from ..errors import ConfigError
 
         raise ConfigError(f"teacher.features is a front end for audio, but data.kind is {kind}",
                           fix="remove teacher.features (it applies to data.kind audio_folder only)")
+    if teacher_input is not None:
+        from ..teachers.adapters import check_input_fits
+
+        check_input_fits(teacher_input, kind, getattr(config.data, "channels", None))
     # Each loader is imported on use: PIL/scipy stay out of `import edgekd`.
     if kind == "digits":
         from .digits import load_digits_bundle
@@ -31,7 +36,7 @@ def load_data(config: "BuildConfig") -> DataBundle:
     if kind == "image_folder":
         from .images import load_image_folder
 
-        return load_image_folder(config.data, config.seed)
+        return load_image_folder(config.data, config.seed, teacher_input)
     if kind == "audio_folder":
         from .audio import load_audio_folder
 

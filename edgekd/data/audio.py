@@ -159,11 +159,12 @@ class AudioAugmenter:
                 self._paired = (feats, self.teacher_frontend(wave))
         return feats
 
-    def teacher_inputs_of(self, inputs: torch.Tensor) -> torch.Tensor:
+    def teacher_inputs_of(self, inputs: torch.Tensor, _rows: torch.Tensor | None = None) -> torch.Tensor:
         """The teacher front end's features of the same augmented waveforms that gave ``inputs``.
 
         Only for the batch this augmenter returned last (the trainer calls ``augment`` and
-        then the loss, one batch at a time); anything else is a programming error.
+        then the loss, one batch at a time); anything else is a programming error. ``_rows``
+        (the split's stored teacher inputs) is not used: they are not augmented.
         """
         if self.teacher_frontend is None:
             return inputs

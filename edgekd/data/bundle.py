@@ -22,8 +22,10 @@ class Split:
     time shift and noise act before the features. So always pass a train batch through
     ``augment`` when it is set (as the trainer does); val, test and calibration never augment.
 
-    ``teacher_x`` (audio with ``teacher.features``) holds the teacher's own inputs, row for row
-    with ``x``; use :meth:`for_teacher` and :meth:`teacher_batch` wherever the teacher runs.
+    ``teacher_x`` holds the teacher's own inputs, row for row with ``x``: an audio teacher's
+    features (``teacher.features``), or an image teacher's 8-bit pixels at its own size
+    (``teacher.input``; the teacher's wrapper scales them). Use :meth:`for_teacher` and
+    :meth:`teacher_batch` wherever the teacher runs.
     """
 
     x: torch.Tensor
@@ -42,14 +44,15 @@ class Split:
         """The teacher's inputs for the training batch ``idx`` whose model inputs are ``inputs``.
 
         ``inputs`` is what ``augment`` returned for this batch (or ``x[idx]``): an augmenter
-        with a teacher front end computed the teacher's inputs from the same augmented
-        samples, so they are taken from it.
+        pairs the teacher's inputs with it (computed from the same augmented waveforms, or the
+        teacher's own pixels ``teacher_x[idx]`` given the same crop and flip).
         """
+        rows = self.teacher_x[idx] if self.teacher_x is not None else None
         paired = getattr(self.augment, "teacher_inputs_of", None)
         if paired is not None:
-            return paired(inputs)
-        if self.teacher_x is not None:
-            return self.teacher_x[idx].to(inputs.device)
+            return paired(inputs, rows)
+        if rows is not None:
+            return rows.to(inputs.device)
         return inputs
 
     def numpy(self) -> tuple[np.ndarray, np.ndarray]:

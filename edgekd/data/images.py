@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -20,12 +20,19 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 _CHUNK = 2048
 
 
-def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
+def load_image_folder(cfg: ImageFolderData, seed: int, teacher_input: Any = None) -> DataBundle:
     """Decode ``cfg.root`` (and ``cfg.test_root``) into normalised float32 NCHW splits.
+
+    ``limit_per_class`` takes the first files of each class of ``root`` only; ``test_root`` is
+    read whole unless ``test_limit_per_class`` is set (the data summary says which).
 
     Args:
         cfg: The ``image_folder`` data section.
         seed: Seeds the split and the calibration subset.
+        teacher_input: The ``teacher.input`` section, or ``None``. When given, every split also
+            holds the teacher's own pixels (``Split.teacher_x``: uint8 NCHW, the same files
+            decoded at ``teacher_input.size``, else at the student's size); the teacher's
+            wrapper scales them (:class:`edgekd.teachers.adapters.PixelInput`).
 
     Raises:
         DataError: missing folder, no or empty class folders, an undecodable image,
@@ -37,7 +44,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
     test_pool = None
     if cfg.test_root:
         test_root = require_dir(cfg.test_root, "data.test_root")
-        test_pool = scan_class_folders(test_root, IMAGE_EXTENSIONS, cfg.limit_per_class, "data.test_root",
+        test_pool = scan_class_folders(test_root, IMAGE_EXTENSIONS, cfg.test_limit_per_class, "data.test_root",
                                        expected=pool.class_names)
     mode = "RGB" if cfg.channels == 3 else "L"
     size = tuple(cfg.size) if cfg.size else _probe_size(pool.files[0])
@@ -49,16 +56,26 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
     # Keep the decoded pool as uint8 and convert each split on its own: the peak is the uint8
     # pool plus the float splits, not a float pool plus float copies of it.
     pixels = decode_images(pool.files, size, mode, fixed=cfg.size is not None)
+    t_size = tuple(teacher_input.size) if teacher_input is not None and teacher_input.size else size
+    t_pixels = None
+    if teacher_input is not None:
+        t_pixels = pixels if t_size == size else decode_images(pool.files, t_size, mode, fixed=True)
     if test_pool is None:
         x_test, y_test = _to_float(pixels[idx.test], mean, std), labels[idx.test]
+        t_test = t_pixels[idx.test] if t_pixels is not None else None
     else:
         test_idx = np.arange(len(test_pool.files))
         if cfg.split.method == "lists" and cfg.split.test_list:
             lookup = {p: i for i, p in enumerate(test_pool.rel_paths)}
             test_idx = read_list(cfg.split.test_list, lookup, str(cfg.test_root))
         files = [test_pool.files[i] for i in test_idx]
-        x_test = _to_float(decode_images(files, size, mode, fixed=cfg.size is not None), mean, std)
+        test_pixels = decode_images(files, size, mode, fixed=cfg.size is not None)
+        x_test = _to_float(test_pixels, mean, std)
         y_test = np.asarray(test_pool.labels, dtype=np.int64)[test_idx]
+        t_test = None
+        if teacher_input is not None:
+            t_test = test_pixels if t_size == size else decode_images(files, t_size, mode, fixed=True)
+        del test_pixels
     check_covers_classes(labels, idx.train, "train", pool.class_names, str(root))
     check_covers_classes(y_test, np.arange(len(y_test)), "test", pool.class_names,
                          str(cfg.test_root or root))
@@ -67,14 +84,17 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
 
     def take(ix: np.ndarray, with_augment: bool = False) -> Split:
         return Split(_to_float(pixels[ix], mean, std), torch.from_numpy(labels[ix]),
-                     augment if with_augment and augment.active else None)
+                     augment if with_augment and augment.active else None,
+                     teacher_x=_pixels_tensor(t_pixels[ix]) if t_pixels is not None else None)
 
     name = root.parent.name if root.name.lower() in {"train", "training"} else root.name
     return DataBundle(
         name=name or "images", task="image", class_names=pool.class_names,
         input_shape=(cfg.channels, *size),
         train=take(idx.train, with_augment=True), val=take(idx.val),
-        test=Split(x_test, torch.from_numpy(y_test)), calibration=take(calib),
+        test=Split(x_test, torch.from_numpy(y_test), teacher_x=_pixels_tensor(t_test) if t_test is not None else None),
+        calibration=take(calib),
+        teacher_input_shape=(cfg.channels, *t_size) if teacher_input is not None else None,
         preprocessing={
             "source": f"{'/'.join(IMAGE_EXTENSIONS)} files, decoded with PIL",
             "color": mode,
@@ -83,8 +103,32 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
             "normalize": {"mean": mean.tolist(), "std": std.tolist(), "formula": "(x - mean) / std"},
             "layout": "NCHW",
             "train_augment": augment.describe(),
+            "files": _limits(cfg),
+            **({"teacher_input": _teacher_note(teacher_input, t_size)} if teacher_input is not None else {}),
         },
     )
+
+
+def _limits(cfg: ImageFolderData) -> dict[str, str]:
+    """Which files were read: every file, or the first N per class (``limit_per_class``)."""
+    def rule(limit: int | None) -> str:
+        return "every file" if limit is None else f"the first {limit} files of each class (sorted by name)"
+
+    out = {"root": rule(cfg.limit_per_class)}
+    if cfg.test_root:
+        out["test_root"] = rule(cfg.test_limit_per_class)
+    return out
+
+
+def _teacher_note(spec: Any, size: tuple[int, ...]) -> dict[str, Any]:
+    return {"size": list(size), "scale": spec.scale, "mean": spec.mean, "std": spec.std,
+            "formula": "(pixel / 255 * scale - mean) / std, applied per batch; the same files decoded at size "
+                       "(PIL bilinear when it differs), the same crop and flip in training"}
+
+
+def _pixels_tensor(u8: np.ndarray) -> torch.Tensor:
+    """A split's teacher pixels as a contiguous uint8 tensor (a quarter of float32's memory)."""
+    return torch.from_numpy(np.ascontiguousarray(u8))
 
 
 def decode_images(files: Sequence[Path], size: tuple[int, int], mode: str, *, fixed: bool) -> np.ndarray:
@@ -158,12 +202,16 @@ class ImageAugmenter:
 
     Padding uses the *normalised* value of a black pixel, ``-mean / std``, so a padded
     border looks like the zero padding of the raw image (as torchvision's RandomCrop does).
+    A teacher with its own pixels (``teacher.input``) gets the same crop and flip of them
+    (:meth:`teacher_inputs_of`), padding and offsets scaled to its size.
     """
 
     def __init__(self, mean: np.ndarray, std: np.ndarray, padding: int, flip: bool):
         self.fill = torch.from_numpy(-mean / std).float()[None, :, None, None]
         self.padding = int(padding)
         self.flip = bool(flip)
+        # The last batch returned and its draws (crop offsets, flip mask), for teacher_inputs_of.
+        self._last: tuple[torch.Tensor, list[list[int]] | None, torch.Tensor | None] | None = None
 
     @property
     def active(self) -> bool:
@@ -174,15 +222,48 @@ class ImageAugmenter:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augment a ``(N, C, H, W)`` batch; the same generator state gives the same result."""
-        n, c, h, w = x.shape
-        out = x
+        n = x.shape[0]
+        offsets = mask = None
         if self.padding:
-            p = self.padding
-            padded = self.fill.to(x.dtype).expand(n, c, h + 2 * p, w + 2 * p).clone()
-            padded[:, :, p:p + h, p:p + w] = x
-            offsets = torch.randint(0, 2 * p + 1, (n, 2), generator=generator).tolist()
-            out = torch.stack([padded[i, :, oy:oy + h, ox:ox + w] for i, (oy, ox) in enumerate(offsets)])
+            offsets = torch.randint(0, 2 * self.padding + 1, (n, 2), generator=generator).tolist()
         if self.flip:
             mask = torch.rand(n, generator=generator) < 0.5
-            out = torch.where(mask[:, None, None, None], out.flip(-1), out)
+        out = _crop_flip(x, self.padding, offsets, mask, self.fill.to(x.dtype))
+        self._last = (out, offsets, mask)
         return out
+
+    def teacher_inputs_of(self, inputs: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+        """The teacher's own pixels ``rows`` of the batch that gave ``inputs``, cropped and flipped alike.
+
+        The padding and each offset are scaled by the ratio of the teacher's height/width to the
+        student's (the extremes map exactly); the fill is a black pixel. Only for the batch this
+        augmenter returned last (the trainer augments, then runs the loss).
+        """
+        if rows is None:
+            return inputs
+        if self._last is None or self._last[0] is not inputs and not torch.equal(self._last[0], inputs.detach().cpu()):
+            raise RuntimeError("teacher inputs asked for a batch this augmenter did not produce last")
+        _out, offsets, mask = self._last
+        h, w = inputs.shape[-2:]
+        th, tw = rows.shape[-2:]
+        pad = int(round(self.padding * min(th / h, tw / w)))
+        scaled = None
+        if offsets is not None and self.padding:
+            scaled = [[int(round(oy * pad / self.padding)), int(round(ox * pad / self.padding))] for oy, ox in offsets]
+        return _crop_flip(rows, pad, scaled, mask, torch.zeros((), dtype=rows.dtype)).to(inputs.device)
+
+
+def _crop_flip(x: torch.Tensor, padding: int, offsets: list[list[int]] | None, mask: torch.Tensor | None,
+               fill: torch.Tensor) -> torch.Tensor:
+    """Pad by ``padding`` with ``fill``, crop back at ``offsets`` (per sample), flip where ``mask``."""
+    n, c, h, w = x.shape
+    out = x
+    if padding and offsets is not None:
+        p = padding
+        padded = fill.expand(n, c, h + 2 * p, w + 2 * p).clone() if fill.dim() else \
+            torch.full((n, c, h + 2 * p, w + 2 * p), fill.item(), dtype=x.dtype)
+        padded[:, :, p:p + h, p:p + w] = x
+        out = torch.stack([padded[i, :, oy:oy + h, ox:ox + w] for i, (oy, ox) in enumerate(offsets)])
+    if mask is not None:
+        out = torch.where(mask[:, None, None, None], out.flip(-1), out)
+    return out

@@ -80,7 +80,11 @@ class ImageFolderData(Section):
     split: SplitSpec = Field(default_factory=SplitSpec)
     augment: ImageAugment = Field(default_factory=ImageAugment)
     calibration_samples: int = Field(256, ge=1)
-    limit_per_class: int | None = Field(None, ge=1, description="first N files per class (quick runs)")
+    limit_per_class: int | None = Field(None, ge=1, description="first N files per class of root (quick runs); "
+                                                              "test_root is read whole unless test_limit_per_class")
+    test_limit_per_class: int | None = Field(None, ge=1, description="first N files per class of test_root (quick "
+                                                                   "runs; the report's data.preprocessing.files "
+                                                                   "says so); null = every test file")
 
     @model_validator(mode="after")
     def _stats_match_channels(self) -> "ImageFolderData":

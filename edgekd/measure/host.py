@@ -8,9 +8,19 @@ from ..artifact import Artifact
 
 
 def open_artifact_runner(art: Artifact, ctx):
-    """A Runner for ``art``, or ``None`` for Core ML (prediction needs macOS)."""
+    """A Runner for ``art``, or ``None`` for Core ML (prediction needs macOS).
+
+    The teacher is scored through its model as distillation saw it (its own input, its
+    log-probabilities) and timed in its own runtime (:class:`edgekd.teachers.runner.TeacherRunner`).
+    """
     from ..runtimes import TorchRunner, open_runner
 
+    if art.role == "teacher" and art.model is not None:
+        from ..teachers.runner import TeacherRunner
+
+        timing = open_runner(ctx.resolve(art.path), art.format, ctx.threads) if art.format in ("onnx", "tflite") \
+            else None
+        return TeacherRunner(art.model, timing, ctx.threads)
     if art.format == "torch":
         return TorchRunner(art.model, ctx.threads)
     if art.format == "coreml":

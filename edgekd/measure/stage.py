@@ -25,8 +25,9 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     from .calibration import agreement, calibration_metrics, reliability_bins
 
     x_test, y_test = ctx.data.test.numpy()
-    # A teacher with a front end of its own (teacher.features) eats its own features of the same clips.
-    x_teacher = ctx.data.test.for_teacher().numpy().astype(np.float32, copy=False)
+    # A teacher with inputs of its own (teacher.features, teacher.input) eats them, row for row; 8-bit
+    # pixels stay uint8 here (the teacher's runner scales them chunk by chunk).
+    x_teacher = ctx.data.test.for_teacher().numpy()
     logits_of: dict[str, np.ndarray] = {}
     measured: list[Artifact] = []
     for art in state.artifacts:
@@ -74,7 +75,7 @@ def _parity(art: Artifact, logits: np.ndarray, logits_of: dict, x_test: np.ndarr
     from .parity import compare_logits, first_diverging_node
 
     reference = torch_ancestor(art, artifacts)  # the pruned student when the prune stage ran
-    if art.format == "torch" or reference not in logits_of:
+    if art.format == "torch" or reference == art.name or reference not in logits_of:  # a file teacher has no twin
         return None
     parity = {"reference": reference, **compare_logits(logits_of[reference], logits)}
     if art.precision == "fp32":

@@ -151,35 +151,40 @@ class RunnerTeacher(BlackBoxTeacher):
         return self.runner.infer(x)
 
 
-class LogProbabilities(nn.Module):
-    """Turns a teacher that outputs probabilities into one that outputs logits.
+class TeacherWrapper(nn.Module):
+    """Base of the modules edgekd puts around a loaded teacher (``inner`` is the wrapped model).
 
-    ``log p`` is a valid set of logits: ``softmax(log p / T) ∝ p^(1/T)``, exactly the
-    tempered distribution KD wants; clamping keeps a zero probability finite.
+    :func:`unwrap` looks through every subclass to the user's own model.
     """
 
     def __init__(self, inner: nn.Module):
         super().__init__()
         self.inner = inner
 
+
+class LogProbabilities(TeacherWrapper):
+    """Turns a teacher that outputs probabilities into one that outputs logits.
+
+    ``log p`` is a valid set of logits: ``softmax(log p / T) ∝ p^(1/T)``, exactly the
+    tempered distribution KD wants, and ``softmax(log p) = p / sum(p)``, so ECE, NLL, Brier
+    and agreement see the teacher's own probabilities (rows of a quantised softmax that do not
+    sum exactly to 1 are renormalised). Clamping keeps a zero probability finite.
+    """
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return torch.log(self.inner(x).clamp_min(1e-12))
 
 
-class ChannelsLastInput(nn.Module):
+class ChannelsLastInput(TeacherWrapper):
     """Feeds a torch model that takes NHWC from our NCHW batches."""
-
-    def __init__(self, inner: nn.Module):
-        super().__init__()
-        self.inner = inner
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.inner(x.permute(0, 2, 3, 1).contiguous())
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside :class:`LogProbabilities` / :class:`ChannelsLastInput` wrappers."""
-    while isinstance(model, (LogProbabilities, ChannelsLastInput)):
+    """The user's model inside edgekd's :class:`TeacherWrapper` layers (input adapters, log-probabilities)."""
+    while isinstance(model, TeacherWrapper):
         model = model.inner
     return model
 

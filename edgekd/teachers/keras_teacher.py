@@ -32,13 +32,15 @@ class KerasTeacherModel(BlackBoxTeacher):
 
     def __init__(self, path: Path):
         check_file(path, "keras", folder_ok=True)
+        softmax: bool | None = None  # a SavedModel signature does not say
         if path.is_dir():
             call, shape, params = _open_saved_model(path)
         else:
-            call, shape, params = _open_keras_file(path)
+            call, shape, params, softmax = _open_keras_file(path)
         super().__init__(path, shape[1:], None)
         self._call = call
         self.params = params
+        self.ends_in_softmax = softmax
 
     def infer(self, x: np.ndarray) -> np.ndarray:  # noqa: D102
         from ..runtimes.base import in_batches
@@ -73,7 +75,18 @@ def _open_keras_file(path: Path):
         out = out[0] if isinstance(out, (list, tuple)) else out
         return np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
 
-    return call, shape, int(model.count_params())
+    return call, shape, int(model.count_params()), _last_layer_softmax(model)
+
+
+def _last_layer_softmax(model) -> bool:
+    """Whether the model's last layer is a Softmax layer or has a softmax activation."""
+    import keras
+
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    if last is None:
+        return False
+    activation = getattr(last, "activation", None)
+    return isinstance(last, keras.layers.Softmax) or getattr(activation, "__name__", "") == "softmax"
 
 
 def _open_saved_model(path: Path):

@@ -8,7 +8,9 @@ teachers are :class:`~edgekd.teachers.blackbox.BlackBoxTeacher` wrappers around 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -16,42 +18,73 @@ from ..errors import ModelFileError
 from .blackbox import BlackBoxTeacher, ChannelsLastInput, LogProbabilities, shape_text, unwrap
 from .schema import FileTeacher
 
-# Rows summing to 1 within this (int8 outputs are coarse) on every probe sample = probabilities.
-_PROB_TOL = 2e-2
 
-
-def load_teacher(cfg: FileTeacher, input_shape: Sequence[int], num_classes: int) -> tuple[nn.Module, str]:
+def load_teacher(cfg: FileTeacher, input_shape: Sequence[int], num_classes: int,
+                 val: Any = None, class_names: Sequence[str] | None = None,
+                 task: str = "image") -> tuple[nn.Module, str]:
     """Load a teacher from the user's file and check it against the data.
 
     Args:
         cfg: A teacher section of a file kind (``torch``, ``torchscript``, ``onnx``, ``tflite``, ``keras``).
-        input_shape: The data's sample shape ``(C, H, W)``.
+        input_shape: The per-sample shape the build feeds the teacher ``(C, H, W)``: the data's,
+            the teacher's own front end's (``teacher.features``) or its own pixels' (``teacher.input``).
         num_classes: The data's number of classes.
+        val: The val split (:class:`edgekd.data.bundle.Split`): decides ``teacher.outputs: auto``
+            from real outputs and runs the sanity check (``teacher.min_val_top1``); ``None``
+            (unit use) decides from two probe samples and skips the check.
+        class_names: The data's classes (for the sanity check's message).
+        task: ``image`` or ``audio`` (for the sanity check's message).
 
     Returns:
-        ``(model, description)``: a frozen callable returning logits for NCHW batches, and one
-        line for the report. A teacher whose outputs are probabilities is wrapped so it
-        returns their logarithm (valid logits for KD).
+        ``(model, description)``: a frozen callable returning logits for the batches the build
+        feeds it, and one line for the report. A teacher whose outputs are probabilities is
+        wrapped so it returns their logarithm (valid logits for KD, ECE and agreement).
 
     Raises:
-        ModelFileError: The file cannot be loaded, or the teacher does not fit the data
-            (input shape/layout or class count).
+        ModelFileError: The file cannot be loaded, the teacher does not fit the data (input
+            shape/layout or class count), or it scores near chance on val
+            (:class:`~edgekd.teachers.sanity.TeacherAtChanceError`).
+        ConfigError: Contradictory preprocessing keys (``teacher.input.layout`` vs ``input_layout``).
     """
+    from .adapters import PixelInput, resolved_layout
+    from .outputs import decide_outputs
+
+    layout = resolved_layout(cfg)
     model, description = _load(cfg)
     if isinstance(model, BlackBoxTeacher):
-        model.set_layout(cfg.input_layout, input_shape)
+        model.set_layout(layout, input_shape)
         if model.layout == "nhwc":
             description += ", fed NHWC"
-    elif cfg.input_layout == "nhwc":
+    elif layout == "nhwc":
         model = ChannelsLastInput(model)
         description += ", fed NHWC"
+    if cfg.input is not None:
+        model = PixelInput(model, cfg.input, int(input_shape[0]))
+        description += f"; {model.describe()}"
     name = _name(cfg)
-    if check_teacher(model, input_shape, num_classes, name=name) == "probabilities":
+    probe_outputs = check_teacher(model, input_shape, num_classes, name=name)
+    outputs = probe_outputs if val is None else _raw_outputs(model, val.for_teacher())
+    kind, why = decide_outputs(cfg.outputs, unwrap(model), outputs, num_classes, name)
+    if kind == "probabilities":
         model = LogProbabilities(model)
-        description += "; it outputs probabilities, so log-probabilities are used as its logits"
+        description += f"; it outputs probabilities ({why}), so log-probabilities are used as its logits"
+    if val is not None and cfg.min_val_top1 != 0:
+        from .sanity import check_val_top1
+
+        logits = np.log(np.clip(outputs, 1e-12, None)) if kind == "probabilities" else outputs
+        top1, limit = check_val_top1(logits, val.y.numpy(), list(class_names or range(num_classes)),
+                                     cfg.min_val_top1, name, task=task, uses_input=cfg.input is not None)
+        description += f"; val top-1 {100 * top1:.2f}% (sanity check: at least {100 * limit:.1f}%)"
     if cfg.preprocess:
         description += f"; expects input: {cfg.preprocess}"
     return model, description
+
+
+@torch.no_grad()
+def _raw_outputs(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    from ..distill.trainer import predict_logits
+
+    return predict_logits(model, x).double().numpy()
 
 
 def _load(cfg: FileTeacher) -> tuple[nn.Module, str]:
@@ -80,7 +113,8 @@ def _name(cfg: FileTeacher) -> str:
     return cfg.path.name
 
 
-def check_teacher(model: nn.Module, input_shape: Sequence[int], num_classes: int, *, name: str | None = None) -> str:
+def check_teacher(model: nn.Module, input_shape: Sequence[int], num_classes: int, *,
+                  name: str | None = None) -> np.ndarray:
     """Run the teacher on probe samples of the data's shape; fail early and clearly if it does not fit.
 
     Args:
@@ -90,7 +124,7 @@ def check_teacher(model: nn.Module, input_shape: Sequence[int], num_classes: int
         name: The teacher's file name, for messages.
 
     Returns:
-        ``"logits"``, or ``"probabilities"`` when every output row is non-negative and sums to 1.
+        The raw outputs on the two probes (float64 ``[2, num_classes]``).
 
     Raises:
         ModelFileError: The input shape/layout does not match the data, the forward pass
@@ -100,8 +134,8 @@ def check_teacher(model: nn.Module, input_shape: Sequence[int], num_classes: int
     kind = inner.kind if isinstance(inner, BlackBoxTeacher) else "torch"
     name = name or (inner.path.name if isinstance(inner, BlackBoxTeacher) else type(inner).__name__)
     data = f"[1,{','.join(str(d) for d in input_shape)}]"
-    fix_input = ("make the data match the teacher (data section: channels, resolution) or set teacher.input_layout "
-                 "(nchw/nhwc)")
+    fix_input = ("make the data match the teacher (data section: channels, resolution), or give the teacher its own "
+                 "input (teacher.input: size, layout nchw/nhwc)")
     if isinstance(inner, BlackBoxTeacher):
         why = inner.input_mismatch(input_shape)
         if why:
@@ -132,10 +166,7 @@ def check_teacher(model: nn.Module, input_shape: Sequence[int], num_classes: int
     if not torch.isfinite(out).all():
         raise ModelFileError(f"teacher {name} ({kind}) outputs NaN/inf on the data's input {data}",
                              fix="check the weights (a broken checkpoint) and the teacher's input normalisation")
-    rows = out.double()
-    if bool((rows >= -1e-6).all()) and bool(((rows.sum(1) - 1).abs() <= _PROB_TOL).all()):
-        return "probabilities"
-    return "logits"
+    return out.double().numpy()
 
 
 def _torch_expects(model: nn.Module) -> str:
@@ -148,21 +179,33 @@ def _torch_expects(model: nn.Module) -> str:
     return ""
 
 
-def teacher_size(model: nn.Module, input_shape: Sequence[int]) -> tuple[int, int, str | None]:
+def teacher_size(model: nn.Module, input_shape: Sequence[int]) -> tuple[int, int | None, str | None]:
     """Parameters and per-sample MACs of a loaded teacher, and a note when MACs are unknown.
 
-    Torch modules are counted with ``edgekd.students.count_params_macs``; ONNX teachers from
-    their graph; other black boxes report what their runtime exposes.
+    Torch modules are counted with ``edgekd.students.count_params_macs`` (TorchScript, whose
+    layers cannot be hooked, by the ops it runs: :func:`edgekd.teachers.torch_macs.count_traced_macs`);
+    ONNX, TFLite and Keras teachers from their graph (``edgekd.predict.model_facts``). MACs are
+    ``None`` (report.json: null, "unknown") only when the graph has ops whose cost it cannot give,
+    never 0.
     """
     inner = unwrap(model)
     if isinstance(inner, BlackBoxTeacher):
         params, macs = inner.size(input_shape)
         if macs is None:
-            return params, 0, f"the {inner.kind} teacher is a black box: its MACs are unknown (reported as 0)"
+            return params, None, (f"the {inner.kind} teacher's MACs are unknown (its graph has ops whose cost it "
+                                  "cannot give: custom ops, control flow, recurrent or attention layers); "
+                                  "report.json has null")
         return params, macs, None
     from ..students import count_params_macs
 
-    params, macs = count_params_macs(model, input_shape)
     if isinstance(inner, torch.jit.ScriptModule):
-        return params, 0, "MACs of a TorchScript teacher are not counted (its layers cannot be hooked); reported as 0"
+        from .torch_macs import count_traced_macs
+
+        params = sum(p.numel() for p in inner.parameters())
+        macs = count_traced_macs(model, input_shape)
+        if macs is None:
+            return params, None, "the TorchScript teacher's MACs are unknown (its forward could not be counted)"
+        return params, macs, None
+    # The wrappers (input adapters, log-probabilities) hold no layers: counting through them is the model's count.
+    params, macs = count_params_macs(model, input_shape)
     return params, macs, None

@@ -2,7 +2,10 @@
 
 ``scratch-cnn`` trains a teacher on the spot; every other kind loads the user's own model
 file. File kinds share ``input_layout`` (how the model wants its input: edgekd's data is
-always NCHW) and a free-text ``preprocess`` note (recorded in the report, not applied).
+always NCHW), ``input`` (the teacher's own image scaling, normalisation, size and layout,
+applied to its batches while the student keeps its own), ``features`` (an audio teacher's own
+front end), ``outputs`` (logits or probabilities), ``min_val_top1`` (the sanity check after
+loading) and a free-text ``preprocess`` note (recorded in the report, not applied).
 Relative paths are resolved against the current working directory.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..data.schema import AudioFeatures
 from ..sections import Section
@@ -42,6 +45,68 @@ def _features() -> Any:
                                    "data.clip_align as the teacher's pipeline cut them; null = the student's features")
 
 
+class TeacherInput(Section):
+    """What the teacher eats, in its own units: ``(pixel * scale - mean) / std`` at ``size``, in ``layout``.
+
+    ``pixel`` is the decoded image on [0, 1] (what ``data`` starts from); the student keeps
+    ``data.mean``/``data.std`` and ``data.size``. Image data (``image_folder``) only.
+    """
+
+    scale: float = Field(1.0, gt=0, description="a [0, 1] pixel times this is the teacher's pixel value: 255 for a "
+                                                "teacher trained on 0..255 pixels, 1 for [0, 1]")
+    mean: float | list[float] = Field(0.0, description="subtracted after scale (one value, or one per channel), in the "
+                                                       "teacher's units, e.g. 127.5 or [123.7, 116.3, 103.5]")
+    std: float | list[float] = Field(1.0, description="divides after mean (one value, or one per channel, > 0), in "
+                                                      "the teacher's units")
+    size: tuple[int, int] | None = Field(None, description="[H, W] the teacher takes: its images are decoded from the "
+                                                          "same files at this size (PIL bilinear, as data.size does "
+                                                          "for the student); null = the student's size")
+    layout: InputLayout | None = Field(None, description="nchw, nhwc or auto, as teacher.input_layout (give one of "
+                                                         "the two)")
+
+    @model_validator(mode="after")
+    def _positive(self) -> "TeacherInput":
+        std = self.std if isinstance(self.std, list) else [self.std]
+        if not std or any(s <= 0 for s in std):
+            raise ValueError("std values must be > 0")
+        if isinstance(self.mean, list) and not self.mean:
+            raise ValueError("mean must be a number or a non-empty list")
+        if self.size is not None and min(self.size) < 1:
+            raise ValueError("size must be positive [H, W]")
+        return self
+
+    def per_channel(self, name: str, channels: int) -> list[float]:
+        """``mean`` or ``std`` as one value per channel.
+
+        Raises:
+            ValueError: a list whose length is not ``channels``.
+        """
+        value = getattr(self, name)
+        values = value if isinstance(value, list) else [value] * channels
+        if len(values) != channels:
+            raise ValueError(f"teacher.input.{name} has {len(values)} values but the images have {channels} "
+                             "channels")
+        return [float(v) for v in values]
+
+
+def _input() -> Any:
+    return Field(None, description="image data only: the teacher's own input ({scale, mean, std, size, layout}), "
+                                   "e.g. {scale: 255, size: [96, 96]} for a 96x96 teacher on 0..255 pixels; the "
+                                   "student keeps data.mean/std/size; null = the teacher eats the student's input")
+
+
+def _outputs() -> Any:
+    return Field("auto", description="what the model outputs: logits, probabilities (softmax; their log is used "
+                                     "as logits for KD, ECE, NLL and agreement), or auto: probabilities when the "
+                                     "graph ends in a softmax or every val row sums to 1")
+
+
+def _min_val_top1() -> Any:
+    return Field(None, ge=0, le=1, description="the loaded teacher must score at least this top-1 on the val split, "
+                                              "else the build stops (exit 2); null = 1.5x chance (1.5 / classes, at "
+                                              "most a quarter of the way from chance to 100%); 0 = no check")
+
+
 def _preprocess() -> Any:
     return Field(None, description="how the teacher expects its input normalised (a note for the report; edgekd "
                                    "does not apply it: make the data section produce the same normalisation)")
@@ -65,6 +130,9 @@ class TorchTeacher(Section):
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()
+    input: TeacherInput | None = _input()
+    outputs: Literal["auto", "logits", "probabilities"] = _outputs()
+    min_val_top1: float | None = _min_val_top1()
 
     @field_validator("factory")
     @classmethod
@@ -88,6 +156,9 @@ class TorchScriptTeacher(Section):
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()
+    input: TeacherInput | None = _input()
+    outputs: Literal["auto", "logits", "probabilities"] = _outputs()
+    min_val_top1: float | None = _min_val_top1()
 
 
 class OnnxTeacher(Section):
@@ -98,6 +169,9 @@ class OnnxTeacher(Section):
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()
+    input: TeacherInput | None = _input()
+    outputs: Literal["auto", "logits", "probabilities"] = _outputs()
+    min_val_top1: float | None = _min_val_top1()
 
 
 class TFLiteTeacher(Section):
@@ -108,6 +182,9 @@ class TFLiteTeacher(Section):
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()
+    input: TeacherInput | None = _input()
+    outputs: Literal["auto", "logits", "probabilities"] = _outputs()
+    min_val_top1: float | None = _min_val_top1()
 
 
 class KerasTeacher(Section):
@@ -118,6 +195,9 @@ class KerasTeacher(Section):
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()
+    input: TeacherInput | None = _input()
+    outputs: Literal["auto", "logits", "probabilities"] = _outputs()
+    min_val_top1: float | None = _min_val_top1()
 
 
 FileTeacher = TorchTeacher | TorchScriptTeacher | OnnxTeacher | TFLiteTeacher | KerasTeacher

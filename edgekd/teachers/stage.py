@@ -1,8 +1,8 @@
 """Teacher stage: produce the teacher artifact (trained on the spot, or loaded from the user's file).
 
-A loaded teacher is checked against the data (input shape/layout, class count) before any
-training starts. Its artifact points at the user's own file (absolute path; nothing is
-copied into ``artifacts/``).
+A loaded teacher is checked against the data (input shape/layout, class count) and scored on
+the val split (it must beat chance: ``teacher.min_val_top1``) before any training starts. Its
+artifact points at the user's own file (absolute path; nothing is copied into ``artifacts/``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..distill.trainer import TrainSpec, fit
 from ..stage import BuildContext, Stage
 from ..state import BuildState
 from ..students import count_params_macs
+from ..text import plural
 
 
 def run(state: BuildState, ctx: BuildContext) -> BuildState:
@@ -32,7 +33,7 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
         atomic.write_bytes(path, buffer.getvalue())
-        description = f"ScratchCNN(width={cfg.width}) trained {cfg.epochs} epochs on {data.name}"
+        description = f"ScratchCNN(width={cfg.width}) trained {plural(cfg.epochs, 'epoch')} on {data.name}"
         params, macs = count_params_macs(model, data.input_shape)
         teacher = Artifact(name="teacher", role="teacher", format="torch", precision="fp32", path=rel, model=model,
                            input_shape=data.input_shape, params=params, macs=macs).with_note(description)
@@ -61,9 +62,12 @@ _FORMATS = {"torch": "torch", "torchscript": "torch", "onnx": "onnx", "tflite": 
 def _load_file_teacher(cfg, data) -> Artifact:
     from .loaders import load_teacher, teacher_size
 
-    # With teacher.features the teacher eats its own front end's features, not the student's.
+    # With teacher.features / teacher.input the teacher eats its own inputs, not the student's.
     shape = getattr(data, "teacher_input_shape", None) or data.input_shape
-    model, description = load_teacher(cfg, shape, data.num_classes)
+    # Without a val split (unit use) the outputs are judged on probes and the sanity check is skipped.
+    model, description = load_teacher(cfg, shape, data.num_classes, val=getattr(data, "val", None),
+                                      class_names=getattr(data, "class_names", None),
+                                      task=getattr(data, "task", "image"))
     params, macs, size_note = teacher_size(model, shape)
     teacher = Artifact(name="teacher", role="teacher", format=_FORMATS[cfg.kind], precision="fp32",
                        path=str(_source_file(cfg).resolve()), model=model, input_shape=shape,

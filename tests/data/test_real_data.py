@@ -66,11 +66,14 @@ def test_frontend_onnx_parity_on_real_speech(kind, features):
 
 @pytest.mark.skipif(not CIFAR.is_dir(), reason="shared CIFAR-10 JPEG data absent")
 def test_cifar_folder_class_order_and_test_root():
+    # limit_per_class reads 5 files per class of root only; test_limit_per_class limits test_root.
     cfg = ImageFolderData(root=str(CIFAR / "train"), test_root=str(CIFAR / "test"), limit_per_class=5,
-                          mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+                          test_limit_per_class=5, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
     bundle = load_image_folder(cfg, seed=0)
     assert bundle.class_names == CIFAR_CLASSES and bundle.name == "cifar10-jpg"
     assert bundle.input_shape == (3, 32, 32) and len(bundle.test) == 50
+    assert bundle.preprocessing["files"] == {"root": "the first 5 files of each class (sorted by name)",
+                                             "test_root": "the first 5 files of each class (sorted by name)"}
     assert torch.bincount(bundle.test.y).tolist() == [5] * 10
     # Normalised natural images: roughly zero-centred, unit-ish spread.
     assert abs(float(bundle.test.x.mean())) < 1.0 and 0.3 < float(bundle.test.x.std()) < 2.0

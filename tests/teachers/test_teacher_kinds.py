@@ -43,7 +43,9 @@ def test_torchscript(teacher_files, source_model):
     x = sample_batch()
     torch.testing.assert_close(model(x), source_model(x), atol=1e-5, rtol=0)
     params, macs, note = teacher_size(model, INPUT_SHAPE)
-    assert params == sum(p.numel() for p in source_model.parameters()) and macs == 0 and "TorchScript" in note
+    # Counted from the aten ops the script runs, in the hook counter's convention (conv + linear MACs).
+    assert params == sum(p.numel() for p in source_model.parameters()) and note is None
+    assert macs == count_params_macs(source_model, INPUT_SHAPE)[1] > 0
 
 
 def test_onnx_black_box_and_size_from_graph(teacher_files, source_model):
