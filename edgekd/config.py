@@ -28,7 +28,9 @@ class StudentConfig(Section):
     """Which registered student to build, and its options (see ``edgekd students list``)."""
 
     name: str = "mobilenetv2"
-    options: dict[str, Any] = Field(default_factory=lambda: {"width": 0.35})
+    options: dict[str, Any] = Field(default_factory=dict, description="the student's options, over its build "
+                                    "defaults (edgekd students list: mobilenetv2 width 0.35; the others their "
+                                    "own defaults)")
 
 
 class HintLayers(Section):

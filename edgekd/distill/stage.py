@@ -17,7 +17,8 @@ from .. import atomic
 from ..artifact import Artifact, find
 from ..stage import BuildContext, Stage
 from ..state import BuildState
-from ..students import build_student, count_params_macs
+from ..students import build_options, build_student, count_params_macs
+from ..text import plural
 from . import ddp
 from .methods import build_objective
 from .trainer import TrainSpec, fit
@@ -39,8 +40,13 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
         teacher.model.cpu()  # later stages run the teacher on the host
     state = state.with_curve("student", history).evolve(distill_method={
         "method": cfg.method, "description": objective.description, "soft_label_cache": objective.cached})
-    state = state.add(student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, "
-                                        f"{cfg.epochs} epochs"))
+    student = student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, "
+                                f"{plural(cfg.epochs, 'epoch')}")
+    size_note = student_vs_teacher(student, teacher)
+    if size_note:
+        ctx.reporter.note(size_note)
+        student = student.with_note(size_note)
+    state = state.add(student)
     if cfg.train_baseline:
         baseline, history = _train(ctx, "baseline", _new_student(ctx),
                                    lambda logits, y, _i, _x: F.cross_entropy(logits, y), None, device)
@@ -59,7 +65,17 @@ def rebuild(art: Artifact, ctx: BuildContext):
 def _new_student(ctx):
     data = ctx.data
     torch.manual_seed(ctx.config.seed + 1)  # same initial weights for student and baseline
-    return build_student(ctx.config.student.name, data.num_classes, data.input_shape, **ctx.config.student.options)
+    name = ctx.config.student.name
+    return build_student(name, data.num_classes, data.input_shape, **build_options(name, ctx.config.student.options))
+
+
+def student_vs_teacher(student: Artifact, teacher: Artifact) -> str | None:
+    """A warning when the student costs at least as many MACs as its teacher (``None`` otherwise or when unknown)."""
+    if student.macs is None or not teacher.macs or student.macs < teacher.macs:
+        return None
+    return (f"the student ({student.macs:,} MACs) is not smaller than its teacher ({teacher.macs:,} MACs, "
+            f"{student.macs / teacher.macs:.2f}x): pick a smaller student (student.options, e.g. width) or "
+            "budget it with max_student_macs_ratio")
 
 
 def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=None) -> tuple[Artifact, dict]:

@@ -18,6 +18,7 @@ from ..distill.trainer import TrainSpec, evaluate_top1, fit, predict_logits
 from ..stage import BuildContext, Stage
 from ..state import BuildState
 from ..students import count_params_macs
+from ..text import plural
 from .prune import UNSTRUCTURED_NOTE, make_permanent, prune_structured, prune_unstructured, sparsity
 
 NAME = "student-pruned"
@@ -72,7 +73,7 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
             f"({p['macs_after'] / p['macs_before']:.2f}x), "
             f"params {p['params_before']:,} -> {p['params_after']:,}; val top-1 {_pct(val_before)} -> "
             f"{_pct(val_pruned)} after pruning -> {_pct(p['val_top1_after_recovery'])} after "
-            f"{pcfg.recovery_epochs} KD recovery epochs")
+            f"{plural(pcfg.recovery_epochs, 'KD recovery epoch')}")
     else:
         pruned = pruned.with_note(f"{UNSTRUCTURED_NOTE}; {info['weight_sparsity']:.0%} of weights are zero; val top-1 "
                                   f"{_pct(val_before)} -> {_pct(p['val_top1_after_recovery'])} after recovery")
@@ -81,11 +82,11 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
 
 def rebuild(art: Artifact, ctx: BuildContext):
     """The pruned student on resume: the registry network resized to the saved channel counts."""
-    from ..students import build_student
+    from ..students import build_options, build_student
     from .reshape import fit_to_state_dict
 
     data, scfg = ctx.data, ctx.config.student
-    model = build_student(scfg.name, data.num_classes, data.input_shape, **scfg.options)
+    model = build_student(scfg.name, data.num_classes, data.input_shape, **build_options(scfg.name, scfg.options))
     state = torch.load(ctx.resolve(art.path), weights_only=True)
     fit_to_state_dict(model, state)  # channel counts come from the pruned weights
     model.load_state_dict(state)

@@ -25,7 +25,7 @@ def make_report(state: BuildState, ctx: BuildContext, duration_s: float) -> dict
         "host": host_info(),
         "target": ctx.target.to_public_dict(),
         "data": ctx.data.summary(),
-        "config": ctx.config.model_dump(mode="json"),
+        "config": _config_as_built(ctx.config),
         "chosen": state.chosen,
         "models": [a.to_dict() for a in state.artifacts],
         "budgets": list(state.budgets),
@@ -36,6 +36,15 @@ def make_report(state: BuildState, ctx: BuildContext, duration_s: float) -> dict
         "parity_matrix": state.parity_matrix,
         "passed": all(b["passed"] for b in state.budgets),
     }
+
+
+def _config_as_built(config) -> dict[str, Any]:
+    """The config as JSON, ``student.options`` with the student's build defaults filled in (what was built)."""
+    from ..students import build_options
+
+    out = config.model_dump(mode="json")
+    out["student"]["options"] = build_options(config.student.name, out["student"]["options"])
+    return out
 
 
 def run(state: BuildState, ctx: BuildContext) -> BuildState:

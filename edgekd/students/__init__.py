@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from . import dscnn, mobilenetv2, mobilenetv3  # noqa: F401  (imported to register the students)
 from .counter import count_params_macs
-from .registry import StudentInfo, build_student, list_students, register_student
+from .registry import StudentInfo, build_options, build_student, list_students, register_student
 
-__all__ = ["StudentInfo", "build_student", "count_params_macs", "list_students", "register_student"]
+__all__ = ["StudentInfo", "build_options", "build_student", "count_params_macs", "list_students", "register_student"]

@@ -79,7 +79,8 @@ class MobileNetV2(nn.Module):
 
 
 @register_student("mobilenetv2", "any",
-                  "MobileNetV2 inverted residuals; width/depth multipliers, optional SE; small inputs keep resolution")
+                  "MobileNetV2 inverted residuals; width/depth multipliers, optional SE; small inputs keep resolution",
+                  build_defaults={"width": 0.35})
 def build_mobilenetv2(num_classes: int, input_shape: tuple[int, int, int], *, width: float = 1.0,
                       depth: float = 1.0, se: bool = False, activation: str = "relu6",
                       dropout: float = 0.2) -> MobileNetV2:

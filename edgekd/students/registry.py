@@ -32,30 +32,36 @@ class StudentInfo:
         name: Registry name, e.g. ``mobilenetv2``.
         task: ``image``, ``audio`` or ``any`` (works on images and spectrograms alike).
         description: One line for humans.
-        defaults: Every option with its default value.
+        defaults: Every option with its default value (the builder's).
+        build_defaults: The options a build uses when ``student.options`` does not set them
+            (sized for edge builds, e.g. ``mobilenetv2`` at width 0.35); the rest take ``defaults``.
     """
 
     name: str
     task: str
     description: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    build_defaults: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly copy."""
         return {"name": self.name, "task": self.task, "description": self.description,
-                "defaults": dict(self.defaults)}
+                "defaults": dict(self.defaults), "build_defaults": dict(self.build_defaults)}
 
 
 _REGISTRY: dict[str, tuple[StudentInfo, Builder]] = {}
 
 
-def register_student(name: str, task: str, description: str) -> Callable[[Builder], Builder]:
+def register_student(name: str, task: str, description: str,
+                     build_defaults: dict[str, Any] | None = None) -> Callable[[Builder], Builder]:
     """Decorator that registers a student builder under ``name``.
 
     Args:
         name: Registry name (lowercase, hyphens).
         task: ``image``, ``audio`` or ``any``.
         description: One line shown by ``edgekd students list``.
+        build_defaults: Options a build uses unless ``student.options`` sets them (see
+            :func:`build_options`); each must be one of the builder's options.
 
     Returns:
         The decorator; it returns the builder unchanged.
@@ -77,10 +83,23 @@ def register_student(name: str, task: str, description: str) -> Callable[[Builde
             if p.default is inspect.Parameter.empty:
                 raise ValueError(f"option {p.name!r} of student {name!r} needs a default")
             defaults[p.name] = p.default
-        _REGISTRY[name] = (StudentInfo(name, task, description, defaults), fn)
+        unknown = set(build_defaults or {}) - set(defaults)
+        if unknown:
+            raise ValueError(f"build_defaults of student {name!r} name unknown options {sorted(unknown)}")
+        _REGISTRY[name] = (StudentInfo(name, task, description, defaults, dict(build_defaults or {})), fn)
         return fn
 
     return decorator
+
+
+def build_options(name: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The options a build passes to :func:`build_student`: the student's build defaults, then ``options``.
+
+    Raises:
+        ConfigError: Unknown student.
+    """
+    info, _fn = _lookup(name)
+    return {**info.build_defaults, **(options or {})}
 
 
 def list_students() -> list[StudentInfo]:
