@@ -139,6 +139,9 @@ class Budgets(Section):
     max_ece: Fraction | None = None
     max_ece_increase_vs_teacher: float | None = Field(
         None, ge=0, le=1, description="largest allowed ECE(deployed) - ECE(teacher), e.g. 0.02")
+    max_student_macs_ratio: float | None = Field(
+        None, gt=0, description="largest allowed MACs(deployed student) / MACs(teacher), e.g. 0.5; not judged "
+                                "when the teacher's MACs are unknown")
 
 
 def _deep_merge(base: dict, override: dict) -> dict:

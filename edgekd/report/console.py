@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .markdown import _bytes, _num, _pct
+from .markdown import _bytes, _num, _pct, budget_result, macs_text
 
 _err = Console(stderr=True, highlight=False)
 
@@ -54,7 +54,7 @@ def models_table(report: dict[str, Any]) -> Table:
     for m in report["models"]:
         lat = m.get("latency_ms") or {}
         host, pred = lat.get("host") or {}, lat.get("predicted") or {}
-        table.add_row(m["name"], m["format"], m["precision"], f"{m['macs']:,}", _bytes(m.get("size_bytes")),
+        table.add_row(m["name"], m["format"], m["precision"], macs_text(m.get("macs")), _bytes(m.get("size_bytes")),
                       _pct((m.get("accuracy") or {}).get("top1")),
                       _pct((m.get("accuracy") or {}).get("agreement_with_teacher")),
                       _num((m.get("calibration") or {}).get("ece")), _num(host.get("p90")),
@@ -69,7 +69,7 @@ def budgets_table(budgets: list[dict[str, Any]], title: str = "budgets") -> Tabl
         table.add_column(col, justify="right" if col in ("limit", "value") else "left")
     for b in budgets:
         table.add_row(b["metric"], _num(b["limit"]), _num(b["value"]), b.get("model", ""),
-                      "[green]pass[/]" if b["passed"] else "[bold red]MISS[/]")
+                      budget_result(b, miss="[bold red]MISS[/]", passed="[green]pass[/]"))
     return table
 
 
@@ -130,10 +130,11 @@ def render_target(profile: Any) -> None:
 def render_students(infos: list[Any]) -> None:
     """Print the student registry."""
     table = Table(title="students")
-    for col in ("name", "task", "description"):
+    for col in ("name", "task", "build defaults", "description"):
         table.add_column(col)
     for info in infos:
-        table.add_row(info.name, info.task, info.description)
+        defaults = ", ".join(f"{k}={v}" for k, v in info.build_defaults.items()) or "(its own)"
+        table.add_row(info.name, info.task, defaults, info.description)
     console().print(table)
 
 

@@ -26,12 +26,15 @@ def judge(artifacts: Sequence[Artifact], target,
     entries: list[dict[str, Any]] = []
 
     def add(metric: str, limit, value, higher_is_better: bool = False, source: str = "budget",
-            model: str | None = None) -> None:
+            model: str | None = None, unmeasured: str | None = None) -> None:
         if limit is None:
             return
         passed = value is not None and (value >= limit if higher_is_better else value <= limit)
-        entries.append({"metric": metric, "limit": float(limit), "value": None if value is None else float(value),
-                        "passed": bool(passed), "model": model or chosen.name, "source": source})
+        entry = {"metric": metric, "limit": float(limit), "value": None if value is None else float(value),
+                 "passed": bool(passed), "model": model or chosen.name, "source": source}
+        if value is None and unmeasured:  # a figure the build chose not to measure is not a miss
+            entry.update(passed=True, judged=False, note=unmeasured)
+        entries.append(entry)
 
     top1 = _get(accuracy_of, "accuracy", "top1")
     add("top1", budgets.min_top1, top1, higher_is_better=True, model=accuracy_of.name)
@@ -44,7 +47,13 @@ def judge(artifacts: Sequence[Artifact], target,
     if ece is not None and teacher_ece is not None:
         add("ece_increase_vs_teacher", budgets.max_ece_increase_vs_teacher, ece - teacher_ece, model=accuracy_of.name)
     latency_value, latency_metric = _latency(chosen, target)
-    add(latency_metric, budgets.max_latency_p90_ms, latency_value)
+    host_off = target.kind == "host" and not (chosen.metrics.get("latency_ms") or {}).get("host")
+    add(latency_metric, budgets.max_latency_p90_ms, latency_value,
+        unmeasured="not measured: host latency was not timed (bench.latency_mode=off)" if host_off else None)
+    teacher_macs = teacher.macs if teacher is not None else None
+    ratio = chosen.macs / teacher_macs if teacher_macs and chosen.macs is not None else None
+    add("student_macs_ratio", budgets.max_student_macs_ratio, ratio,
+        unmeasured="not judged: the teacher's MACs are unknown" if teacher is not None else None)
     size = chosen.metrics.get("size_bytes")
     add("model_bytes", budgets.max_model_bytes, size)
     ram = peak_ram_bytes(chosen, target)

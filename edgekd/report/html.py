@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from . import plots
-from .markdown import _bytes, _num, _pct
+from .markdown import _bytes, _num, _pct, budget_result, macs_text
 
 SECTION_TITLES = ("Summary", "Accuracy vs predicted latency", "Reliability diagrams", "Temperature scaling",
                   "Predicted latency on every profile", "Parity matrix", "Budgets", "Models", "Notes")
@@ -128,7 +128,8 @@ def _verdict(passed: bool | None) -> str:
 
 def _budgets(budgets: list[dict[str, Any]]) -> str:
     rows = [[escape(b["metric"]), _num(b["limit"]), _num(b["value"]), escape(str(b.get("model", ""))),
-             escape(str(b.get("source", ""))), _verdict(b["passed"])] for b in budgets]
+             escape(str(b.get("source", ""))),
+             escape(budget_result(b)) if b.get("judged") is False else _verdict(b["passed"])] for b in budgets]
     return _table(["metric", "limit", "value", "model", "source", "result"], rows, {1, 2})
 
 
@@ -140,7 +141,7 @@ def _models(report: dict[str, Any]) -> str:
         host, pred = lat.get("host") or {}, lat.get("predicted") or {}
         mem = m.get("memory") or {}
         rows.append([escape(m["name"]), escape(m["format"]), escape(m["precision"]), _num(m["params"]),
-                     _num(m["macs"]), _bytes(m.get("size_bytes")), _pct(acc.get("top1")), _num(cal.get("ece")),
+                     macs_text(m.get("macs")), _bytes(m.get("size_bytes")), _pct(acc.get("top1")), _num(cal.get("ece")),
                      _num(host.get("p90")), _num(pred.get("p50")), _bytes(mem.get("peak_activation_bytes"))])
     return _table(["model", "format", "precision", "params", "MACs", "size", "top-1", "ECE", "host p90 ms",
                    f"predicted {report['target']['name']} ms", "arena"], rows, set(range(3, 11)))

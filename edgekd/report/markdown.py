@@ -26,7 +26,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += _prediction_methods(report["models"], target["name"])
     lines += ["", "## Budgets", "", "| metric | limit | value | model | result |", "|---|---:|---:|---|---|"]
     for b in report["budgets"]:
-        result = "pass" if b["passed"] else "**MISS**"
+        result = budget_result(b, miss="**MISS**")
         lines.append(f"| {b['metric']} | {_num(b['limit'])} | {_num(b['value'])} | {b['model']} | {result} |")
     failures = report.get("conversion_failures") or []
     if failures:
@@ -60,10 +60,22 @@ def _model_row(m: dict[str, Any]) -> str:
     mem = m.get("memory") or {}
     host_text = f"{_num(host.get('p50'))} / {_num(host.get('p90'))}" if host else "—"
     pred_text = f"{_num(pred.get('p50'))} [{_num(pred.get('low'))}–{_num(pred.get('high'))}]" if pred else "—"
-    return (f"| {m['name']} | {m['format']} | {m['precision']} | {m['params']:,} | {m['macs']:,} "
+    return (f"| {m['name']} | {m['format']} | {m['precision']} | {m['params']:,} | {macs_text(m.get('macs'))} "
             f"| {_bytes(m.get('size_bytes'))} | {_pct(acc.get('top1'))} | {_pct(acc.get('agreement_with_teacher'))} "
             f"| {_num(cal.get('ece'))} | {host_text} | {pred_text} | {_bytes(mem.get('weights_bytes'))} "
             f"| {_bytes(mem.get('peak_activation_bytes'))} |")
+
+
+def macs_text(macs: int | None) -> str:
+    """MACs with separators, or "unknown" (a teacher whose graph cannot give them)."""
+    return "unknown" if macs is None else f"{macs:,}"
+
+
+def budget_result(budget: dict[str, Any], miss: str = "MISS", passed: str = "pass") -> str:
+    """``pass``, the miss marker, or the note of a budget that was not judged (e.g. not measured)."""
+    if budget.get("judged") is False:
+        return str(budget.get("note") or "not judged")
+    return passed if budget["passed"] else miss
 
 
 def _num(value: Any) -> str:
