@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["build", "check", "BuildResult", "load_config", "load_target", "list_targets", "__version__"]
+__all__ = ["build", "check", "profile", "BuildResult", "load_config", "load_target", "list_targets", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"build", "check", "BuildResult", "list_targets", "load_target"}:
+    if name in {"build", "check", "profile", "BuildResult", "list_targets", "load_target"}:
         from . import api
 
         return getattr(api, name)

@@ -16,7 +16,7 @@ from .progress import NullReporter, Reporter
 from .targets import TargetProfile, list_targets, load_target
 
 __all__ = ["BuildResult", "build", "check", "export_fitting_networks", "fit_target", "list_students", "list_targets",
-           "load_target", "show_student"]
+           "load_target", "profile", "show_student"]
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,33 @@ def export_fitting_networks(out: str | os.PathLike, runtimes: tuple[str, ...], n
     from .fitting.workflow import export_fitting_networks as _export
 
     return _export(out, runtimes, networks=networks, precisions=precisions, progress=progress)
+
+
+def profile(model: str | os.PathLike, targets: Sequence[str] = (), *, all_targets: bool = False,
+            threads: int | None = None, measure_host: bool = True) -> dict[str, Any]:
+    """Size, params, MACs, memory, host latency and predicted latency per profile of an existing model file.
+
+    No distillation: for an ``.onnx`` or ``.tflite`` someone already has (INT8 graphs are costed
+    as INT8, float ones as FP32). See :func:`edgekd.predict.profile_model.profile_model`.
+
+    Args:
+        model: The ``.onnx`` or ``.tflite`` file.
+        targets: Profile names or YAML paths (none and not ``all_targets``: ``host``).
+        all_targets: Every profile in the targets folder.
+        threads: Cost and time with this many threads instead of each profile's own.
+        measure_host: Time the model in its own runtime on this machine.
+
+    Returns:
+        ``{"model": {...}, "predictions": [{target, precision, threads, p50_ms, low_ms, high_ms,
+        supported, notes}, ...]}``.
+
+    Raises:
+        ModelFileError: Missing, empty, corrupt or unsupported model file (exit 2).
+        TargetError: An unknown profile (exit 2).
+    """
+    from .predict.profile_model import profile_model
+
+    return profile_model(model, list(targets), all_targets=all_targets, threads=threads, measure_host=measure_host)
 
 
 def list_students() -> list[Any]:

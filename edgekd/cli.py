@@ -165,6 +165,25 @@ def targets_export_networks(folder, runtimes, networks, precisions) -> None:
                f"--networks-from {path}")
 
 
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", "targets", multiple=True, help="A profile name or YAML (repeatable; default host).")
+@click.option("--all-targets", is_flag=True, help="Every profile in the targets folder.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Cost and time with N threads.")
+@click.option("--no-host", is_flag=True, help="Do not time the model on this machine.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (model, predictions).")
+def profile(model, targets, all_targets, threads, no_host, as_json) -> None:
+    """Size, MACs, memory and predicted latency of an existing .onnx/.tflite on device profiles."""
+    from . import api
+    from .report.console import render_profile
+
+    result = api.profile(model, targets, all_targets=all_targets, threads=threads, measure_host=not no_host)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        render_profile(result)
+
+
 @cli.group()
 def students() -> None:
     """Student architectures."""

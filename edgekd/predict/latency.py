@@ -57,7 +57,8 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
     """Predict batch-1 latency of ``onnx_path`` on ``profile`` at ``precision``.
 
     Args:
-        onnx_path: ONNX graph of the network (float or QDQ INT8).
+        onnx_path: ONNX graph of the network (float or QDQ INT8), or a ``.tflite`` (costed on
+            its own TFLite ops by the roofline).
         profile: The device profile.
         precision: ``fp32``, ``fp16`` or ``int8`` (the artifact's precision).
         runtime: The runtime that will run it (``onnxruntime``, ``litert``); selects a measured
@@ -76,7 +77,9 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
     """
     if precision not in _ELEM_BYTES:
         raise TargetError(f"unknown precision {precision!r} for latency prediction", fix="use fp32, fp16 or int8")
-    model = profile.latency_models.get(runtime or "", {}).get(precision)
+    is_tflite = str(onnx_path).lower().endswith(".tflite")
+    # Fitted runtime models read ONNX graph features; a .tflite is costed by the roofline on its own ops.
+    model = None if is_tflite else profile.latency_models.get(runtime or "", {}).get(precision)
     if model is not None:
         from .runtime_model import predict_with_model
 
@@ -84,7 +87,12 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
         return {**pred, "bound_counts": {}, "macs": int(sum(op["macs"] for op in pred["per_op"])),
                 "compute_unit": profile.runtime.compute_unit, "target": profile.name, "precision": precision,
                 "method": f"runtime-model:{runtime}"}
-    costs = [c for c in op_costs(onnx_path) if not c.folded]
+    if is_tflite:
+        from .tflite_graph import op_costs_tflite
+
+        costs = [c for c in op_costs_tflite(onnx_path) if not c.folded]
+    else:
+        costs = [c for c in op_costs(onnx_path) if not c.folded]
     has_int8 = any(c.precision == "int8" for c in costs)
     eff = profile.efficiency
     dram_bandwidth = profile.memory.bandwidth_bytes_per_s

@@ -169,3 +169,23 @@ def render_fitted_profile(profile: Any, path: Path) -> None:
         out.print(models)
     out.print(f"bandwidth {profile.memory.bandwidth_bytes_per_s / 1e9:.1f} GB/s, op overhead "
               f"{profile.op_overhead_s * 1e6:.2f} µs — wrote {path}")
+
+
+def render_profile(result: dict[str, Any]) -> None:
+    """Print ``edgekd profile``: the model's facts, then one row per profile."""
+    m = result["model"]
+    mem, host = m.get("memory") or {}, m.get("host_latency_ms") or {}
+    facts = (f"{m['path']} ({m['format']}, {m['precision']}): {_num(m['params'])} params, "
+             f"{macs_text(m.get('macs'))} MACs, {_bytes(m['size_bytes'])}; weights {_bytes(mem.get('weights_bytes'))}, "
+             f"activation arena {_bytes(mem.get('peak_activation_bytes'))}")
+    if host:
+        facts += f"; host p50 {_num(host.get('p50'))} ms ({host.get('runtime')}, {host.get('threads')} threads)"
+    console().print(facts)
+    table = Table(title="predicted latency (ms)")
+    for col in ("target", "precision", "threads", "p50", "low", "high", "supported", "notes"):
+        table.add_column(col, justify="right" if col in ("threads", "p50", "low", "high") else "left")
+    for row in result["predictions"]:
+        table.add_row(row["target"], row["precision"], str(row["threads"]), _num(row["p50_ms"]),
+                      _num(row["low_ms"]), _num(row["high_ms"]), "yes" if row["supported"] else "[bold red]no[/]",
+                      "; ".join(row["notes"]))
+    console().print(table)
