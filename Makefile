@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-tf-features bench-byo-teachers gate clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-tf-features bench-byo-teachers bench-byo gate clean
 
 install: $(STAMP)
 
@@ -87,6 +87,13 @@ bench-compress: $(STAMP)
 # benchmarks/results/byo-teachers.json. BYO_ARGS="--only resnet8 --epochs 1" for a partial run.
 bench-byo-teachers: $(STAMP)
 	$(BIN)/python benchmarks/byo/teachers.py $(BYO_ARGS)
+
+# Bring-your-own teachers, phase B: edgekd builds from each phase-A teacher's .tflite and .keras (teacher
+# given its own input/front end), 3 distillation epochs each. Resumable (a finished build is skipped, a
+# killed one resumed). BYO_ARGS="--teachers DIR" points at phase A's models if they are elsewhere.
+# Results in benchmarks/results/byo.json.
+bench-byo: $(STAMP)
+	$(BIN)/python benchmarks/byo/distill.py --out benchmarks/work/byo-distill $(BYO_ARGS)
 
 # Build the default example, then gate it on its budgets and on the committed baseline (exit 3 on a miss).
 GATE_TARGET ?= raspberry-pi-4
