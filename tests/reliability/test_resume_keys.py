@@ -203,7 +203,8 @@ def test_black_box_teacher_is_reloaded_from_its_file(tmp_path, teacher_files):
                       val=split, test=split, calibration=split)
     onnx = tmp_path / "teacher.onnx"
     onnx.write_bytes(teacher_files["onnx"].read_bytes())
-    args = ("teacher.kind=onnx", f"teacher.path={onnx}")
+    # An untrained teacher on random data: the sanity check (teacher.min_val_top1) is not what this tests.
+    args = ("teacher.kind=onnx", f"teacher.path={onnx}", "teacher.min_val_top1=0")
     teacher_stage = STAGES[0]
 
     ctx = _ctx(tmp_path, *args, data=data)
@@ -225,12 +226,13 @@ def test_pruned_student_is_rebuilt_from_its_weights(tmp_path):
     """The prune stage saves a state dict (no pickle); its rebuild resizes the registry's student to it."""
     from edgekd.prune.prune import prune_structured
     from edgekd.prune.stage import STAGE as PRUNE
-    from edgekd.students import build_student
+    from edgekd.students import build_options, build_student
 
     ctx = _ctx(tmp_path)
     data, student = ctx.data, ctx.config.student
     torch.manual_seed(0)
-    pruned = build_student(student.name, data.num_classes, data.input_shape, **student.options).eval()
+    pruned = build_student(student.name, data.num_classes, data.input_shape,
+                           **build_options(student.name, student.options)).eval()
     prune_structured(pruned, data.input_shape, data.num_classes, 0.5)
     path, rel = ctx.artifact_file("student-pruned.pt")
     buffer = io.BytesIO()
