@@ -33,6 +33,8 @@ from pathlib import Path
 from common import CIFAR, FSDD, ROOT, WORK, machine, read_json, rel, write_json
 
 RESULTS = ROOT / "benchmarks" / "results" / "byo.json"
+RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
+BEGIN, END = "<!-- byo:begin -->", "<!-- byo:end -->"
 EDGEKD = [sys.executable, "-m", "edgekd.cli"]
 CIFAR_NORM = "mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616]"
 TF_MFCC = "{preset: tensorflow-kws, type: mfcc, n_mels: 40, n_mfcc: 10, fmin: 20, fmax: 4000, peak_normalize: true}"
@@ -41,7 +43,8 @@ STUDENT_LOGMEL = "{preset: tensorflow-kws, type: logmel, n_mels: 40, fmin: 20, f
 SETUPS = {
     "ds_cnn": {
         "target": "stm32h7a3",
-        "data": f"{{kind: audio_folder, root: '{FSDD}', layout: flat, label_pattern: '{{label}}_{{speaker}}_{{index}}.wav', "
+        "data": f"{{kind: audio_folder, root: '{FSDD}', layout: flat, "
+                "label_pattern: '{label}_{speaker}_{index}.wav', "
                 "sample_rate: 8000, clip_seconds: 1.0, "
                 "split: {method: pattern, field: index, test: '0-4', val: '5-9'}, "
                 f"features: {STUDENT_LOGMEL}, augment: {{time_shift_ms: 100}}}}",
@@ -112,7 +115,8 @@ def summarise(name: str, fmt: str, teachers: Path, out: Path, code: int | None, 
     models = {m["name"]: m for m in report["models"]}
     teacher = models["teacher"]
     chosen = models.get(report.get("chosen") or "", {})
-    return {**row, "finished": True, "exit_code": 0 if report["passed"] else 3, "build_duration_s": report["duration_s"],
+    return {**row, "finished": True, "exit_code": 0 if report["passed"] else 3,
+            "build_duration_s": report["duration_s"],
             "teacher_top1_edgekd": teacher["accuracy"]["top1"], "teacher_top1_direct": direct_top1,
             "teacher_ece_edgekd": teacher["calibration"]["ece"],
             "teacher_ece_direct": (direct.get("test") or {}).get(which, {}).get("ece"),
@@ -123,6 +127,46 @@ def summarise(name: str, fmt: str, teachers: Path, out: Path, code: int | None, 
             "budgets_missed": [b["metric"] for b in report["budgets"] if not b["passed"]]}
 
 
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.2f}%"
+
+
+def _int(value) -> str:
+    return "unknown" if value is None else f"{value:,}"
+
+
+def render(results: dict) -> str:
+    """The RESULTS.md section: one row per build, teacher through edgekd vs direct, the student."""
+    lines = [BEGIN, "## Bring your own teacher: edgekd builds from third-party-style Keras teachers (`make bench-byo`)",
+             "", f"{results['machine']['date']} · {results['epochs']} distillation epochs per build · teachers from "
+             "`make bench-byo-teachers` (phase A)", "",
+             "| teacher | from | exit | teacher top-1 edgekd / direct | teacher ECE edgekd / direct "
+             "| teacher MACs edgekd / graph | deployed student | student top-1 | student MACs | build wall |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results["runs"]:
+        if not r.get("finished"):
+            lines.append(f"| {r['teacher']} | .{r['from']} | not finished | | | | | | | |")
+            continue
+        lines.append(f"| {r['teacher']} | .{r['from']} | {r['exit_code']} | {_pct(r['teacher_top1_edgekd'])} / "
+                     f"{_pct(r['teacher_top1_direct'])} | {r['teacher_ece_edgekd']:.4f} / "
+                     f"{r['teacher_ece_direct'] or float('nan'):.4f} | {_int(r['teacher_macs_edgekd'])} / "
+                     f"{_int(r['teacher_macs_graph'])} | {r['student']} ({r['student_precision']}) | "
+                     f"{_pct(r['student_top1'])} | {_int(r['student_macs'])} | {r['build_duration_s'] / 60:.1f} min |")
+    return "\n".join([*lines, END])
+
+
+def write_section(section: str) -> None:
+    """Replace (or append) the byo section of RESULTS.md."""
+    from edgekd import atomic
+
+    text = RESULTS_MD.read_text(encoding="utf-8")
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    atomic.write_text(RESULTS_MD, text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teachers", type=Path, default=WORK, help="phase A's output folder (model files)")
@@ -130,7 +174,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="distillation epochs per build (bounded budget)")
     parser.add_argument("--only", nargs="*", default=None, help="teacher names to run")
     parser.add_argument("--formats", nargs="*", default=["tflite", "keras"])
+    parser.add_argument("--render-only", action="store_true", help="rewrite the RESULTS.md section from the JSON")
     args = parser.parse_args()
+    if args.render_only:
+        write_section(render(json.loads(RESULTS.read_text(encoding="utf-8"))))
+        return
     teachers = args.teachers.resolve()
     out_root = (args.out or teachers / "distill").resolve()
     out_root.mkdir(parents=True, exist_ok=True)
@@ -142,6 +190,7 @@ def main() -> None:
                 write_json(RESULTS, {"machine": machine(), "epochs": args.epochs, "teachers": rel(teachers),
                                      "runs": rows})
                 print(json.dumps(rows[-1]), flush=True)
+    write_section(render(read_json(RESULTS)))
 
 
 if __name__ == "__main__":

@@ -82,8 +82,9 @@ def test_onnx_on_one_mcu_from_the_cli_as_json(models, capsys):
     code, out, err = run_cli(capsys, ["profile", str(models["onnx"]), "--target", "stm32h7a3", "--json"])
     assert code == 0, err
     result = json.loads(out)
-    assert result["model"]["format"] == "onnx" and (result["model"]["macs"], result["model"]["params"]) == (MACS, PARAMS)
-    assert result["model"]["host_latency_ms"]["p50"] > 0 and result["model"]["host_latency_ms"]["runtime"] == "onnxruntime"
+    model = result["model"]
+    assert model["format"] == "onnx" and (model["macs"], model["params"]) == (MACS, PARAMS)
+    assert model["host_latency_ms"]["p50"] > 0 and model["host_latency_ms"]["runtime"] == "onnxruntime"
     [row] = result["predictions"]
     assert row["target"] == "stm32h7a3" and row["threads"] == 1 and row["p50_ms"] > 0
 
