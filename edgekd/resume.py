@@ -238,7 +238,7 @@ _INPUTS: dict[str, Callable[[BuildContext], Any]] = {
 
 
 def _staged(art: Artifact) -> bool:
-    return bool(art.path) and not Path(art.path).is_absolute()
+    return art.path is not None and art.path != "" and not Path(art.path).is_absolute()
 
 
 def _read_json(path: Path) -> Any:

@@ -81,7 +81,7 @@ def _latency(art: Artifact, target) -> tuple[float | None, str]:
     return predicted.get("high"), "latency_p90_ms (predicted upper bound)"
 
 
-def _accuracy_source(chosen: Artifact, artifacts: list[Artifact]) -> Artifact:
+def _accuracy_source(chosen: Artifact, artifacts: Sequence[Artifact]) -> Artifact:
     """Where the chosen model's accuracy was measured (Core ML cannot run on Linux)."""
     if chosen.metrics.get("accuracy"):
         return chosen
