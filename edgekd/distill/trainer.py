@@ -67,7 +67,8 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         device: Where to train (default CPU); batches are moved there, the splits stay on the CPU.
 
     Returns:
-        History: per-epoch loss and val top-1, best epoch and its val top-1.
+        History: per-epoch loss and val top-1, best epoch and its val top-1, the (global) batch size
+        and the optimizer steps per epoch.
 
     Raises:
         TrainingDivergedError: the loss became NaN or infinite.
@@ -115,7 +116,8 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
     model.eval()
     ddp.barrier()  # the last checkpoint is on disk before any rank moves on
     return {"epochs": state["history"], "best_epoch": state["best_epoch"], "best_val_top1": state["best_top1"],
-            "epochs_run": state["epoch"], "world_size": world_size}
+            "epochs_run": state["epoch"], "world_size": world_size, "batch_size": spec.batch_size,
+            "steps_per_epoch": steps_per_epoch}
 
 
 @torch.inference_mode()
