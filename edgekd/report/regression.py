@@ -26,11 +26,12 @@ _RELATIVE = (
 )
 
 STATISTICAL_RULES = (
-    "top-1: Newcombe's hybrid score interval (from two Wilson intervals) of the difference, on each "
-    "report's test-split size; a regression only when the whole interval is below zero",
-    "ECE: percentile bootstrap of the difference, resampling each report's reliability bins; a regression "
-    "only when the whole interval is above zero",
-    "size and latency: relative change against --max-regression",
+    "top-1: a binomial proportion on each report's test split, so Newcombe's hybrid score interval of the "
+    "change (from two Wilson intervals); a regression only when the whole interval is below zero",
+    "ECE: no closed-form variance, so a percentile bootstrap of the change that resamples each report's "
+    "reliability bins (what report.json keeps); a regression only when the whole interval is above zero",
+    "size and latency: not sampled from the test split, so a relative limit (--max-regression); host latency "
+    "only between quiet runs on the same CPU",
 )
 
 
