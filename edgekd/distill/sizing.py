@@ -84,5 +84,6 @@ def finish_history(history: dict[str, Any], rule: str, val_labels: Any, label: s
     if not verdict["at_chance"]:
         return history, None
     note = chance_note(label, verdict, knob)
-    reporter.note(note)
+    if reporter is not None:
+        reporter.note(note)
     return history, note
