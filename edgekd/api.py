@@ -15,8 +15,8 @@ from .errors import EXIT_BUDGET_MISSED, EXIT_OK, BadInputError, OutputDirError
 from .progress import NullReporter, Reporter
 from .targets import TargetProfile, list_targets, load_target
 
-__all__ = ["BuildResult", "build", "check", "export_fitting_networks", "fit_target", "list_students", "list_targets",
-           "load_target", "show_student"]
+__all__ = ["BuildResult", "build", "check", "config_sections", "export_fitting_networks", "fit_target",
+           "list_students", "list_targets", "load_target", "show_student"]
 
 
 @dataclass(frozen=True)
@@ -96,34 +96,38 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
 
 
 def check(report_path: str | os.PathLike, target: str | None = None, baseline: str | os.PathLike | None = None,
-          max_regression: float = 0.05) -> dict[str, Any]:
+          max_regression: float = 0.05, confidence: float = 0.95) -> dict[str, Any]:
     """Re-judge a report against a profile's budgets and, optionally, a baseline report.
 
-    Both reports are validated against ``edgekd/schemas/report.schema.json`` first.
+    Both reports are validated against ``edgekd/schemas/report.schema.json`` first. Against the
+    baseline, size and latency regress when worse by more than ``max_regression`` (a fraction);
+    top-1 and ECE when the change is outside what the test splits resolve at ``confidence``
+    (see :mod:`edgekd.report.regression`).
 
     Returns:
-        ``{"passed": bool, "budgets": [...], "regressions": [...]}``.
+        ``{"passed": bool, "target": name, "budgets": [...], "regressions": [...], "rules": [...]}``.
 
     Raises:
         BadInputError: a missing or unreadable report, or one that violates the schema (the
             message names the first violation).
     """
     from .report.gate import judge
-    from .report.regression import compare_reports, load_report, models_from_report
+    from .report.regression import STATISTICAL_RULES, compare_reports, load_report, models_from_report
     from .report.schema import validate_report
 
     report = load_report(report_path)
     validate_report(report, source=str(report_path))
     profile = load_target(target or report["target"]["name"])
     artifacts = models_from_report(report)
-    _chosen, budgets = judge(artifacts, profile, report.get("conversion_failures", []))
+    _chosen, budgets = judge(artifacts, profile, report.get("conversion_failures", []), report.get("data"))
     regressions = []
     if baseline:
         old = load_report(baseline)
         validate_report(old, source=str(baseline))
-        regressions = compare_reports(report, old, max_regression)
+        regressions = compare_reports(report, old, max_regression, confidence)
     passed = all(b["passed"] for b in budgets) and all(r["passed"] for r in regressions)
-    return {"passed": passed, "target": profile.name, "budgets": budgets, "regressions": regressions}
+    return {"passed": passed, "target": profile.name, "budgets": budgets, "regressions": regressions,
+            "rules": list(STATISTICAL_RULES) if baseline else []}
 
 
 def fit_target(out: str | os.PathLike, base: str = "host", quick: bool = False, threads: int | None = None,
@@ -153,6 +157,13 @@ def export_fitting_networks(out: str | os.PathLike, runtimes: tuple[str, ...], n
     from .fitting.workflow import export_fitting_networks as _export
 
     return _export(out, runtimes, networks=networks, precisions=precisions, progress=progress)
+
+
+def config_sections(section: str | None = None) -> list[dict[str, Any]]:
+    """Every config key (type, default, description), by section; see :mod:`edgekd.config_docs`."""
+    from .config_docs import config_sections as _sections
+
+    return _sections(section)
 
 
 def list_students() -> list[Any]:

@@ -59,13 +59,22 @@ def build(config, target, out_dir, overrides, resume, as_json) -> None:
 @click.option("--target", "-t", default=None, help="Judge against this profile (default: the report's).")
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None, help="An older report.json to compare.")
 @click.option("--max-regression", default="5%", show_default=True,
-              help="Largest allowed worsening vs the baseline, e.g. 5% or 0.05.")
-def check(report, target, baseline, max_regression) -> None:
+              help="Largest allowed worsening of size and latency vs the baseline, e.g. 5% or 0.05.")
+@click.option("--confidence", default="95%", show_default=True,
+              help="Level of the intervals that judge top-1 and ECE vs the baseline (they regress only when "
+                   "the change is outside what the test split resolves).")
+def check(report, target, baseline, max_regression, confidence) -> None:
     """Re-judge REPORT against a profile's budgets (and a baseline); exit 3 on a miss."""
     from . import api
     from .report.console import render_check
 
-    result = api.check(report, target=target, baseline=baseline, max_regression=_fraction(max_regression))
+    level = _fraction(confidence, "--confidence")
+    if not 0.5 <= level < 1:
+        from .errors import ConfigError
+
+        raise ConfigError(f"--confidence {confidence!r} is not a level in [50%, 100%)", fix="e.g. --confidence 95%")
+    result = api.check(report, target=target, baseline=baseline, max_regression=_fraction(max_regression),
+                       confidence=level)
     render_check(result)
     sys.exit(0 if result["passed"] else EXIT_BUDGET_MISSED)
 
@@ -166,6 +175,26 @@ def targets_export_networks(folder, runtimes, networks, precisions) -> None:
 
 
 @cli.group()
+def config() -> None:
+    """The build config: every key, its type, default and meaning."""
+
+
+@config.command("show")
+@click.argument("section", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def config_show(section, as_json) -> None:
+    """List every config key (or SECTION's: distill, data, data.image_folder, teacher.onnx, ...)."""
+    from . import api
+    from .report.console import render_config
+
+    sections = api.config_sections(section)
+    if as_json:
+        click.echo(json.dumps(sections, indent=2))
+    else:
+        render_config(sections)
+
+
+@cli.group()
 def students() -> None:
     """Student architectures."""
 
@@ -229,14 +258,14 @@ def _parse_options(items) -> dict:
     return out
 
 
-def _fraction(text: str) -> float:
+def _fraction(text: str, option: str = "--max-regression") -> float:
     from .errors import ConfigError
 
     raw = text.strip()
     try:
         return float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
-        raise ConfigError(f"--max-regression {text!r} is not a number", fix="e.g. --max-regression 5%") from None
+        raise ConfigError(f"{option} {text!r} is not a number", fix=f"e.g. {option} 5%") from None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# A training batch size: a positive integer, or "auto" (sized to the data: edgekd.distill.sizing).
+BatchSize = Union[Literal["auto"], Annotated[int, Field(ge=1)]]
 
 
 class Section(BaseModel):

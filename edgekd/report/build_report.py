@@ -34,8 +34,18 @@ def make_report(state: BuildState, ctx: BuildContext, duration_s: float) -> dict
         "temperature_scaling": state.temperature_scaling,
         "predicted_on_targets": list(state.predicted_on_targets),
         "parity_matrix": state.parity_matrix,
+        "at_chance": at_chance(state),
         "passed": all(b["passed"] for b in state.budgets),
     }
+
+
+def at_chance(state: BuildState) -> list[dict[str, Any]]:
+    """Every model that ended at chance: trained ones on val (after training), judged ones on test (the gate)."""
+    found = [{"model": name, **curve["chance"]} for name, curve in state.training_curves.items()
+             if curve and (curve.get("chance") or {}).get("at_chance")]
+    found += [{"model": b["model"], "split": "test", "top1": b["value"], "threshold": b["limit"], "at_chance": True}
+              for b in state.budgets if b.get("source") == "chance" and not b["passed"]]
+    return found
 
 
 def run(state: BuildState, ctx: BuildContext) -> BuildState:
