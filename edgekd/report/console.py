@@ -68,9 +68,18 @@ def budgets_table(budgets: list[dict[str, Any]], title: str = "budgets") -> Tabl
     for col in ("metric", "limit", "value", "model", "result"):
         table.add_column(col, justify="right" if col in ("limit", "value") else "left")
     for b in budgets:
-        table.add_row(b["metric"], _num(b["limit"]), _num(b["value"]), b.get("model", ""),
+        table.add_row(b["metric"], _num(b["limit"]), _value(b["value"]), b.get("model") or "",
                       "[green]pass[/]" if b["passed"] else "[bold red]MISS[/]")
     return table
+
+
+def _value(value: Any) -> str:
+    """A judged value; null means the value was not measured (and its budget fails)."""
+    return "not measured" if value is None else _num(value)
+
+
+def _change(change: float | None) -> str:
+    return "n/a" if change is None else f"{100 * change:+.1f}%"
 
 
 def render_build(report: dict[str, Any], out_dir: Path) -> None:
@@ -93,11 +102,11 @@ def render_check(result: dict[str, Any]) -> None:
         for r in result["regressions"]:
             verdict = ("[green]pass[/]" if r["passed"] else "[bold red]REGRESSED[/]") if not r.get("skipped") \
                 else f"[dim]not compared: {r['skipped']}[/]"
-            table.add_row(r["metric"], _num(r["baseline"]), _num(r["value"]), f"{100 * r['change']:+.1f}%", verdict)
+            table.add_row(r["metric"], _num(r["baseline"]), _value(r["value"]), _change(r["change"]), verdict)
         out.print(table)
-    failed = [("budget", b["metric"], _num(b["limit"]), _num(b["value"]), b.get("model", ""))
+    failed = [("budget", b["metric"], _num(b["limit"]), _value(b["value"]), b.get("model") or "")
               for b in result["budgets"] if not b["passed"]]
-    failed += [("regression", r["metric"], f"{100 * r['limit']:+.1f}%", f"{100 * r['change']:+.1f}%",
+    failed += [("regression", r["metric"], f"{100 * r['limit']:+.1f}%", _change(r["change"]),
                 f"baseline {_num(r['baseline'])}") for r in result["regressions"] if not r["passed"]]
     if failed:
         table = Table(title="what failed")

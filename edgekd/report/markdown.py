@@ -27,11 +27,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Budgets", "", "| metric | limit | value | model | result |", "|---|---:|---:|---|---|"]
     for b in report["budgets"]:
         result = "pass" if b["passed"] else "**MISS**"
-        lines.append(f"| {b['metric']} | {_num(b['limit'])} | {_num(b['value'])} | {b['model']} | {result} |")
+        value = "not measured" if b["value"] is None else _num(b["value"])
+        lines.append(f"| {b['metric']} | {_num(b['limit'])} | {value} | {b.get('model') or ''} | {result} |")
     failures = report.get("conversion_failures") or []
     if failures:
         lines += ["", "## Conversion failures", ""] + [f"- {f['error']}" for f in failures]
-    notes = [(m["name"], n) for m in report["models"] for n in m.get("notes", [])]
+    notes = [("report", n) for n in report.get("notes", [])]
+    notes += [(m["name"], n) for m in report["models"] for n in m.get("notes", [])]
     if notes:
         lines += ["", "## Notes", ""] + [f"- **{name}**: {note}" for name, note in notes]
     return "\n".join(lines) + "\n"
