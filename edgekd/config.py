@@ -136,7 +136,9 @@ class CalibrationConfig(Section):
 class BuildConfig(Section):
     """The whole build."""
 
-    seed: int = Field(0, description=f"0..{MAX_SEED}: seeds splits, initialisation and shuffling")
+    # The range is checked by _seed_in_range (one message naming both ends) and published in the schema here.
+    seed: int = Field(0, description=f"0..{MAX_SEED}: seeds splits, initialisation and shuffling",
+                      json_schema_extra={"minimum": 0, "maximum": MAX_SEED})
     data: DataConfig = Field(default_factory=lambda: DATA_SECTIONS[0]())
     teacher: TeacherConfig = Field(default_factory=lambda: TEACHER_SECTIONS[0]())
     student: StudentConfig = Field(default_factory=StudentConfig)

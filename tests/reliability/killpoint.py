@@ -20,10 +20,12 @@ import os
 import signal
 import sys
 
+# Converters point descriptor 2 at a capture file while they run: say where we died on the real stderr.
+_STDERR = os.dup(2)
+
 
 def _die(where: str) -> None:
-    sys.stderr.write(f"killpoint: {where}\n")
-    sys.stderr.flush()
+    os.write(_STDERR, f"killpoint: {where}\n".encode())
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -100,7 +100,8 @@ def bundle(**overrides) -> DataBundle:
 def test_every_kind_is_checked_for_non_finite_calibration_inputs():
     x = torch.zeros(4, 1, 2, 2)
     x[2, 0, 1, 1] = float("nan")
-    with pytest.raises(DataError, match=r"calibration split has non-finite inputs: 1 NaN in 1 of 4 samples \(sample 2\)"):
+    expected = r"calibration split has non-finite inputs: 1 NaN in 1 of 4 samples \(sample 2\)"
+    with pytest.raises(DataError, match=expected):
         check_bundle(bundle(calibration=Split(x, torch.arange(4) % 2)), "folder")
     assert check_bundle(bundle(), "folder").name == "t"
 
