@@ -34,8 +34,10 @@ def cli(debug: bool) -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set distill.epochs=5 (repeatable).")
 @click.option("--resume", is_flag=True, help="Continue a killed build in --out from its last checkpoint.")
+@click.option("--force", is_flag=True, help="Build into a non-empty folder edgekd did not make (its other files are "
+                                            "kept; artifacts/ is replaced).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of tables.")
-def build(config, target, out_dir, overrides, resume, as_json) -> None:
+def build(config, target, out_dir, overrides, resume, force, as_json) -> None:
     """Build, measure and judge a student (no CONFIG: the embedded digits example).
 
     Exit codes: 0 every budget met, 3 a budget missed, 2 bad input, 1 internal error.
@@ -44,7 +46,8 @@ def build(config, target, out_dir, overrides, resume, as_json) -> None:
     from .report.console import RichReporter, render_build
 
     with RichReporter() as reporter:
-        result = api.build(config, target, out_dir, overrides=overrides, resume=resume, reporter=reporter)
+        result = api.build(config, target, out_dir, overrides=overrides, resume=resume, force=force,
+                           reporter=reporter)
     if result.report is None:  # a torchrun worker rank: rank 0 reports
         sys.exit(0)
     if as_json:
@@ -64,7 +67,10 @@ def build(config, target, out_dir, overrides, resume, as_json) -> None:
               help="Level of the intervals that judge top-1 and ECE vs the baseline (they regress only when "
                    "the change is outside what the test split resolves).")
 def check(report, target, baseline, max_regression, confidence) -> None:
-    """Re-judge REPORT against a profile's budgets (and a baseline); exit 3 on a miss."""
+    """Re-judge REPORT against a profile's budgets (and a baseline); exit 3 on a miss.
+
+    A null (not measured) value fails its budget, and a report with no student model fails the gate.
+    """
     from . import api
     from .report.console import render_check
 

@@ -19,6 +19,9 @@ from .errors import ConfigError
 from .sections import BatchSize, Section
 from .teachers.schema import TEACHER_SECTIONS
 
+# The largest seed every library we seed accepts (scikit-learn's random_state: 32-bit unsigned).
+MAX_SEED = 2**32 - 1
+
 # Each room defines its own sections; the union's tag is the section's `kind`.
 DataConfig = Annotated[Union[DATA_SECTIONS], Field(discriminator="kind")]
 TeacherConfig = Annotated[Union[TEACHER_SECTIONS], Field(discriminator="kind")]
@@ -100,9 +103,20 @@ class QuantizeConfig(Section):
 class ExportConfig(Section):
     """Which formats to write; ``None`` means the target profile's formats."""
 
-    formats: list[Literal["onnx", "tflite", "coreml"]] | None = Field(None,
-        description="formats to write; null: the target profile's formats")
+    formats: list[Literal["onnx", "tflite", "coreml"]] | None = Field(
+        None, description="null: the target's formats; an empty list is an error (nothing to export)")
     opset: int = Field(17, ge=13, le=21, description="ONNX opset of the exported graph")
+
+    @field_validator("formats")
+    @classmethod
+    def _some_formats_once_each(cls, value: list[str] | None) -> list[str] | None:
+        # An empty list used to fall back to the target's formats silently; say what is meant instead.
+        if value is not None and not value:
+            raise ValueError("is empty: no format to export; list one or more of onnx, tflite, coreml, "
+                             "or leave export.formats unset (null) for the target's formats")
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"lists a format twice ({', '.join(value)}); list each format once")
+        return value
 
 
 class BenchConfig(Section):
@@ -129,7 +143,9 @@ class CalibrationConfig(Section):
 class BuildConfig(Section):
     """The whole build."""
 
-    seed: int = Field(0, description="seeds data splits, initialisation and batch order")
+    # The range is checked by _seed_in_range (one message naming both ends) and published in the schema here.
+    seed: int = Field(0, description=f"0..{MAX_SEED}: seeds splits, initialisation and shuffling",
+                      json_schema_extra={"minimum": 0, "maximum": MAX_SEED})
     data: DataConfig = Field(default_factory=lambda: DATA_SECTIONS[0]())
     teacher: TeacherConfig = Field(default_factory=lambda: TEACHER_SECTIONS[0]())
     student: StudentConfig = Field(default_factory=StudentConfig)
@@ -139,6 +155,14 @@ class BuildConfig(Section):
     export: ExportConfig = Field(default_factory=ExportConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_range(cls, value: int) -> int:
+        # numpy's legacy RandomState and scikit-learn's random_state take 32-bit unsigned seeds only.
+        if not 0 <= value <= MAX_SEED:
+            raise ValueError(f"must be an integer in the range 0..{MAX_SEED} (a 32-bit unsigned seed)")
+        return value
 
 
 _YAML11_BOOL_WORDS = {"on", "off", "yes", "no", "y", "n"}
@@ -194,6 +218,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (UnicodeDecodeError, OSError) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})",
                           fix="pass a UTF-8 YAML file") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a build config",
+                          fix="a build config is a few levels of sections and keys; see README 'Config'") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -215,6 +242,9 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
             value = yaml.safe_load(text)
         except yaml.YAMLError:
             value = text
+        except RecursionError:
+            raise ConfigError(f"--set {key.strip()}: the value is nested too deeply",
+                              fix="give a number, a word or a short list such as [onnx,tflite]") from None
     node = raw
     parts = key.strip().split(".")
     for part in parts[:-1]:
@@ -240,7 +270,7 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> s
         return f"missing required key '{key}'"
     got = err.get("input")
     got_text = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
-    return f"bad value for '{key}': {err['msg']}{got_text}"
+    return f"bad value for '{key}': {err['msg'].removeprefix('Value error, ')}{got_text}"
 
 
 def _walk(model: type[BaseModel], loc: list[Any]) -> tuple[list[str], Any]:

@@ -11,6 +11,10 @@ BatchSize = Union[Literal["auto"], Annotated[int, Field(ge=1)]]
 
 
 class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, values are validated on assignment."""
+    """Base of every config section: unknown keys are errors, values are validated on assignment.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    NaN and ±inf are refused for every float key: none has a meaning for them, and one would
+    otherwise surface later as a diverged loss or a NaN in the report.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)

@@ -12,6 +12,7 @@ from typing import Any
 from .. import __version__
 from ..stage import BuildContext, Stage
 from ..state import BuildState
+from .finite import scrub_report
 
 _VERSIONED = ("torch", "onnx", "onnxruntime", "ai-edge-litert", "litert-torch", "coremltools", "numpy")
 
@@ -49,9 +50,13 @@ def at_chance(state: BuildState) -> list[dict[str, Any]]:
 
 
 def run(state: BuildState, ctx: BuildContext) -> BuildState:
-    """The state with its report. ``duration_s`` counts this run and the stages restored from earlier runs."""
+    """The state with its report (non-finite numbers as null, with a note).
+
+    ``duration_s`` counts this run and the earlier runs it reused: the stages restored from
+    them and the training a killed stage had checkpointed (``BuildState.resumed_s``).
+    """
     this_run = time.perf_counter() - ctx.started
-    return state.evolve(report=make_report(state, ctx, state.resumed_s + this_run))
+    return state.evolve(report=scrub_report(make_report(state, ctx, state.resumed_s + this_run)))
 
 
 def host_info() -> dict[str, Any]:

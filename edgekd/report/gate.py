@@ -43,7 +43,9 @@ def judge(artifacts: Sequence[Artifact], target, conversion_failures: Sequence[d
     """
     chosen = choose_deployable(artifacts, target)
     if chosen is None:
-        return None, []
+        # Nothing to judge is a failed gate, not an empty (and so passing) list of budgets.
+        return None, [{"metric": "deployable_student", "limit": 1.0, "value": 0.0, "passed": False, "model": None,
+                       "source": "no student model in the report (a build always has one)"}]
     by_name = {a.name: a for a in artifacts}
     accuracy_of = accuracy_source(chosen, artifacts)
     teacher = by_name.get("teacher")
@@ -66,15 +68,17 @@ def judge(artifacts: Sequence[Artifact], target, conversion_failures: Sequence[d
     for line in _chance_lines(accuracy_of, teacher, data):
         add(**line)
     add("top1", budgets.min_top1, top1, "fraction", higher_is_better=True, model=accuracy_of.name)
-    if teacher is not None and top1 is not None:
-        add("top1_drop_vs_teacher", budgets.max_top1_drop, _get(teacher, "accuracy", "top1") - top1, "fraction",
-            model=accuracy_of.name)
+    if teacher is not None:
+        # A null (not measured) top-1 on either side leaves the drop unknown: its budget fails.
+        teacher_top1 = _get(teacher, "accuracy", "top1")
+        drop = teacher_top1 - top1 if teacher_top1 is not None and top1 is not None else None
+        add("top1_drop_vs_teacher", budgets.max_top1_drop, drop, "fraction", model=accuracy_of.name)
     ece = _get(accuracy_of, "calibration", "ece")
     add("ece", budgets.max_ece, ece, "ece", model=accuracy_of.name)
     teacher_ece = _get(teacher, "calibration", "ece") if teacher is not None else None
-    if ece is not None and teacher_ece is not None:
-        add("ece_increase_vs_teacher", budgets.max_ece_increase_vs_teacher, ece - teacher_ece, "ece",
-            model=accuracy_of.name)
+    if teacher is not None:
+        increase = ece - teacher_ece if ece is not None and teacher_ece is not None else None
+        add("ece_increase_vs_teacher", budgets.max_ece_increase_vs_teacher, increase, "ece", model=accuracy_of.name)
     latency_value, latency_metric, noisy = _latency(chosen, target)
     add(latency_metric, budgets.max_latency_p90_ms, latency_value, "ms", not_judged=noisy)
     size = chosen.metrics.get("size_bytes")

@@ -113,7 +113,8 @@ def _temperature(ts: dict[str, Any]) -> str:
                 "split and fold it into the exported models)</p>")
     before, after = ts.get("ece_before", {}), ts.get("ece_after", {})
     rows = [[escape(split), _num(before.get(split)), _num(after.get(split))] for split in ("val", "test")]
-    return (f"<p>T = <b>{ts['temperature']:.4f}</b>, fitted on the {escape(ts.get('fitted_on', 'val'))} split, "
+    temperature = "not measured" if ts.get("temperature") is None else f"{ts['temperature']:.4f}"
+    return (f"<p>T = <b>{temperature}</b>, fitted on the {escape(ts.get('fitted_on', 'val'))} split, "
             f"{escape(ts.get('folded_into', ''))}. Every exported model carries it.</p>"
             + _table(["split", "ECE before", "ECE after"], rows, {1, 2}))
 
@@ -136,8 +137,8 @@ def _parity(report: dict[str, Any]) -> str:
     matrix = report.get("parity_matrix")
     if matrix and matrix.get("models"):
         names = matrix["models"]
-        rows = [[f"<b>{escape(a)}</b>"] + [f"{100 * matrix['top1_agreement'][i][j]:.1f}% / "
-                                           f"{matrix['max_abs_diff'][i][j]:.2g}" for j in range(len(names))]
+        rows = [[f"<b>{escape(a)}</b>"] + [f"{_pct(matrix['top1_agreement'][i][j])} / "
+                                           f"{_num(matrix['max_abs_diff'][i][j])}" for j in range(len(names))]
                 for i, a in enumerate(names)]
         return ("<p>Each cell: top-1 agreement / max |Δlogit| between the row and column models on the test "
                 "split.</p>" + _table(["model"] + names, rows, set(range(1, len(names) + 1))))
@@ -189,7 +190,8 @@ def _models(report: dict[str, Any]) -> str:
 
 
 def _notes(report: dict[str, Any]) -> str:
-    items = [f"<li><b>{escape(m['name'])}</b>: {escape(n)}</li>" for m in report["models"] for n in m.get("notes", [])]
+    items = [f"<li><b>report</b>: {escape(n)}</li>" for n in report.get("notes", [])]
+    items += [f"<li><b>{escape(m['name'])}</b>: {escape(n)}</li>" for m in report["models"] for n in m.get("notes", [])]
     items += [f"<li><b>conversion failure</b>: {escape(f['error'])}</li>"
               for f in report.get("conversion_failures") or []]
     noisy = [(m["name"], ((m.get("latency_ms") or {}).get("host") or {})) for m in report["models"]

@@ -49,7 +49,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     failures = report.get("conversion_failures") or []
     if failures:
         lines += ["", "## Conversion failures", ""] + [f"- {f['error']}" for f in failures]
-    notes = [(m["name"], n) for m in report["models"] for n in m.get("notes", [])]
+    notes = [("report", n) for n in report.get("notes", [])]
+    notes += [(m["name"], n) for m in report["models"] for n in m.get("notes", [])]
     if notes:
         lines += ["", "## Notes", ""] + [f"- **{name}**: {note}" for name, note in notes]
     return "\n".join(lines) + "\n"

@@ -61,7 +61,7 @@ def accuracy_vs_latency_figure(models: list[dict[str, Any]], target: str):
     for m in models:
         top1 = (m.get("accuracy") or {}).get("top1")
         pred = (m.get("latency_ms") or {}).get("predicted") or {}
-        if top1 is not None and pred.get("p50") is not None:
+        if top1 is not None and all(pred.get(k) is not None for k in ("p50", "low", "high")):
             rows.append((m, pred, top1))
     if not rows:
         return None
@@ -134,7 +134,8 @@ def reliability_diagrams(models: list[dict[str, Any]]) -> bytes | None:
         ax.plot([0, 1], [0, 1], "k--", linewidth=1)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.set_title(f"{m['name']}  ECE {m['calibration']['ece']:.4f}", fontsize=9)
+        ece = m["calibration"]["ece"]
+        ax.set_title(f"{m['name']}  ECE {'not measured' if ece is None else f'{ece:.4f}'}", fontsize=9)
         ax.set_xlabel("confidence", fontsize=8)
         ax.set_ylabel("accuracy", fontsize=8)
         ax.legend(loc="upper left", fontsize=7)

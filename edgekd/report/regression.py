@@ -39,11 +39,18 @@ def load_report(path: str | os.PathLike) -> dict[str, Any]:
     """Read a report.json, with a one-line error when it is missing or not a report."""
     path = Path(path)
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
+        # NaN/Infinity (which edgekd never writes) read as null: "not measured", never a number that passes.
+        report = json.loads(path.read_text(encoding="utf-8"), parse_constant=lambda _token: None)
     except FileNotFoundError:
         raise BadInputError(f"report {path} does not exist", fix="pass the report.json a build wrote") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInputError(f"report {path} is not valid JSON ({exc.__class__.__name__})",
+                            fix="pass the report.json a build wrote") from None
+    except OSError as exc:
+        raise BadInputError(f"report {path} cannot be read ({exc.strerror or exc.__class__.__name__})",
+                            fix="pass the report.json a build wrote") from None
+    except RecursionError:
+        raise BadInputError(f"report {path} is nested too deeply to be an edgekd report",
                             fix="pass the report.json a build wrote") from None
     if not isinstance(report, dict) or not {"models", "budgets", "target"} <= set(report):
         raise BadInputError(f"{path} is not an edgekd report (needs models, budgets, target)",
@@ -87,6 +94,11 @@ def compare_reports(current: dict[str, Any], baseline: dict[str, Any], max_regre
     host_skip = _host_latency_skip(current, baseline, now, before)
     for label, path, higher_is_better in _RELATIVE:
         a, b = _dig(now, path), _dig(before, path)
+        if a is None and b is not None:
+            # Measured in the baseline, null now: not measured is a failure, never a pass.
+            rows.append({"metric": label, "baseline": b, "value": None, "change": None,
+                         "limit": max_regression, "passed": False, "note": "not measured in this report"})
+            continue
         if a is None or b is None or b == 0:
             continue
         change = (a - b) / abs(b)
