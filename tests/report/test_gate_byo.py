@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from edgekd.artifact import Artifact
 from edgekd.report.gate import judge
-from edgekd.report.markdown import budget_result
+from edgekd.report.units import budget_status
 from edgekd.targets import load_target
 
 
@@ -37,7 +37,7 @@ def test_student_macs_ratio_is_judged_against_the_teacher():
     assert _entry(entries, "student_macs_ratio")["passed"]
     unknown = [_art("teacher", "teacher", "onnx", "fp32", None), *arts[1:]]
     entry = _entry(judge(unknown, _profile("raspberry-pi-4", max_student_macs_ratio=0.5), [])[1], "student_macs_ratio")
-    assert entry["judged"] is False and entry["passed"] and "unknown" in budget_result(entry)
+    assert entry["judged"] is False and entry["passed"] and "unknown" in budget_status(entry)
 
 
 def test_host_latency_not_measured_is_not_a_miss():
