@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,8 @@ class OpCost:
     bytes_read: int
     bytes_written: int
     folded: bool = False
+    # Geometry of a conv-like node (``layers.LayerShape``) for device cost models; None = not known.
+    shape: Any = None
 
 
 def load_static(onnx_path: str | os.PathLike | onnx.ModelProto, batch: int = 1) -> onnx.ModelProto:
