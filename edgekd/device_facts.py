@@ -71,7 +71,8 @@ class EdgeTpuFacts(Section):
     macs_per_s: float = Field(gt=0, description="peak int8 MACs per second")
     parameter_cache_bytes: Bytes = Field(description="on-chip SRAM that holds parameters between inferences")
     link: Literal["usb3", "usb2", "pcie", "on-chip"]
-    link_bytes_per_s: BytesPerSecond = Field(description="raw host link rate (parameters beyond the cache stream over it)")
+    link_bytes_per_s: BytesPerSecond = Field(
+        description="raw host link rate (parameters beyond the cache stream over it)")
     supported_ops: list[str] = Field(min_length=1, description="TFLite op names as Coral lists them (Conv2d, ...)")
 
 

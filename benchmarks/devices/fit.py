@@ -17,11 +17,12 @@ import numpy as np
 
 from edgekd.predict import device_model as dm
 from edgekd.predict.device_coefficients import PRIORS, base_family
-from edgekd.predict.device_ops import OpArrays
+from edgekd.predict.device_ops import ARRAY_FIELDS, OpArrays
 
 # Coefficients that are fractions of a physical maximum, and other hard limits (as multiples).
-UPPER = {"par_fp32": 1.0, "par_int8": 1.0, "dram_efficiency": 1.0, "link_efficiency": 1.0,
-         "dual_issue_gain": 2.0, "flash_stall": 4.0}
+UPPER = {"builtin_slowdown_fp32": 4.0, "builtin_slowdown_int8": 4.0, "builtin_slowdown_depthwise_fp32": 6.0,
+         "builtin_slowdown_depthwise_int8": 6.0, "par_fp32": 1.0, "par_int8": 1.0, "dram_efficiency": 1.0,
+         "link_efficiency": 1.0, "dual_issue_gain": 2.0, "flash_stall": 4.0}
 
 
 def _upper(name: str, prior: float) -> float:
@@ -33,7 +34,7 @@ def _upper(name: str, prior: float) -> float:
 
 
 def _concat_ops(parts: list[OpArrays]) -> OpArrays:
-    keys = ("cls", "int8", "macs", "padded_macs", "outputs", "ops", "bytes", "weight_bytes", "weight_reads")
+    keys = ARRAY_FIELDS
     return OpArrays(names=[], op_types=[t for p in parts for t in p.op_types],
                     **{k: np.concatenate([getattr(p, k) for p in parts]) for k in keys}, input_bytes=0.0)
 
@@ -50,7 +51,7 @@ class Batch:
         self.fallback = np.zeros(len(rows))
         if self.family == "litert":
             self.run = dm.concat([dm.cpu_run(r.ops, r.profile.device, r.profile.memory.bandwidth_bytes_per_s,
-                                             r.run_threads) for r in rows])
+                                             r.run_threads, r.family == "tflite-builtin") for r in rows])
             self.clock = np.array([r.profile.device.cores_for(r.run_threads)[0].clock_hz for r in rows])
         elif self.family == "tflite-micro":
             self.run = dm.concat([dm.mcu_run(r.ops, r.profile.device, r.profile.memory.weights_in == "flash",

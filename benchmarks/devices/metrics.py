@@ -80,10 +80,14 @@ def int8_direction(rows, pred: dict) -> dict:
     return {"pairs": len(pairs), "right": right, "share": right / len(pairs) if pairs else None, "rows": pairs}
 
 
-def breakdown(rows, pred: dict, key) -> dict:
-    """``agreement`` per value of ``key(row)``."""
+def breakdown(rows, pred: dict, key, band_of=None) -> dict:
+    """``agreement`` per value of ``key(row)``; with ``band_of(row) -> (low, high)`` multipliers, band coverage too."""
     groups = defaultdict(list)
     for r in rows:
         groups[key(r)].append(r)
-    return {str(k): agreement([pred[r.index] for r in v], [r.measured_ms for r in v])
-            for k, v in sorted(groups.items(), key=lambda kv: str(kv[0]))}
+    out = {}
+    for k, v in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        low = [pred[r.index] * band_of(r)[0] for r in v] if band_of else None
+        high = [pred[r.index] * band_of(r)[1] for r in v] if band_of else None
+        out[str(k)] = agreement([pred[r.index] for r in v], [r.measured_ms for r in v], low, high)
+    return out

@@ -38,9 +38,11 @@ def markdown(result: dict) -> str:
     """The block's Markdown."""
     rows, loso = result["rows"], result["loso"]
     lines = ["## Device latency: predicted vs published on-device measurements (`make bench-devices`)", "",
-             f"{rows['total']} published points (`benchmarks/devices/measurements.yaml`); {rows['with_cost_table']} "
-             f"costed; **{rows['in_scope']} in scope** (a runtime edgekd models, a profile, threads known, FP32/INT8); "
-             f"{rows['reference']} reference rows (other engines, threads not stated, FP16), reported apart.", "",
+             f"{rows['total']} published points (`benchmarks/devices/measurements.yaml`); {rows['predicted']} "
+             f"predicted ({rows['no_profile']} on devices without a profile: RX, RH850, RISC-V); **{rows['in_scope']} "
+             f"in scope** (a runtime edgekd models, a profile, threads known, FP32/INT8); {rows['reference']} "
+             f"reference rows (other engines, TFLite Micro without CMSIS-NN, threads not stated, FP16), reported "
+             f"apart.", "",
              "Headline = **leave-one-source-out** (each source predicted by coefficients fitted without it). "
              "Band = p50 x the 10th/90th percentile of those errors per family.", "",
              *_table("in scope", {"leave-one-source-out": loso["overall"],

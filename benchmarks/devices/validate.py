@@ -27,8 +27,7 @@ if __package__ in (None, ""):
 
 from benchmarks.devices.dataset import load_rows_table  # noqa: E402
 from benchmarks.devices.fit import Batch, fit_family  # noqa: E402
-from benchmarks.devices.metrics import (agreement, band_factors, breakdown, int8_direction,  # noqa: E402
-                                        nested_band_coverage)
+from benchmarks.devices.metrics import band_factors, breakdown, int8_direction, nested_band_coverage  # noqa: E402
 from edgekd.predict.device_coefficients import COEFFICIENTS_FILE, FAMILIES, PRIORS, base_family  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +98,7 @@ def baseline(rows) -> dict:
         if old[name] is None or r.precision not in ("fp32", "int8"):
             continue
         graph = load_rows(r.model, r.precision)
-        threads = r.threads if r.family == "litert" and r.threads else None
+        threads = r.threads if r.family in ("litert", "tflite-builtin") and r.threads else None
         out[r.index] = roofline_latency(graph, old[name], r.precision, threads)["p50"]
     return out
 
@@ -117,16 +116,18 @@ def bands(scope, loso: dict) -> dict:
 
 def summarise(rows, pred: dict, band: dict | None = None) -> dict:
     """Agreement overall, per device class, per precision/threads, per family and per source."""
-    low = high = None
+    band_of = None
     if band is not None:
-        low = [pred[r.index] * band[base_family(r.family)]["low"] for r in rows]
-        high = [pred[r.index] * band[base_family(r.family)]["high"] for r in rows]
-    return {"overall": agreement([pred[r.index] for r in rows], [r.measured_ms for r in rows], low, high),
-            "by_device_class": breakdown(rows, pred, lambda r: r.device_class),
-            "by_precision_threads": breakdown(rows, pred, lambda r: f"{r.precision}/{r.run_threads}t"),
-            "by_family": breakdown(rows, pred, lambda r: r.family),
-            "by_source": breakdown(rows, pred, lambda r: r.source),
-            "by_device": breakdown(rows, pred, lambda r: r.device)}
+        def band_of(r):
+            b = band[base_family(r.family)]
+            return b["low"], b["high"]
+    everything = breakdown(rows, pred, lambda r: "all", band_of).get("all", {"n": 0})
+    return {"overall": everything,
+            "by_device_class": breakdown(rows, pred, lambda r: r.device_class, band_of),
+            "by_precision_threads": breakdown(rows, pred, lambda r: f"{r.precision}/{r.run_threads}t", band_of),
+            "by_family": breakdown(rows, pred, lambda r: r.family, band_of),
+            "by_source": breakdown(rows, pred, lambda r: r.source, band_of),
+            "by_device": breakdown(rows, pred, lambda r: r.device, band_of)}
 
 
 def run(write: bool) -> dict:
@@ -142,8 +143,9 @@ def run(write: bool) -> dict:
     base = baseline(scope)
     based = [r for r in scope if r.index in base]
     result = {
-        "rows": {"total": len(rows), "with_cost_table": len(usable), "in_scope": len(scope),
-                 "reference": len(reference), "missing_cost_table": len(rows) - len(usable)},
+        "rows": {"total": len(rows), "predicted": len(usable), "in_scope": len(scope), "reference": len(reference),
+                 "no_profile": sum(r.profile_name is None for r in rows),
+                 "missing_cost_table": sum(r.profile_name is not None and r.ops is None for r in rows)},
         "in_sample_sources": {f: sorted({r.source for r in _family_rows(scope, f)}) for f in FAMILIES},
         "loso": summarise(scope, loso, band), "in_sample": summarise(scope, in_sample),
         "priors_only": summarise(scope, priors), "reference_rows": summarise(reference, in_sample),
@@ -200,7 +202,6 @@ def write_coefficients(full: dict, band: dict, scope) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``--write`` rewrites the shipped coefficients; ``--no-render`` skips RESULTS.md."""
     from benchmarks.devices.render import render_section
-
     from edgekd.atomic import write_json
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

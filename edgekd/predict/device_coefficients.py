@@ -24,7 +24,7 @@ import yaml
 COEFFICIENTS_FILE = Path(__file__).with_name("device_coefficients.yaml")
 # The families with their own coefficients; onnxruntime on an Arm CPU borrows litert's (see ALIASES).
 FAMILIES = ("litert", "tflite-micro", "edgetpu")
-ALIASES = {"onnxruntime": "litert", "x-cube-ai": "tflite-micro"}
+ALIASES = {"onnxruntime": "litert", "tflite-builtin": "litert", "x-cube-ai": "tflite-micro"}
 BROAD, FIRM, LOOSE = 0.7, 0.35, 1.2  # prior log-sigmas: a factor ~2, ~1.4, ~3.3
 
 
@@ -39,7 +39,11 @@ CPU_PRIORS = {
     # No grouped convolution in the validation set: a grouped conv is per-group GEMMs with the
     # padding costed in padded_macs, at a rate somewhat below a dense conv's (short K per group).
     "e_grouped_fp32": _p(0.45, FIRM), "e_elementwise_fp32": _p(0.1, LOOSE),
-    "e_conv_int8": _p(0.5), "e_pointwise_int8": _p(0.55), "e_depthwise_int8": _p(0.15), "e_gemm_int8": _p(0.35),
+    # XNNPACK's int8 kernels reach about the fraction of their (higher) peak its fp32 kernels reach; held
+    # firmly, so that a fit without XNNPACK int8 rows (TFLite's older kernels are slower: builtin_slowdown_*)
+    # keeps INT8 faster than FP32 wherever the int8 peak is higher.
+    "e_conv_int8": _p(0.55, FIRM), "e_pointwise_int8": _p(0.6, FIRM), "e_depthwise_int8": _p(0.25, FIRM),
+    "e_gemm_int8": _p(0.4, FIRM),
     "e_grouped_int8": _p(0.35, FIRM), "e_elementwise_int8": _p(0.05, LOOSE),
     "out_cycles_fp32": _p(0.25, LOOSE),  # one 4-wide vector store per 4 outputs
     "out_cycles_int8": _p(1.0, LOOSE),   # requantization: multiply, shift, round, saturate per output
@@ -48,6 +52,9 @@ CPU_PRIORS = {
     "onchip_bytes_per_cycle": _p(8.0), "dram_efficiency": _p(0.5),
     # A core without a vector unit runs scalar kernels: operand loads per MAC on a single-issue pipe.
     "scalar_efficiency": _p(0.3, LOOSE),
+    # TFLite's built-in kernels (2018-2020 default: XNNPACK shipped disabled) against XNNPACK.
+    "builtin_slowdown_fp32": _p(1.3), "builtin_slowdown_int8": _p(1.3),
+    "builtin_slowdown_depthwise_fp32": _p(1.5), "builtin_slowdown_depthwise_int8": _p(1.5),
 }
 # Cortex-M with CMSIS-NN-style int8 kernels (TFLite Micro); X-CUBE-AI as a speed factor on it.
 MCU_PRIORS = {
@@ -58,9 +65,13 @@ MCU_PRIORS = {
 }
 # Google Edge TPU: fractions of the array's peak; seconds of fixed costs; share of the link's raw rate.
 EDGETPU_PRIORS = {
-    "e_conv": _p(0.25), "e_pointwise": _p(0.2), "e_depthwise": _p(0.03, LOOSE), "e_gemm": _p(0.05, LOOSE),
-    "e_grouped": _p(0.1, LOOSE), "e_elementwise": _p(0.01, LOOSE),
-    "op_seconds": _p(20e-6, LOOSE), "run_seconds": _p(0.5e-3, LOOSE), "link_efficiency": _p(0.5),
+    "e_conv": _p(0.5), "e_pointwise": _p(0.5), "e_depthwise": _p(0.3, LOOSE), "e_gemm": _p(0.05, LOOSE),
+    "e_grouped": _p(0.3, LOOSE), "e_elementwise": _p(0.01, LOOSE),
+    # Array fill: half the peak at a reduction of one array width (64).
+    "reduction_half": _p(64.0, LOOSE),
+    # USB 3.0's 5 Gb/s carries 500 MB/s after 8b/10b coding (0.8 of the 640 MB/s figure the profiles quote
+    # for its raw rate), less protocol overhead: ~0.65.
+    "op_seconds": _p(20e-6, LOOSE), "run_seconds": _p(0.5e-3, LOOSE), "link_efficiency": _p(0.65),
 }
 PRIORS: dict[str, dict[str, tuple[float, float]]] = {
     "litert": CPU_PRIORS, "tflite-micro": MCU_PRIORS, "edgetpu": EDGETPU_PRIORS,

@@ -6,9 +6,11 @@ rate at the op's precision, thread capacity, caches, flash. Everything is numpy 
 many graphs are evaluated at once (the validation concatenates them to refit quickly). The
 coefficients ``c[...]`` are per family (``device_coefficients.py``).
 
-**Arm CPU, XNNPACK / TFLite (``litert``; ``onnxruntime`` shares it).** Threads land on the
-fastest cores first. For each op at precision ``p`` (int8 ops run integer kernels, others fp32:
-XNNPACK runs FP16 models in FP32 unless told otherwise)::
+**Arm CPU, XNNPACK / TFLite (``litert``; ``onnxruntime`` shares it; ``tflite-builtin``, TFLite's
+own kernels used before XNNPACK became its CPU path, multiplies compute by c[builtin_slowdown_p] and
+depthwise compute by c[builtin_slowdown_depthwise_p]: XNNPACK's largest gains were its depthwise
+kernels).** Threads land on the fastest cores first. For each op at precision ``p`` (int8 ops run
+integer kernels, others fp32: XNNPACK runs FP16 models in FP32 unless told otherwise)::
 
     capacity = sum over the threads' cores of clock x rate_p / (clock_0 x rate_p,0)
     speedup  = 1 + c[par_p] x (capacity - 1)           # parallel efficiency, not linear
@@ -38,7 +40,8 @@ c[xcube_speedup]).** One core; weights in flash::
 CPU model, one thread). Parameters beyond the on-chip cache stream over the host link on
 every inference::
 
-    op time = work / (peak x c[e_class]) + c[op_seconds]                      (mapped ops)
+    op time = work / (peak x c[e_class] x K / (K + c[reduction_half])) + c[op_seconds]   (mapped ops;
+              K = MACs per output: a short reduction leaves the systolic array filling and draining)
     fixed   = c[run_seconds] + (max(0, mapped weight bytes - parameter_cache_bytes)
               + graph input bytes) / (link x c[link_efficiency])
 """
@@ -53,6 +56,7 @@ from ..device_facts import DeviceFacts
 from .device_ops import CLASSES, CONV_LIKE, CPU_TILES, MCU_TILES, OpArrays
 
 CONV_MASK = np.array([name in CONV_LIKE for name in CLASSES])
+DEPTHWISE = CLASSES.index("depthwise")
 _ELEMENTWISE_LIKE = ("elementwise", "pool", "other")
 # Coral's op names for the ONNX and TFLite op types the TPU may run (models-intro, "Supported operations").
 EDGETPU_OP_NAMES = {
@@ -69,6 +73,8 @@ EDGETPU_OP_NAMES = {
     "Softmax": "Softmax", "SOFTMAX": "Softmax", "HardSwish": "HardSwish", "HARD_SWISH": "HardSwish",
     "Split": "Split", "SPLIT": "Split", "Squeeze": "Squeeze", "SQUEEZE": "Squeeze", "Slice": "StridedSlice",
     "STRIDED_SLICE": "StridedSlice", "Transpose": "Transpose", "TRANSPOSE": "Transpose",
+    # A batch norm that cannot fold into a conv (pre-activation ResNets) converts to a TFLite MUL + ADD.
+    "BatchNormalization": "Mul",
 }
 
 
@@ -81,6 +87,7 @@ class CpuRun:
     capacity: np.ndarray
     multi: np.ndarray     # more than one thread
     scalar: np.ndarray    # the core has no vector unit
+    builtin: np.ndarray   # TFLite's built-in kernels (before XNNPACK), not XNNPACK
     shared: np.ndarray    # shared on-chip cache bytes
     dram: np.ndarray      # DRAM bytes/s
 
@@ -115,15 +122,17 @@ def _per_class(coef: dict, suffix: str) -> np.ndarray:
     return np.array([coef[f"e_{'elementwise' if name in _ELEMENTWISE_LIKE else name}{suffix}"] for name in CLASSES])
 
 
-def cpu_run(ops: OpArrays, facts: DeviceFacts, dram_bytes_per_s: float, threads: int) -> CpuRun:
-    """The CPU context of ``ops`` run with ``threads`` threads (fastest cores first)."""
+def cpu_run(ops: OpArrays, facts: DeviceFacts, dram_bytes_per_s: float, threads: int,
+            builtin_kernels: bool = False) -> CpuRun:
+    """The CPU context of ``ops`` run with ``threads`` threads (fastest cores first); ``builtin_kernels``:
+    TFLite's own kernels rather than XNNPACK (family ``tflite-builtin``)."""
     cores = facts.cores_for(threads)
     lead = cores[0]
     caps = {p: sum(c.clock_hz * c.rate(p) for c in cores) / (lead.clock_hz * lead.rate(p)) for p in ("fp32", "int8")}
     n = len(ops)
     return CpuRun(clock=np.full(n, lead.clock_hz), rate=np.where(ops.int8, lead.rate("int8"), lead.rate("fp32")),
                   capacity=np.where(ops.int8, caps["int8"], caps["fp32"]), multi=np.full(n, threads > 1),
-                  scalar=np.full(n, not lead.simd),
+                  scalar=np.full(n, not lead.simd), builtin=np.full(n, builtin_kernels),
                   shared=np.full(n, float(facts.shared_cache_bytes or 0)), dram=np.full(n, float(dram_bytes_per_s)))
 
 
@@ -136,6 +145,11 @@ def cpu_op_seconds(ops: OpArrays, run: CpuRun, coef: dict) -> np.ndarray:
     out_cycles = np.where(int8, coef["out_cycles_int8"], coef["out_cycles_fp32"])
     cycles = np.where(CONV_MASK[ops.cls], ops.padded_macs / (run.rate * eff) + ops.outputs * out_cycles,
                       ops.ops / (run.rate * eff))
+    depthwise = ops.cls == DEPTHWISE
+    slowdown = np.where(int8,
+                        np.where(depthwise, coef["builtin_slowdown_depthwise_int8"], coef["builtin_slowdown_int8"]),
+                        np.where(depthwise, coef["builtin_slowdown_depthwise_fp32"], coef["builtin_slowdown_fp32"]))
+    cycles = cycles * np.where(run.builtin, slowdown, 1.0)
     compute = cycles / (run.clock * speedup)
     bandwidth = np.where(ops.bytes <= run.shared, coef["onchip_bytes_per_cycle"] * run.clock * speedup,
                          run.dram * coef["dram_efficiency"])
@@ -180,9 +194,16 @@ def edgetpu_mapped(ops: OpArrays, supported: list[str]) -> np.ndarray:
 
 
 def edgetpu_op_seconds(ops: OpArrays, peak: np.ndarray, coef: dict) -> np.ndarray:
-    """Seconds of each mapped op on the Edge TPU array."""
-    work = np.where(CONV_MASK[ops.cls], ops.macs, ops.ops)
-    return work / (peak * _per_class(coef, "")[ops.cls]) + coef["op_seconds"]
+    """Seconds of each mapped op on the Edge TPU array.
+
+    A systolic array streams each output's reduction through it: a short reduction (a 3x3
+    depthwise conv's 9 MACs, a 1x1 conv on 16 channels) leaves it mostly filling and draining,
+    so a conv-like op reaches ``c[e_class] x K / (K + c[reduction_half])`` of the peak.
+    """
+    conv = CONV_MASK[ops.cls]
+    fill = np.where(conv, ops.reduction / (ops.reduction + coef["reduction_half"]), 1.0)
+    work = np.where(conv, ops.macs, ops.ops)
+    return work / (peak * _per_class(coef, "")[ops.cls] * np.maximum(fill, 1e-3)) + coef["op_seconds"]
 
 
 def edgetpu_transfer_bytes(ops: OpArrays, mapped: np.ndarray, cache_bytes: float) -> float:

@@ -39,6 +39,10 @@ MCU_TILES = {"fp32": (1, 1, 1), "int8": (2, 1, 1)}
 MCU_PIXELS_PER_WEIGHT_PASS = 2  # CMSIS-NN convolutions compute two output pixels per pass over the weights
 
 
+ARRAY_FIELDS = ("cls", "int8", "macs", "padded_macs", "outputs", "ops", "reduction", "bytes", "weight_bytes",
+                "weight_reads")
+
+
 @dataclass
 class OpArrays:
     """One entry per costed (not folded) op, in execution order."""
@@ -51,6 +55,7 @@ class OpArrays:
     padded_macs: np.ndarray
     outputs: np.ndarray
     ops: np.ndarray          # element ops of non-MAC ops
+    reduction: np.ndarray    # MACs per output element (kh x kw x cin / groups); 0 for non-MAC ops
     bytes: np.ndarray        # bytes read + written
     weight_bytes: np.ndarray
     weight_reads: np.ndarray
@@ -63,8 +68,7 @@ class OpArrays:
         """The ops where ``mask`` is true (same fields)."""
         idx = np.flatnonzero(mask)
         return OpArrays(names=[self.names[i] for i in idx], op_types=[self.op_types[i] for i in idx],
-                        **{k: getattr(self, k)[idx] for k in ("cls", "int8", "macs", "padded_macs", "outputs",
-                                                              "ops", "bytes", "weight_bytes", "weight_reads")},
+                        **{k: getattr(self, k)[idx] for k in ARRAY_FIELDS},
                         input_bytes=self.input_bytes)
 
 
@@ -120,7 +124,7 @@ def build_op_arrays(rows, precision: str, tiles_for) -> OpArrays:
     """
     live = [r for r in rows if not r.folded]
     graph_int8 = any(r.precision == "int8" for r in live)
-    names, types, cls, int8, macs, pmacs, outs, ops, nbytes, wbytes, wreads = ([] for _ in range(11))
+    names, types, cls, int8, macs, pmacs, outs, ops, red, nbytes, wbytes, wreads = ([] for _ in range(12))
     for row in live:
         kind = kernel_class(row)
         is_int8 = row.precision == "int8" if graph_int8 else precision == "int8"
@@ -133,6 +137,7 @@ def build_op_arrays(rows, precision: str, tiles_for) -> OpArrays:
         pmacs.append(padded_macs(row, kind, tiles_for("int8" if is_int8 else "fp32")))
         outs.append(float(shape.outputs) if shape is not None else 0.0)
         ops.append(float(row.ops))
+        red.append(float(shape.reduction) if shape is not None and row.macs else 0.0)
         scale = 0.25 if is_int8 and not graph_int8 else 1.0  # a float stand-in for an int8 artifact
         nbytes.append(float(row.bytes_read + row.bytes_written) * scale)
         wbytes.append(float(shape.weight_bytes if shape is not None else 0) * scale)
@@ -142,5 +147,6 @@ def build_op_arrays(rows, precision: str, tiles_for) -> OpArrays:
         if first is not None else 0.0
     return OpArrays(names=names, op_types=types, cls=np.array(cls, dtype=np.int64), int8=np.array(int8, dtype=bool),
                     macs=np.array(macs), padded_macs=np.array(pmacs), outputs=np.array(outs), ops=np.array(ops),
+                    reduction=np.array(red),
                     bytes=np.array(nbytes), weight_bytes=np.array(wbytes), weight_reads=np.array(wreads),
                     input_bytes=max(0.0, input_bytes))

@@ -13,11 +13,11 @@ import numpy as np
 
 from ..errors import TargetError
 from ..targets import TargetProfile
-from .device_coefficients import family_record
 from . import device_model as dm
+from .device_coefficients import family_record
 from .device_ops import CLASSES, OpArrays, build_op_arrays
 
-CPU_FAMILIES = ("litert", "onnxruntime")
+CPU_FAMILIES = ("litert", "onnxruntime", "tflite-builtin")
 MCU_FAMILIES = ("tflite-micro", "x-cube-ai")
 RUNTIME_FAMILIES = CPU_FAMILIES + MCU_FAMILIES + ("edgetpu",)
 
@@ -54,7 +54,7 @@ def evaluate(ops: OpArrays, profile: TargetProfile, family: str, threads: int,
     assert facts is not None
     dram = profile.memory.bandwidth_bytes_per_s
     if family in CPU_FAMILIES:
-        run = dm.cpu_run(ops, facts, dram, threads)
+        run = dm.cpu_run(ops, facts, dram, threads, builtin_kernels=family == "tflite-builtin")
         return dm.cpu_op_seconds(ops, run, coef), float(dm.cpu_fixed_seconds(facts.cores_for(threads)[0].clock_hz,
                                                                                coef)), {}
     if family in MCU_FAMILIES:

@@ -71,7 +71,8 @@ def test_grouped_conv_is_its_own_class_and_pays_per_group_padding(tmp_path):
 
 def test_threads_scale_with_parallel_efficiency_on_the_fastest_cores_first(tmp_path):
     pixel4 = load_target("pixel-4")
-    assert [c.name for c in pixel4.device.cores_for(5)] == ["Cortex-A76 (prime)"] + ["Cortex-A76"] * 3 + ["Cortex-A55"]
+    names = [c.name for c in pixel4.device.cores_for(5)]
+    assert names == ["Cortex-A76 (prime)"] + ["Cortex-A76"] * 3 + ["Cortex-A55"]
     ops = op_arrays_for(costs_with_shapes(_conv_graph(tmp_path, cin=64, cout=64, hw=56)), pixel4, "fp32", "litert")
     coef = {**_prior("litert"), "op_cycles": 0.0, "sync_cycles": 0.0, "onchip_bytes_per_cycle": 1e6,
             "dram_efficiency": 1e3}  # compute-bound, no overheads: only the thread scaling is left
@@ -88,7 +89,8 @@ def test_threads_scale_with_parallel_efficiency_on_the_fastest_cores_first(tmp_p
 def _fc_graph(tmp_path, features_in: int, features_out: int, name: str):
     """x[1, n] -> int8 QDQ Gemm with an int8 weight of features_out x features_in bytes."""
     inits = [numpy_helper.from_array(np.ones((features_out, features_in), np.int8), "wq"),
-             numpy_helper.from_array(np.array(0.1, np.float32), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
+             numpy_helper.from_array(np.array(0.1, np.float32), "s"),
+             numpy_helper.from_array(np.array(0, np.int8), "z")]
     nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
              helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
              helper.make_node("DequantizeLinear", ["wq", "s", "z"], ["wd"]),
