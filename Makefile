@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-tf-features bench-byo-teachers bench-small-data gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-small-data gate baseline clean
 
 install: $(STAMP)
 
@@ -54,6 +54,13 @@ endif
 # the small ones to TFLite FP32/INT8, into benchmarks/work/devices/ (resumable; see its README).
 bench-devices-export: $(STAMP)
 	$(BIN)/python benchmarks/devices/export.py
+
+# Predicted vs published on-device latency (benchmarks/devices/): cost every network once (cached in
+# benchmarks/work/devices/costs/), fit the device model per runtime family, leave-one-source-out validation,
+# bands; writes benchmarks/results/devices.json, edgekd/predict/device_coefficients.yaml and RESULTS.md.
+bench-devices: $(STAMP)
+	$(BIN)/python benchmarks/devices/costs.py
+	$(BIN)/python benchmarks/devices/validate.py --write
 
 # Predicted vs measured host latency for >= 20 students (writes benchmarks/results/latency.json).
 bench-latency: $(STAMP)

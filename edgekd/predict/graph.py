@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -71,6 +72,8 @@ class OpCost:
     bytes_written: int
     folded: bool = False
     fused: str = ""  # an activation applied while this node writes its output ("relu", "relu6", ...)
+    # Geometry of a conv-like node (``layers.LayerShape``) for device cost models; None = not known.
+    shape: Any = None
 
 
 def load_static(onnx_path: str | os.PathLike | onnx.ModelProto, batch: int = 1,
