@@ -121,9 +121,9 @@ class AudioFeatures(Section):
     hop_length: int = Field(160, ge=1, description="samples between frames (TF: frame_step)")
     win_length: int | None = Field(None, ge=2, description="Hann window length in samples (TF: frame_length); "
                                                            "default n_fft")
-    frame_length_ms: float | None = Field(None, gt=0, description="window length in ms; when set, replaces "
+    frame_length_ms: float | None = Field(None, gt=0, le=10_000, description="window length in ms; when set, replaces "
                                                                   "win_length (round(ms * rate / 1000) samples)")
-    frame_step_ms: float | None = Field(None, gt=0, description="hop in ms; when set, replaces hop_length")
+    frame_step_ms: float | None = Field(None, gt=0, le=10_000, description="hop in ms; when set, replaces hop_length")
     framing: Literal["centred", "tensorflow"] = Field(
         "centred", description="centred: frame t is n_fft samples from t*hop with the window centred in it "
                                "(torch.stft center=False); tensorflow: frame t is the win_length samples from "
@@ -150,7 +150,8 @@ class AudioFeatures(Section):
     @model_validator(mode="before")
     @classmethod
     def _fill_from_preset(cls, data):
-        if isinstance(data, dict) and data.get("preset") in PRESETS:
+        # A non-string preset is left for the field to refuse (a list is not even hashable).
+        if isinstance(data, dict) and isinstance(data.get("preset"), str) and data["preset"] in PRESETS:
             filled = {key: value for key, value in PRESETS[data["preset"]].items() if key not in data}
             # A window or hop given in samples keeps the preset's ms value from replacing it.
             for samples_key, ms_key in (("win_length", "frame_length_ms"), ("hop_length", "frame_step_ms")):
@@ -241,7 +242,7 @@ class AudioFolderData(Section):
         if isinstance(data, dict):
             features = data.get("features")
             name = features.get("preset") if isinstance(features, dict) else getattr(features, "preset", None)
-            data = {**CLIP_PRESETS.get(name, {}), **data}
+            data = {**CLIP_PRESETS.get(name, {}), **data} if isinstance(name, str) else data
         return data
 
     @model_validator(mode="after")
