@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency gate clean
+.PHONY: install demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-tflite-convert bench-latency gate clean
 
 install: $(STAMP)
 
@@ -59,6 +59,11 @@ bench-kd-sweep: $(STAMP)
 # benchmarks/work/ (run those first); COMPRESS_ARGS="--train-here --vision-epochs 3" trains its own instead.
 bench-compress: $(STAMP)
 	$(BIN)/python benchmarks/compress.py $(COMPRESS_ARGS)
+
+# Where TFLite INT8 conversion time goes: litert-torch PT2E phase by phase vs the AI Edge Quantizer
+# (writes benchmarks/results/tflite-convert.json).
+bench-tflite-convert: $(STAMP)
+	$(BIN)/python benchmarks/tflite_convert.py
 
 # Build the default example, then gate it on its budgets and on the committed baseline (exit 3 on a miss).
 GATE_TARGET ?= raspberry-pi-4

@@ -97,7 +97,8 @@ def describe(proto) -> dict:
             quantized.add(n.op_type)
         else:
             floats.append(n.name or n.op_type)
-    weights = {n.input[1] for n in nodes if n.op_type in ("Conv", "Gemm", "MatMul", "ConvTranspose") and len(n.input) > 1}
+    weighted = ("Conv", "Gemm", "MatMul", "ConvTranspose")
+    weights = {n.input[1] for n in nodes if n.op_type in weighted and len(n.input) > 1}
     scales = {i.name: len(i.dims) and int(np.prod(i.dims)) for i in proto.graph.initializer}
     producers = {n.output[0]: n for n in nodes}
     per_channel = any(scales.get(producers[w].input[1], 1) > 1 for w in weights

@@ -83,7 +83,8 @@ def list_ops(model: bytes) -> list[TfliteOp]:
     for i, op in enumerate(graph.operators):
         code = parsed.operatorCodes[op.opcodeIndex].builtinCode
         name = fu.TFL_OP_CODE_TO_NAME.get(code)
-        ops.append(TfliteOp(i, str(getattr(name, "value", name or f"BUILTIN_{code}")), fu.get_op_scope(op, graph.tensors)))
+        kind = str(getattr(name, "value", name or f"BUILTIN_{code}"))
+        ops.append(TfliteOp(i, kind, fu.get_op_scope(op, graph.tensors)))
     return ops
 
 
