@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-small-data gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-small-data gate baseline clean
 
 install: $(STAMP)
 
@@ -99,6 +99,11 @@ bench-byo-teachers: $(STAMP)
 # folder with default settings end above chance? (writes benchmarks/results/small_data.json)
 bench-small-data: $(STAMP)
 	$(BIN)/python benchmarks/small_data.py
+
+# Where TFLite INT8 conversion time goes: litert-torch PT2E phase by phase vs the AI Edge Quantizer
+# (writes benchmarks/results/tflite-convert.json).
+bench-tflite-convert: $(STAMP)
+	$(BIN)/python benchmarks/tflite_convert.py
 
 # Build the default example, then gate it on its budgets and on the committed baseline (exit 3 on a miss).
 # Top-1 and ECE are judged by what the 360 test images resolve (Newcombe-Wilson interval, bootstrap of

@@ -88,11 +88,21 @@ class PruneConfig(Section):
 class QuantizeConfig(Section):
     """Post-training static INT8 on the calibration split."""
 
-    enabled: bool = Field(True, description="write INT8 models (static, calibrated on the calibration split)")
+    enabled: bool = Field(True, description="write INT8 models (static, on the representative samples)")
     method: Literal["minmax", "entropy", "percentile"] = Field("minmax",
-        description="how activation ranges are chosen from the calibration split")
+        description="how activation ranges are chosen from the representative samples")
     per_channel: bool = Field(True, description="per-output-channel weight scales (else per tensor)")
-    accuracy_aware: bool = Field(False, description="ONNX: keep sensitive ops in float until the top-1 drop fits")
+    accuracy_aware: bool = Field(False, description="keep the most sensitive ops in float (ONNX; TFLite: see "
+                                 "tflite_fallback) until the val top-1 drop fits max_top1_drop")
+    engine: Literal["edgekd", "inc"] = Field("edgekd", description="ONNX INT8: edgekd = onnxruntime static "
+                                             "(accuracy-aware loop with accuracy_aware); inc = Intel Neural "
+                                             "Compressor's autotune on the val split (always accuracy-aware)")
+    tflite_engine: Literal["aeq", "pt2e"] = Field("aeq", description="TFLite INT8: aeq = AI Edge Quantizer on the "
+                                                  "FP32 .tflite (per-op recipes, fast); pt2e = litert-torch PT2E "
+                                                  "(converts the model again, every op int8)")
+    tflite_fallback: Literal["auto", "float", "int16", "none"] = Field(
+        "auto", description="accuracy-aware TFLite (aeq): sensitive ops fall back to float, or to int16 activations "
+        "with int8 weights (stays fully integer); auto = int16 for tflite-micro, none for edgetpu, else float")
     max_top1_drop: float | None = Field(None, ge=0, le=1, description="accuracy-aware budget (absolute, on val); "
                                         "default: the target's max_top1_drop, else 0.01")
     max_trials: int = Field(10, ge=1, description="accuracy-aware: most op sets tried")

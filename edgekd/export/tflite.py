@@ -92,6 +92,9 @@ def export_tflite(module, input_shape, path, *, int8: bool = False, calibration:
 def _convert(model, sample, int8: bool, calibration, channels_last_io: bool) -> bytes:
     import litert_torch
 
+    from .fold_bn import fold_batchnorm
+
+    model = fold_batchnorm(model)  # fewer nodes for litert-torch's repeated traces (see fold_bn.py)
     if channels_last_io:
         model = litert_torch.to_channel_last_io(model, args=[0]).eval()
         sample = sample.permute(0, 2, 3, 1).contiguous()

@@ -5,7 +5,8 @@ Its quantization works here, but its tuning loop is unusable for edgekd: when no
 meets the goal it logs "Don't find the quantized model ..." and calls ``exit(0)`` (the whole
 process ends with status 0 and nothing is saved: complaint 4 in ANCHORS.md), it stops at the
 first config within a *relative* ``tolerable_loss`` and it does not rank ops by sensitivity.
-So the loop is ours, on onnxruntime's quantizer (the same code path as
+(``quantize.engine: inc`` runs it anyway with those faults contained: :mod:`edgekd.quantize.inc_engine`.)
+So the default loop is ours, on onnxruntime's quantizer (the same code path as
 :func:`edgekd.quantize.ort_static.quantize_onnx_static`, so the artifacts match):
 
 1. Sensitivity: for each weighted op (Conv, Gemm, MatMul, ConvTranspose), quantize that op

@@ -2,8 +2,11 @@
 
 - ONNX: onnxruntime static QDQ quantization of the exported FP32 graph; with
   ``quantize.accuracy_aware`` the accuracy-aware loop of :mod:`edgekd.quantize.inc_tune`
-  keeps the most sensitive ops in float until the val top-1 drop fits the budget.
-- TFLite: full-integer PT2E quantization through litert-torch (int8 input/output for MCU runtimes).
+  keeps the most sensitive ops in float until the val top-1 drop fits the budget;
+  ``quantize.engine: inc`` runs Intel Neural Compressor's autotune instead (:mod:`.engines`).
+- TFLite: ``quantize.tflite_engine: aeq`` (default) quantizes the FP32 ``.tflite`` with the AI Edge
+  Quantizer, accuracy-aware with per-op float/int16 fallback (:mod:`.engines`); ``pt2e`` is the
+  full-integer PT2E path through litert-torch. Int8 input/output for MCU runtimes either way.
 - Core ML: an FP16 package and an 8-bit-weight package (activations stay float: that is what
   Core ML offers).
 """
@@ -41,10 +44,10 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
                           metrics=metrics, notes=(note,))
         if metrics.get("int8_tuning", {}).get("met_budget") is False:
             t = metrics["int8_tuning"]
-            art = art.with_note(f"accuracy-aware INT8 did not meet the {100 * t['max_top1_drop']:.2f}-point top-1 "
-                                f"budget "
+            kept = len(t.get("fallback_ops", t["float_ops"]))
+            art = art.with_note(f"accuracy-aware INT8 did not meet the {100 * t['max_top1_drop']:.2f}-point top-1 budget "
                                 f"in {t['trials']} trials; kept the best model found (val drop "
-                                f"{100 * t['drop']:.2f} points, {len(t['float_ops'])} ops in float)")
+                                f"{100 * t['drop']:.2f} points, {kept} ops in {t.get('fallback', 'float')})")
         new.append(art)
     return state.add(*new)
 
@@ -65,6 +68,14 @@ def max_top1_drop(ctx) -> float:
 
 def _quantize(fp32: Artifact, student: Artifact, path, calibration, ctx) -> tuple[str, dict]:
     qcfg = ctx.config.quantize
+    if fp32.format == "onnx" and qcfg.engine == "inc":
+        from .engines import onnx_inc
+
+        return onnx_inc(fp32, path, calibration, ctx)
+    if fp32.format == "tflite" and qcfg.tflite_engine == "aeq":
+        from .engines import tflite_aeq
+
+        return tflite_aeq(fp32, path, calibration, ctx)
     if fp32.format == "onnx":
         scheme = (f"{'per-channel' if qcfg.per_channel else 'per-tensor'} weights, {qcfg.method} calibration on "
                   f"{len(calibration)} samples")
