@@ -14,6 +14,7 @@ from edgekd.export.onnx import export_onnx
 from edgekd.pipeline import BuildContext
 from edgekd.progress import NullReporter
 from edgekd.quantize import engines, stage
+from edgekd.state import BuildState
 from edgekd.quantize.tflite_aeq import op_precisions
 from edgekd.targets import load_target
 
@@ -40,7 +41,7 @@ def _tflite_artifacts(ctx, model, lib, tiny_tflite) -> list[Artifact]:
 
 def test_tflite_defaults_to_the_ai_edge_quantizer_all_int8(tmp_path, tiny_model, lib, tiny_tflite):
     ctx = _ctx(tmp_path, lib, [])
-    int8 = stage.run(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite), ctx)[-1]
+    int8 = stage.run(BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite))), ctx).artifacts[-1]
     assert int8.name == "student-int8.tflite" and "AI Edge Quantizer a8w8" in int8.notes[0]
     assert "float input/output" in int8.notes[0] and "int8_tuning" not in int8.metrics
     kinds = [kind for kind, _, _ in op_precisions(ctx.resolve(int8.path).read_bytes())]
@@ -55,7 +56,7 @@ def test_tflite_accuracy_aware_on_an_mcu_target_falls_back_to_int16(tmp_path, ti
         return 0.5 if ("CONV_2D", "INT8", "INT8") in ops else 1.0
     monkeypatch.setattr(engines, "tflite_top1", fake_top1)
     ctx = _ctx(tmp_path, lib, ["quantize.accuracy_aware=true", "quantize.max_top1_drop=0.01"], target="stm32h743")
-    int8 = stage.run(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite), ctx)[-1]
+    int8 = stage.run(BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite))), ctx).artifacts[-1]
     tuning = int8.metrics["int8_tuning"]
     assert tuning["fallback"] == "int16" and tuning["met_budget"] is True and tuning["engine"] == "aeq"
     assert tuning["int16_ops"] and tuning["float_ops"] == [] and "ops kept in int16" in int8.notes[0]
@@ -70,7 +71,7 @@ def test_onnx_engine_inc_runs_neural_compressor(tmp_path, tiny_model, lib):
     path, rel = ctx.artifact_file("student-fp32.onnx")
     export_onnx(tiny_model, lib.SHAPE[1:], path)
     fp32 = student.evolve(name="student-fp32.onnx", format="onnx", path=rel, parent="student")
-    int8 = stage.run([student, fp32], ctx)[-1]
+    int8 = stage.run(BuildState(artifacts=(student, fp32)), ctx).artifacts[-1]
     tuning = int8.metrics["int8_tuning"]
     assert tuning["engine"] == "inc" and tuning["met_budget"] is True and tuning["inc_exit"] is False
     assert "Neural Compressor" in int8.notes[0] and ctx.resolve(int8.path).is_file()
