@@ -14,17 +14,17 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from .data.schema import DATA_SECTIONS
+from .data.schema import DATA_SECTIONS, DataSection
 from .errors import ConfigError
 from .sections import BatchSize, Section
-from .teachers.schema import TEACHER_SECTIONS
+from .teachers.schema import TEACHER_SECTIONS, TeacherSection
 
 # The largest seed every library we seed accepts (scikit-learn's random_state: 32-bit unsigned).
 MAX_SEED = 2**32 - 1
 
 # Each room defines its own sections; the union's tag is the section's `kind`.
-DataConfig = Annotated[Union[DATA_SECTIONS], Field(discriminator="kind")]
-TeacherConfig = Annotated[Union[TEACHER_SECTIONS], Field(discriminator="kind")]
+DataConfig = Annotated[DataSection, Field(discriminator="kind")]
+TeacherConfig = Annotated[TeacherSection, Field(discriminator="kind")]
 
 
 class StudentConfig(Section):

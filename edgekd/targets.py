@@ -90,8 +90,9 @@ def _default_family(data: dict) -> str:
 
     A phone running Core ML on its neural engine behaves like an accelerator, not like its CPU.
     """
-    runtime = data.get("runtime") if isinstance(data.get("runtime"), dict) else {}
-    units = data.get("compute_units") if isinstance(data.get("compute_units"), list) else []
+    runtime_raw, units_raw = data.get("runtime"), data.get("compute_units")
+    runtime: dict = runtime_raw if isinstance(runtime_raw, dict) else {}
+    units: list = units_raw if isinstance(units_raw, list) else []
     unit_type = next((u.get("type") for u in units if isinstance(u, dict)
                       and u.get("name") == runtime.get("compute_unit")), None)
     if unit_type in ("npu", "tpu", "dsp"):

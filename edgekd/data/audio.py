@@ -120,7 +120,7 @@ class AudioAugmenter:
     """
 
     def __init__(self, frontend: torch.nn.Module, sample_rate: int, time_shift_ms: float, noise_snr_db: float | None,
-                 teacher_frontend: torch.nn.Module | None = None):
+                 teacher_frontend: LogMelFrontend | None = None):
         self.frontend = frontend
         self.max_shift = int(round(time_shift_ms * sample_rate / 1000.0))
         self.noise_snr_db = noise_snr_db

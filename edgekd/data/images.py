@@ -87,7 +87,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
     )
 
 
-def decode_images(files: Sequence[Path], size: tuple[int, int], mode: str, *, fixed: bool) -> np.ndarray:
+def decode_images(files: Sequence[Path], size: tuple[int, ...], mode: str, *, fixed: bool) -> np.ndarray:
     """Decode ``files`` into one uint8 ``(N, C, H, W)`` array.
 
     Args:
@@ -113,17 +113,17 @@ def decode_images(files: Sequence[Path], size: tuple[int, int], mode: str, *, fi
     return out.transpose(0, 3, 1, 2)
 
 
-def _decode_one(path: Path, size: tuple[int, int], mode: str, fixed: bool, first: Path) -> np.ndarray:
+def _decode_one(path: Path, size: tuple[int, ...], mode: str, fixed: bool, first: Path) -> np.ndarray:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            image = image.convert(mode)
+        with Image.open(path) as opened:
+            image = opened.convert(mode)
             if image.size != (size[1], size[0]):
                 if not fixed:
                     raise DataError(f"image {path} is {image.size[1]}x{image.size[0]} (HxW) but {first} is "
                                     f"{size[0]}x{size[1]}", fix="set data.size: [H, W] to resize every image")
-                image = image.resize((size[1], size[0]), Image.BILINEAR)
+                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except DataError:
         raise

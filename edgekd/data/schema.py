@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Union, get_args
 
 from pydantic import Field, model_validator
 
@@ -186,7 +186,8 @@ class AudioFeatures(Section):
         hop = self.hop_length
         if self.frame_step_ms is not None:
             hop = max(1, int(round(self.frame_step_ms * sample_rate / 1000.0)))
-        n_fft = self.n_fft if self.n_fft is not None else next_power_of_two(win)
+        # win is set whenever n_fft is not (the model validator refuses neither being given).
+        n_fft = self.n_fft if self.n_fft is not None else next_power_of_two(win or 0)
         win = win if win is not None else n_fft
         if win < 2 or win > n_fft:
             raise ValueError(f"the window is {win} samples at {sample_rate} Hz; it must be 2..n_fft ({n_fft}): "
@@ -288,4 +289,6 @@ class NpzData(Section):
     calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
 
 
-DATA_SECTIONS = (DigitsData, ImageFolderData, AudioFolderData, NpzData)
+# A named Union (not a tuple) so type checkers see the config's data field as one of these.
+DataSection = Union[DigitsData, ImageFolderData, AudioFolderData, NpzData]
+DATA_SECTIONS = get_args(DataSection)

@@ -80,7 +80,7 @@ def export_tflite(module, input_shape, path, *, int8: bool = False, calibration:
                 if int8 and not int8_io:
                     data = float_io(data)
             except Exception as exc:  # litert-torch raises many types; the user needs one line
-                error = exc
+                error: Exception | None = exc
             else:
                 error = None
         if error is not None:

@@ -187,7 +187,8 @@ class TensorTable:
         for value in list(graph.input) + list(graph.value_info) + list(graph.output):
             ttype = value.type.tensor_type
             dims = [d.dim_value if d.HasField("dim_value") else None for d in ttype.shape.dim]
-            self.shape[value.name] = None if not ttype.HasField("shape") or None in dims else tuple(dims)
+            self.shape[value.name] = None if not ttype.HasField("shape") or None in dims \
+                else tuple(int(d) for d in dims if d is not None)
             self.dtype[value.name] = ttype.elem_type
         self.initializers = {init.name: init for init in graph.initializer}
         for init in graph.initializer:
@@ -293,7 +294,7 @@ def stored_itemsize(name: str, consumers: dict[str, list[onnx.NodeProto]], table
     users = consumers.get(name, [])
     if not users or depth > 4:
         return None
-    sizes = []
+    sizes: list[int | None] = []
     for user in users:
         if user.op_type == "QuantizeLinear":
             sizes.append(itemsize(table.dtype.get(user.output[0], onnx.TensorProto.INT8)))
@@ -301,7 +302,8 @@ def stored_itemsize(name: str, consumers: dict[str, list[onnx.NodeProto]], table
             sizes.append(stored_itemsize(user.output[0], consumers, table, depth + 1))
         else:
             return None
-    return None if None in sizes else max(sizes)
+    known = [size for size in sizes if size is not None]
+    return max(known) if len(known) == len(sizes) else None
 
 
 def _precision(node: onnx.NodeProto, inputs: list[str], table: TensorTable, source) -> str:

@@ -80,7 +80,8 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
         raise TargetError(f"unknown precision {precision!r} for latency prediction", fix="use fp32, fp16 or int8")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise TargetError(f"threads must be a whole number >= 1, got {threads!r}", fix="pass threads=1 or more")
-    model = profile.latency_models.get(runtime or "", {}).get(precision)
+    by_runtime: dict[str, dict] = {str(name): models for name, models in profile.latency_models.items()}
+    model = by_runtime.get(runtime or "", {}).get(precision)
     if model is None and profile.device is not None:
         from .device_predict import predict_on_device
         from .layers import costs_with_shapes

@@ -66,8 +66,8 @@ def tune_onnx_int8(fp32_path, out_path, calibration: np.ndarray, eval_fn: Callab
     fp32_path, final = Path(fp32_path), Path(out_path)
     calibration = np.asarray(calibration, dtype=np.float32)
     baseline = float(eval_fn(str(fp32_path)))
-    with tempfile.TemporaryDirectory(prefix=".edgekd-tune-") as work:
-        work = Path(work)
+    with tempfile.TemporaryDirectory(prefix=".edgekd-tune-") as work_name:
+        work = Path(work_name)
         candidates = _weighted_nodes(fp32_path, work)
 
         def quantize(excluded: list[str], name: str) -> Path:

@@ -109,7 +109,7 @@ def quantize_onnx_static(fp32_path, out_path, calibration: np.ndarray, *, method
         except Exception:  # pre-processing is an optimisation; quantize the original if it fails
             prepped = fp32_path
         reader = ArrayReader(input_name, data, batch=1 if fixed_batch else CALIBRATION_BATCH)
-        extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
+        extra: dict[str, bool | float] = {"ActivationSymmetric": False, "WeightSymmetric": True}
         if method == "percentile":
             extra["CalibPercentile"] = 99.999
         try:
