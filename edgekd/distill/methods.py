@@ -7,8 +7,9 @@ the student's ``feature_layers()`` and named teacher modules, RKD taps the input
 network's last ``nn.Linear`` (the penultimate embedding).
 
 The teacher runs once per sample, before training (the soft-label cache), when its
-outputs cannot change between epochs: no augmentation and only logits needed. Otherwise
-it runs at every step on the (augmented) batch.
+outputs cannot change between epochs: the standard recipe, no augmentation, no mixing and
+only logits needed. Otherwise it runs at every step on the batch the student sees
+(augmented and mixed): with ``recipe: function_matching`` always.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..teachers.blackbox import BlackBoxTeacher, unwrap
 from .losses import FitNetsHint, hinton_kd_loss, rkd_angle_loss, rkd_distance_loss
+from .mixing import MixSpec
 from .trainer import predict_logits
 
 EMBEDDING = "__embedding__"  # tap key of the penultimate embedding
@@ -134,7 +136,7 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
                               f"{teacher_name}", fix="set distill.rkd_on=logits")
     taps = [tap for tap in (s_tap, t_tap) if tap is not None]
     cached = None
-    if train.augment is None and not needs_features:
+    if cfg.recipe == "standard" and train.augment is None and not mixing_of(cfg, 2).active and not needs_features:
         cached = predict_logits(teacher, train.x, device=device if white else "cpu")
 
     def teacher_logits(idx: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -160,8 +162,20 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
                      description=_describe(cfg, pairs, cached is not None), taps=taps)
 
 
+def mixing_of(cfg, num_classes: int) -> MixSpec:
+    """The batch mixing the ``distill`` section asks for (inactive when mixup and cutmix are 0)."""
+    return MixSpec(num_classes=num_classes, mixup=cfg.mixup, cutmix=cfg.cutmix)
+
+
 def _describe(cfg, pairs, cached: bool) -> str:
     text = f"Hinton KD T={cfg.temperature}, alpha={cfg.alpha}"
+    if cfg.recipe == "function_matching":
+        text = "function matching (teacher on the student's mixed view), " + text
+    mixes = [f"mixup {cfg.mixup}" if cfg.mixup else "", f"cutmix {cfg.cutmix}" if cfg.cutmix else ""]
+    if any(mixes):
+        text += ", " + " + ".join(m for m in mixes if m)
+    if cfg.ema:
+        text += f", EMA {cfg.ema}"
     if cfg.method == "fitnets":
         text += f" + FitNets hints x{cfg.hint_weight} ({', '.join(f'{s}<-{t}' for s, t in pairs)})"
     elif cfg.method == "rkd":

@@ -16,7 +16,7 @@ from .. import atomic
 from ..artifact import Artifact, find
 from ..students import build_student, count_params_macs
 from . import ddp
-from .methods import build_objective
+from .methods import build_objective, mixing_of
 from .trainer import TrainSpec, fit
 
 
@@ -37,13 +37,22 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
                                     "soft_label_cache": objective.cached}
     new = [student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, {cfg.epochs} epochs")]
     if cfg.train_baseline:
+        # Same recipe: F.cross_entropy takes the mixed label probabilities as they come from mixing.
         baseline = _train(ctx, "baseline", _new_student(ctx), lambda logits, y, _i, _x: F.cross_entropy(logits, y),
                           None, device)
-        new.append(baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"))
+        new.append(baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"
+                                                              + _recipe_note(cfg)))
     if not ddp.is_main():
         # Worker ranks have done their share; rank 0 alone exports, measures and reports.
         raise SystemExit(0)
     return [*artifacts, *new]
+
+
+def _recipe_note(cfg) -> str:
+    parts = [f"mixup {cfg.mixup}" if cfg.mixup else "", f"cutmix {cfg.cutmix}" if cfg.cutmix else "",
+             f"EMA {cfg.ema}" if cfg.ema else ""]
+    text = ", ".join(p for p in parts if p)
+    return f" and recipe ({text})" if text else ""
 
 
 def _new_student(ctx):
@@ -56,7 +65,8 @@ def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=Non
     cfg = ctx.config.distill
     data = ctx.data
     spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=cfg.batch_size,
-                     optimizer=cfg.optimizer, warmup_epochs=cfg.warmup_epochs, patience=cfg.patience)
+                     optimizer=cfg.optimizer, warmup_epochs=cfg.warmup_epochs, patience=cfg.patience,
+                     mixing=mixing_of(cfg, data.num_classes), ema_decay=cfg.ema)
     history = fit(model, data.train, data.val, spec, loss_fn, seed=ctx.config.seed, label=name,
                   checkpoint=ctx.work_dir / "checkpoints" / f"{name}.ckpt", reporter=ctx.reporter,
                   extra=extra, device=device)
