@@ -57,8 +57,18 @@ def machine() -> dict:
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def distill_run(config_path: Path, overrides: list[str], reporter=None) -> dict:
+def distill_run(config_path: Path, overrides: list[str], reporter=None, work: Path | None = None,
+                before_distill=None, distill_stage=None) -> dict:
     """Run the teacher and distill stages of a build; score teacher, student and baseline on test/.
+
+    Args:
+        config_path: The benchmark's build config.
+        overrides: ``key=value`` config overrides.
+        reporter: Progress sink (default: print each epoch).
+        work: Output folder of the build; its ``.edgekd-work/checkpoints`` hold the trainer's per-epoch
+            checkpoints, so a rerun with the same folder resumes training. Default: a new temp folder.
+        before_distill: ``f(data, teacher_model)`` called between the teacher and distill stages.
+        distill_stage: A stage ``f(artifacts, ctx) -> artifacts`` run instead of the build's distill stage.
 
     Returns:
         ``{"ctx", "artifacts", "rows": {role: {top1, params, macs}}, "seconds"}``.
@@ -66,11 +76,14 @@ def distill_run(config_path: Path, overrides: list[str], reporter=None) -> dict:
     started = time.perf_counter()
     cfg = load_config(config_path, overrides)
     data = load_data(cfg)
-    work = Path(tempfile.mkdtemp(prefix="edgekd-bench-"))
+    work = work or Path(tempfile.mkdtemp(prefix="edgekd-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     ctx = BuildContext(config=cfg, target=load_target("host"), out_dir=work, data=data,
                        reporter=reporter or PrintReporter(), threads=torch.get_num_threads())
     arts = load_stage("edgekd.teachers.stage:run")([], ctx)
-    arts = load_stage("edgekd.distill.stage:run")(arts, ctx)
+    if before_distill is not None:
+        before_distill(data, next(a for a in arts if a.role == "teacher").model)
+    arts = (distill_stage or load_stage("edgekd.distill.stage:run"))(arts, ctx)
     rows = {}
     for art in arts:
         role = "baseline" if art.role == "baseline" else art.role

@@ -73,11 +73,14 @@ class Objective:
     cached: bool
     description: str
     taps: list[FeatureTap] = field(default_factory=list)
+    undo: list[Callable[[], object]] = field(default_factory=list)
 
     def close(self) -> None:
-        """Remove the hooks from the student and teacher."""
+        """Remove the hooks from the student and teacher and restore the teacher's memory layout."""
         for tap in self.taps:
             tap.remove()
+        for step in self.undo:
+            step()
 
 
 def last_linear(model: nn.Module) -> nn.Module | None:
@@ -139,10 +142,18 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
     if cfg.recipe == "standard" and train.augment is None and not mixing_of(cfg, 2).active and not needs_features:
         cached = predict_logits(teacher, train.x, device=device if white else "cpu")
 
+    # A torch teacher run at every step gets channels-last image batches, like the student: oneDNN's
+    # convolutions are faster in that layout (resnet56 forward: about 25% on this CPU). Undone on close.
+    fast_layout = cached is None and white and len(input_shape) == 3
+    if fast_layout:
+        teacher.to(memory_format=torch.channels_last)
+
     def teacher_logits(idx: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         if cached is not None:
             return cached[idx].to(inputs.device)
         with torch.no_grad():  # not inference_mode: tapped features take part in the loss's graph
+            if fast_layout:
+                return teacher(inputs.contiguous(memory_format=torch.channels_last))
             return teacher(inputs if white else inputs.cpu()).to(inputs.device)
 
     def loss(logits, labels, idx, inputs):
@@ -158,8 +169,9 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
                 + cfg.rkd_angle_weight * rkd_angle_loss(s_emb, t_emb)
         return total
 
+    undo = [lambda: teacher.to(memory_format=torch.contiguous_format)] if fast_layout else []
     return Objective(loss=loss, extra=hint, cached=cached is not None,
-                     description=_describe(cfg, pairs, cached is not None), taps=taps)
+                     description=_describe(cfg, pairs, cached is not None), taps=taps, undo=undo)
 
 
 def mixing_of(cfg, num_classes: int) -> MixSpec:

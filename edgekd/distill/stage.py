@@ -37,15 +37,23 @@ def run(artifacts: list[Artifact], ctx) -> list[Artifact]:
                                     "soft_label_cache": objective.cached}
     new = [student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, {cfg.epochs} epochs")]
     if cfg.train_baseline:
-        # Same recipe: F.cross_entropy takes the mixed label probabilities as they come from mixing.
-        baseline = _train(ctx, "baseline", _new_student(ctx), lambda logits, y, _i, _x: F.cross_entropy(logits, y),
-                          None, device)
-        new.append(baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"
-                                                              + _recipe_note(cfg)))
+        new.append(train_baseline(ctx, device))
     if not ddp.is_main():
         # Worker ranks have done their share; rank 0 alone exports, measures and reports.
         raise SystemExit(0)
     return [*artifacts, *new]
+
+
+def train_baseline(ctx, device) -> Artifact:
+    """The hard-label baseline: the same student, initial weights, recipe and budget, no teacher.
+
+    Its loss is cross-entropy on the labels, which with mixup/CutMix are the mixed label
+    probabilities (``F.cross_entropy`` takes them as they are).
+    """
+    baseline = _train(ctx, "baseline", _new_student(ctx), lambda logits, y, _i, _x: F.cross_entropy(logits, y),
+                      None, device)
+    return baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"
+                                                      + _recipe_note(ctx.config.distill))
 
 
 def _recipe_note(cfg) -> str:
