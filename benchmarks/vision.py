@@ -149,6 +149,9 @@ def merge_roles(stem: str, merged: Path, note: str, final: bool) -> dict | None:
     results["roles"] = {r: {"run_key": p["run_key"], "status": p["status"], "sessions": p["sessions"],
                             "wall_s": p.get("wall_s"), "best_epochs": p.get("best_epochs")} for r, p in parts.items()}
     results["curves"] = {r: p.get("curves", {}).get(r, {}) for r, p in parts.items()}
+    for role, part in parts.items():
+        _add_raw_val(results["curves"][role], ROOT / part["work"] / "white" / ".edgekd-work" / "checkpoints"
+                     / f"{role}.ckpt")
     rows = {}
     for p in parts.values():
         rows.update(p.get("rows") or {})
@@ -165,6 +168,16 @@ def merge_roles(stem: str, merged: Path, note: str, final: bool) -> dict | None:
         write_section(stem, render(results))
     print(f"merged {', '.join(parts)} into {target}")
     return results
+
+
+def _add_raw_val(curve: dict, checkpoint: Path) -> None:
+    """Copy ``val_top1_raw`` (the trained weights' val top-1 when EMA is on) from the trainer's checkpoint."""
+    if not checkpoint.exists():
+        return
+    history = torch.load(checkpoint, weights_only=True, map_location="cpu")["state"]["history"]
+    for entry in history:
+        if "val_top1_raw" in entry and str(entry["epoch"]) in curve:
+            curve[str(entry["epoch"])]["val_top1_raw"] = entry["val_top1_raw"]
 
 
 def _onnx_teacher_run(args, teacher, data, white, work: Path) -> dict:
