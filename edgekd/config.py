@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from .data.schema import DATA_SECTIONS, DataSection
 from .errors import ConfigError
@@ -46,7 +46,9 @@ class HintLayers(Section):
 class DistillConfig(Section):
     """Knowledge distillation. Every method keeps the Hinton term
     α·T²·KL(p_T^teacher ‖ p_T^student) + (1-α)·CE; ``fitnets`` adds hint_weight·MSE on
-    adapted feature maps, ``rkd`` adds the distance and angle terms on embeddings or logits."""
+    adapted feature maps, ``rkd`` adds the distance and angle terms on embeddings or logits.
+    The learning rate warms up linearly for ``warmup_epochs``, then follows a cosine to zero at
+    the last epoch (so a longer run is a longer cosine, not more epochs at the end)."""
 
     method: Literal["hinton", "fitnets", "rkd"] = Field("hinton",
         description="hinton, or hinton plus fitnets hints or rkd relations")
@@ -68,7 +70,27 @@ class DistillConfig(Section):
     optimizer: Literal["adamw", "sgd"] = Field("adamw", description="adamw, or sgd with Nesterov momentum 0.9")
     warmup_epochs: int = Field(1, ge=0, description="epochs of linear learning-rate warm-up")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present")
-    train_baseline: bool = Field(False, description="also train the student on hard labels alone")
+    train_baseline: bool = Field(False, description="also train the student on hard labels alone (with the same "
+                                                    "augmentation, mixing, schedule, EMA and epochs)")
+    recipe: Literal["standard", "function_matching"] = Field(
+        "standard", description="standard: the teacher's logits are cached once when nothing changes the train "
+                                "batches, else it runs on each batch; function_matching (Beyer et al. 2022): the "
+                                "teacher labels, at every step, exactly the augmented and mixed images the student "
+                                "sees (never cached); needs mixup or cutmix")
+    mixup: float = Field(0.0, ge=0, description="mixup between the images of a batch, proportion ~ Beta(a, a); "
+                                                "labels mixed alike; 0 = off (1.0 = uniform proportion)")
+    cutmix: float = Field(0.0, ge=0, description="CutMix: paste a box of another image, kept area ~ Beta(a, a); "
+                                                 "0 = off; with mixup too, each batch uses one of them at random")
+    ema: float | None = Field(None, gt=0, lt=1, description="decay of an exponential moving average of the student's "
+                                                            "weights, updated every step (e.g. 0.999); the average is "
+                                                            "what is validated, kept and exported; null = off")
+
+    @model_validator(mode="after")
+    def _function_matching_mixes(self) -> "DistillConfig":
+        if self.recipe == "function_matching" and self.mixup == 0 and self.cutmix == 0:
+            raise ValueError("recipe 'function_matching' matches the teacher on mixed images: set mixup "
+                             "(e.g. 1.0) or cutmix")
+        return self
 
 
 class PruneConfig(Section):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import DataError
 from .bundle import DataBundle, Split
@@ -63,7 +65,8 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
     check_covers_classes(y_test, np.arange(len(y_test)), "test", pool.class_names,
                          str(cfg.test_root or root))
     calib = calibration_indices(idx.train, cfg.calibration_samples, seed)
-    augment = ImageAugmenter(mean, std, cfg.augment.random_crop_padding, cfg.augment.horizontal_flip)
+    augment = ImageAugmenter(mean, std, cfg.augment.random_crop_padding, cfg.augment.horizontal_flip,
+                             cfg.augment.resized_crop_scale)
 
     def take(ix: np.ndarray, with_augment: bool = False) -> Split:
         return Split(_to_float(pixels[ix], mean, std), torch.from_numpy(labels[ix]),
@@ -154,26 +157,39 @@ def _to_float(u8: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor
 
 
 class ImageAugmenter:
-    """Random crop with zero padding and horizontal flip, drawn from the trainer's generator.
+    """Random crop (padded, or random-resized) and horizontal flip, drawn from the trainer's generator.
 
     Padding uses the *normalised* value of a black pixel, ``-mean / std``, so a padded
     border looks like the zero padding of the raw image (as torchvision's RandomCrop does).
+    The random-resized crop (Szegedy et al. 2015, torchvision's RandomResizedCrop) takes a
+    box of ``scale`` of the area and aspect ratio 3/4-4/3 and resamples it to the full size
+    with one batched ``grid_sample`` (bilinear), the flip folded into the same transform.
     """
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray, padding: int, flip: bool):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, padding: int, flip: bool,
+                 resized_crop_scale: tuple[float, float] | None = None):
         self.fill = torch.from_numpy(-mean / std).float()[None, :, None, None]
         self.padding = int(padding)
         self.flip = bool(flip)
+        self.scale = tuple(resized_crop_scale) if resized_crop_scale is not None else None
 
     @property
     def active(self) -> bool:
-        return self.padding > 0 or self.flip
+        return self.padding > 0 or self.flip or self.scale is not None
 
     def describe(self) -> dict:
-        return {"random_crop_padding": self.padding, "horizontal_flip": self.flip} if self.active else {}
+        if not self.active:
+            return {}
+        out = {"random_crop_padding": self.padding, "horizontal_flip": self.flip}
+        if self.scale is not None:
+            out = {"resized_crop": {"area": list(self.scale), "aspect": [0.75, 4 / 3], "resample": "bilinear"},
+                   "horizontal_flip": self.flip}
+        return out
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augment a ``(N, C, H, W)`` batch; the same generator state gives the same result."""
+        if self.scale is not None:
+            return self._resized_crop(x, generator)
         n, c, h, w = x.shape
         out = x
         if self.padding:
@@ -186,3 +202,23 @@ class ImageAugmenter:
             mask = torch.rand(n, generator=generator) < 0.5
             out = torch.where(mask[:, None, None, None], out.flip(-1), out)
         return out
+
+    def _resized_crop(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        n = x.shape[0]
+        area = torch.empty(n).uniform_(self.scale[0], self.scale[1], generator=generator)
+        log_ratio = torch.empty(n).uniform_(math.log(3 / 4), math.log(4 / 3), generator=generator)
+        ratio = log_ratio.exp()
+        # Box sides as fractions of the image (clipped to fit); torchvision retries instead of clipping.
+        box_w = (area * ratio).sqrt().clamp(max=1.0)
+        box_h = (area / ratio).sqrt().clamp(max=1.0)
+        # Box centre in grid_sample's [-1, 1] coordinates, anywhere the box stays inside the image.
+        centre_x = (1 - box_w) * (2 * torch.rand(n, generator=generator) - 1)
+        centre_y = (1 - box_h) * (2 * torch.rand(n, generator=generator) - 1)
+        sign = torch.ones(n)
+        if self.flip:
+            sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+        theta = torch.zeros(n, 2, 3)
+        theta[:, 0, 0], theta[:, 0, 2] = box_w * sign, centre_x
+        theta[:, 1, 1], theta[:, 1, 2] = box_h, centre_y
+        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

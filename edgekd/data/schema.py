@@ -67,6 +67,19 @@ class ImageAugment(Section):
 
     random_crop_padding: int = Field(0, ge=0, le=64, description="pad by this many pixels, crop back; 0 = off")
     horizontal_flip: bool = Field(False, description="flip half the training images left-right")
+    resized_crop_scale: tuple[float, float] | None = Field(
+        None, description="random-resized ('Inception') crop instead of the padded crop: [min, max] share of the "
+                          "image area (e.g. [0.35, 1]), aspect ratio 3/4-4/3, resized back bilinearly; null = off")
+
+    @model_validator(mode="after")
+    def _one_crop(self) -> "ImageAugment":
+        if self.resized_crop_scale is not None:
+            low, high = self.resized_crop_scale
+            if not 0 < low <= high <= 1:
+                raise ValueError("resized_crop_scale must be [min, max] with 0 < min <= max <= 1")
+            if self.random_crop_padding:
+                raise ValueError("use either random_crop_padding or resized_crop_scale, not both")
+        return self
 
 
 class ImageFolderData(Section):
@@ -208,10 +221,27 @@ CLIP_PRESETS: dict[str, dict] = {"tensorflow-kws": {"clip_align": "start"}}
 
 
 class AudioAugment(Section):
-    """Train-time waveform augmentation, applied before the features."""
+    """Train-time augmentation: time shift and noise on the waveform, then SpecAugment masks on the features."""
 
     time_shift_ms: float = Field(0.0, ge=0, description="random shift in ±ms, zero filled; 0 = off")
-    noise_snr_db: float | None = Field(None, description="add white noise at this SNR; null = off")
+    noise_snr_db: float | tuple[float, float] | None = Field(
+        None, description="add white Gaussian noise at this SNR (dB, vs the clip's mean power), or a [low, high] "
+                          "range drawn uniformly per clip; null = off")
+    time_masks: int = Field(0, ge=0, le=20, description="SpecAugment: masks over consecutive frames; 0 = off")
+    time_mask_frames: int = Field(0, ge=0, description="SpecAugment: widest time mask, in frames")
+    freq_masks: int = Field(0, ge=0, le=20, description="SpecAugment: masks over consecutive feature bins; 0 = off")
+    freq_mask_bins: int = Field(0, ge=0, description="SpecAugment: widest frequency mask, in mel (or MFCC) bins")
+
+    @model_validator(mode="after")
+    def _widths_with_counts(self) -> "AudioAugment":
+        if self.time_masks and not self.time_mask_frames:
+            raise ValueError("time_masks needs time_mask_frames > 0 (the widest mask)")
+        if self.freq_masks and not self.freq_mask_bins:
+            raise ValueError("freq_masks needs freq_mask_bins > 0 (the widest mask)")
+        snr = self.noise_snr_db
+        if isinstance(snr, tuple) and snr[0] > snr[1]:
+            raise ValueError("noise_snr_db range must be [low, high] with low <= high")
+        return self
 
 
 class AudioFolderData(Section):
