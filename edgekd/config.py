@@ -8,8 +8,10 @@ MobileNetV2-style student, INT8, ONNX). ``--set a.b=value`` overrides any key.
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -200,7 +202,7 @@ class BuildConfig(Section):
 _YAML11_BOOL_WORDS = {"on", "off", "yes", "no", "y", "n"}
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> BuildConfig:
+def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] = ()) -> BuildConfig:
     """Read a YAML config (or the embedded default), apply ``a.b=value`` overrides, validate.
 
     Args:

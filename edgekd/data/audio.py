@@ -11,9 +11,9 @@ from ..errors import ConfigError
 from .audio_frontend import LogMelFrontend
 from .audio_io import fix_length, read_wav
 from .bundle import DataBundle, Split
-from .spec_augment import SpecAugment
 from .folders import require_dir, require_two_classes, scan_class_folders, scan_flat
 from .schema import AudioFeatures, AudioFolderData, check_features_fit
+from .spec_augment import SpecAugment
 from .splits import calibration_indices, check_covers_classes, split_pool
 
 AUDIO_EXTENSIONS = (".wav",)
@@ -161,9 +161,10 @@ class AudioAugmenter:
         if self.noise_snr_db is not None:
             noise = torch.randn(wave.shape, generator=generator)
             power = wave.pow(2).mean(dim=1, keepdim=True)
-            snr = self.noise_snr_db
-            if isinstance(snr, (tuple, list)):
-                snr = torch.empty(n, 1).uniform_(float(snr[0]), float(snr[1]), generator=generator)
+            snr_range = self.noise_snr_db
+            snr: float | torch.Tensor = (torch.empty(n, 1).uniform_(float(snr_range[0]), float(snr_range[1]),
+                                                                    generator=generator)
+                                         if isinstance(snr_range, (tuple, list)) else float(snr_range))
             wave = wave + noise * torch.sqrt(power / 10.0 ** (snr / 10.0))
         with torch.no_grad():
             feats = self.frontend(wave)

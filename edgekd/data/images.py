@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -180,7 +180,7 @@ class ImageAugmenter:
     def describe(self) -> dict:
         if not self.active:
             return {}
-        out = {"random_crop_padding": self.padding, "horizontal_flip": self.flip}
+        out: dict[str, Any] = {"random_crop_padding": self.padding, "horizontal_flip": self.flip}
         if self.scale is not None:
             out = {"resized_crop": {"area": list(self.scale), "aspect": [0.75, 4 / 3], "resample": "bilinear"},
                    "horizontal_flip": self.flip}
@@ -205,6 +205,7 @@ class ImageAugmenter:
 
     def _resized_crop(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n = x.shape[0]
+        assert self.scale is not None  # only called when the resized crop is on
         area = torch.empty(n).uniform_(self.scale[0], self.scale[1], generator=generator)
         log_ratio = torch.empty(n).uniform_(math.log(3 / 4), math.log(4 / 3), generator=generator)
         ratio = log_ratio.exp()

@@ -126,12 +126,16 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
                           f"{teacher_name} is a black box (its runtime exposes logits only)",
                           fix="use a torch teacher (kind: torch or torchscript), or distill.method=hinton"
                               + (", or distill.rkd_on=logits" if method == "rkd" else ""))
-    hint, pairs, taps = None, [], []
-    s_tap = t_tap = None
+    hint: FitNetsHint | None = None
+    pairs: list = []
+    taps: list = []
+    s_tap: FeatureTap | None = None
+    t_tap: FeatureTap | None = None
     if method == "fitnets":
         shapes = (input_shape, teacher_input_shape or input_shape)  # (student's, teacher's) sample shapes
         pairs = _hint_pairs(teacher, student, cfg.hint_layers, shapes)
-        s_tap = FeatureTap({f"s:{s}": student.feature_layers()[s] for s, _t in pairs})
+        student_layers = student.feature_layers()  # type: ignore[operator]  # registry students all define it
+        s_tap = FeatureTap({f"s:{s}": student_layers[s] for s, _t in pairs})
         t_tap = FeatureTap({f"t:{tn}": _named(teacher)[tn] for _s, tn in pairs})
         hint = FitNetsHint(*_channels(teacher, student, pairs, shapes)).to(device)
     elif method == "rkd" and cfg.rkd_on == "embedding":
@@ -148,7 +152,7 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
     # convolutions are faster in that layout (resnet56 forward: about 25% on this CPU). Undone on close.
     fast_layout = cached is None and white and len(input_shape) == 3
     if fast_layout:
-        teacher.to(memory_format=torch.channels_last)
+        teacher.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs omit memory_format
 
     def teacher_logits(idx: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         if cached is not None:
@@ -163,6 +167,7 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
         t_logits = teacher_logits(idx, inputs)
         total = hinton_kd_loss(logits, t_logits, labels, t, a)
         if method == "fitnets":
+            assert hint is not None and s_tap is not None and t_tap is not None  # set up above for fitnets
             total = total + cfg.hint_weight * hint([s_tap.values[f"s:{s}"] for s, _t in pairs],
                                                    [t_tap.values[f"t:{tn}"] for _s, tn in pairs])
         elif method == "rkd" and len(logits) >= 2:  # relations need two samples (a last batch may have one)
@@ -172,7 +177,7 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
                 + cfg.rkd_angle_weight * rkd_angle_loss(s_emb, t_emb)
         return total
 
-    undo = [lambda: teacher.to(memory_format=torch.contiguous_format)] if fast_layout else []
+    undo = [lambda: teacher.to(memory_format=torch.contiguous_format)] if fast_layout else []  # type: ignore[call-overload]
     return Objective(loss=loss, extra=hint, cached=cached is not None,
                      description=_describe(cfg, pairs, cached is not None), taps=taps, undo=undo)
 

@@ -30,7 +30,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -103,13 +103,13 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
     steps_per_epoch = math.ceil(math.ceil(len(train) / world_size) / batch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine_with_warmup(spec, steps_per_epoch))
     ema = WeightEMA(model, spec.ema_decay) if spec.ema_decay else None
-    state = {"epoch": 0, "history": [], "best_top1": -1.0, "best_epoch": -1,
+    state: dict[str, Any] = {"epoch": 0, "history": [], "best_top1": -1.0, "best_epoch": -1,
              "best_state": _clone_state(model), "stale": 0}
     if checkpoint is not None and checkpoint.exists():
         state = _load_checkpoint(checkpoint, model, optimizer, scheduler, extra, ema)
     probe = getattr(reporter, "epoch_model", None)
     layout = _fast_layout(train)
-    model.to(memory_format=layout)
+    model.to(memory_format=layout)  # type: ignore[call-overload]  # stubs omit memory_format
     net = ddp.wrap(model, device)
     for epoch in range(state["epoch"], spec.epochs):
         torch.manual_seed(seed * 1000 + epoch)
@@ -141,7 +141,7 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         if spec.patience is not None and state["stale"] >= spec.patience:
             break
     model.load_state_dict(state["best_state"])
-    model.to(memory_format=torch.contiguous_format)  # exporters and golden tests expect the default layout
+    model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # stubs omit memory_format
     model.eval()
     ddp.barrier()  # the last checkpoint is on disk before any rank moves on
     return {"epochs": state["history"], "best_epoch": state["best_epoch"], "best_val_top1": state["best_top1"],

@@ -45,8 +45,8 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
         if metrics.get("int8_tuning", {}).get("met_budget") is False:
             t = metrics["int8_tuning"]
             kept = len(t.get("fallback_ops", t["float_ops"]))
-            art = art.with_note(f"accuracy-aware INT8 did not meet the {100 * t['max_top1_drop']:.2f}-point top-1 budget "
-                                f"in {t['trials']} trials; kept the best model found (val drop "
+            art = art.with_note(f"accuracy-aware INT8 did not meet the {100 * t['max_top1_drop']:.2f}-point top-1 "
+                                f"budget in {t['trials']} trials; kept the best model found (val drop "
                                 f"{100 * t['drop']:.2f} points, {kept} ops in {t.get('fallback', 'float')})")
         new.append(art)
     return state.add(*new)
