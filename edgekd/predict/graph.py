@@ -360,17 +360,6 @@ def node_work(node: onnx.NodeProto, table: TensorTable, label: str = "") -> tupl
     return "other", 0, out_elems  # Concat, Transpose, Pad, Resize...: data movement, counted as 1 op/element
 
 
-def summarize(costs: list[OpCost]) -> dict:
-    """Totals of a cost table: MACs, ops, bytes and node counts per op class."""
-    live = [c for c in costs if not c.folded]
-    by_class: dict[str, int] = {}
-    for c in live:
-        by_class[c.op_class] = by_class.get(c.op_class, 0) + 1
-    return {"macs": sum(c.macs for c in live), "ops": sum(c.ops for c in live),
-            "bytes_read": sum(c.bytes_read for c in live), "bytes_written": sum(c.bytes_written for c in live),
-            "nodes": len(costs), "folded": len(costs) - len(live), "by_class": by_class}
-
-
 def graph_file_bytes(onnx_path: str | os.PathLike) -> int:
     """Bytes of the ONNX file plus any external-data files it references."""
     path = Path(onnx_path)
