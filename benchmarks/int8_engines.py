@@ -38,7 +38,7 @@ def build_variants(student, ctx, folder: Path, max_drop: float, threads: int) ->
     from edgekd.quantize.tflite_selective import tune_tflite_int8
 
     folder.mkdir(parents=True, exist_ok=True)
-    shape, calib = student.input_shape, ctx.data.calibration.x.numpy()
+    shape, calib = student.input_shape, ctx.data.representative.x.numpy()
     x_val, y_val = ctx.data.val.numpy()
     p = {k: folder / k for k in ("fp32.onnx", "int8-ort.onnx", "int8-tuned.onnx", "int8-inc.onnx", "fp32.tflite",
                                   "int8-pt2e.tflite", "int8-aeq.tflite", "int8-aeq-tuned.tflite",
@@ -61,7 +61,7 @@ def build_variants(student, ctx, folder: Path, max_drop: float, threads: int) ->
                                                max_top1_drop=max_drop, max_trials=MAX_TRIALS),
         "fp32.tflite": lambda: export_tflite(student.model, shape, p["fp32.tflite"]),
         "int8-pt2e.tflite": lambda: export_tflite(student.model, shape, p["int8-pt2e.tflite"], int8=True,
-                                                  calibration=calib),
+                                                  representative=calib),
         "int8-aeq.tflite": aeq_all_int8,
         "int8-aeq-tuned.tflite": lambda: tune_tflite_int8(p["fp32.tflite"], p["int8-aeq-tuned.tflite"], calib,
                                                           tflite_eval, max_top1_drop=max_drop,

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {"command": "make bench-tflite-convert", "machine": {"cpu": cpu_model()},
                    "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                    "student": {"name": "mobilenetv2", "width": 0.5, "params": params, "macs": macs},
-                   "calibration_samples": args.calibration, "fp32": fp32_phases(model),
+                   "representative_samples": args.calibration, "fp32": fp32_phases(model),
                    "pt2e_int8": pt2e_phases(model, calibration), "aeq_int8": aeq_phases(model, calibration, Path(work))}
     results["seconds"] = round(time.perf_counter() - started, 1)
     atomic.write_json(Path(args.out), results)
@@ -152,7 +152,7 @@ def render_markdown(r: dict) -> str:
         "## Where TFLite INT8 conversion time goes (`make bench-tflite-convert`)", "",
         f"{r['date_utc']}, {r['machine']['cpu']} (shared with other jobs; all phases timed in one run, "
         f"{r['seconds']} s). MobileNetV2 width 0.5 at 32x32, {r['student']['params']:,} params, "
-        f"{r['student']['macs']:,} MACs; {r['calibration_samples']} calibration samples.", "",
+        f"{r['student']['macs']:,} MACs; {r['representative_samples']} calibration samples.", "",
         "| step | seconds |", "|---|---:|",
         f"| FP32 litert-torch convert, as built ({f['as_built']['decomposed_nodes']} decomposed nodes) | "
         f"{f['as_built']['seconds']} |",

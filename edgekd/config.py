@@ -110,7 +110,7 @@ class PruneConfig(Section):
 
 
 class QuantizeConfig(Section):
-    """Post-training static INT8 on the calibration split."""
+    """Post-training static INT8, activation ranges set on the representative samples."""
 
     enabled: bool = Field(True, description="write INT8 models (static, on the representative samples)")
     method: Literal["minmax", "entropy", "percentile"] = Field("minmax",

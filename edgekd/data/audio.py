@@ -14,7 +14,7 @@ from .bundle import DataBundle, Split
 from .folders import require_dir, require_two_classes, scan_class_folders, scan_flat
 from .schema import AudioFeatures, AudioFolderData, check_features_fit
 from .spec_augment import SpecAugment
-from .splits import calibration_indices, check_covers_classes, split_pool
+from .splits import check_covers_classes, representative_indices, split_pool
 
 AUDIO_EXTENSIONS = (".wav",)
 _BATCH = 256
@@ -32,7 +32,7 @@ def load_audio_folder(cfg: AudioFolderData, seed: int, teacher_features: AudioFe
 
     Args:
         cfg: The ``audio_folder`` data section.
-        seed: Seeds the split and the calibration subset.
+        seed: Seeds the split and the representative subset.
         teacher_features: The teacher's own front end (``teacher.features``): every split then
             also holds the teacher's inputs (``Split.teacher_x``), computed from the same clips,
             and an augmented train split computes them from the same augmented waveforms.
@@ -89,7 +89,7 @@ def load_audio_folder(cfg: AudioFolderData, seed: int, teacher_features: AudioFe
         name=name or "audio", task="audio", class_names=pool.class_names,
         input_shape=frontend.output_shape(length),
         train=train, val=take(idx.val), test=take(idx.test),
-        calibration=take(calibration_indices(idx.train, cfg.calibration_samples, seed)),
+        representative=take(representative_indices(idx.train, cfg.representative_samples, seed)),
         preprocessing=_describe(cfg, length, frontend, augment),
         frontend=frontend,
         teacher_input_shape=teacher_frontend.output_shape(length) if teacher_frontend is not None else None,

@@ -15,7 +15,7 @@ from ..errors import DataError
 from .bundle import DataBundle, Split
 from .folders import require_dir, require_two_classes, scan_class_folders
 from .schema import ImageFolderData
-from .splits import calibration_indices, check_covers_classes, read_list, split_pool
+from .splits import check_covers_classes, read_list, representative_indices, split_pool
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # Float conversion in chunks keeps the peak at uint8 pool + float output, not two float copies.
@@ -27,7 +27,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
 
     Args:
         cfg: The ``image_folder`` data section.
-        seed: Seeds the split and the calibration subset.
+        seed: Seeds the split and the representative subset.
 
     Raises:
         DataError: missing folder, no or empty class folders, an undecodable image,
@@ -64,7 +64,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
     check_covers_classes(labels, idx.train, "train", pool.class_names, str(root))
     check_covers_classes(y_test, np.arange(len(y_test)), "test", pool.class_names,
                          str(cfg.test_root or root))
-    calib = calibration_indices(idx.train, cfg.calibration_samples, seed)
+    calib = representative_indices(idx.train, cfg.representative_samples, seed)
     augment = ImageAugmenter(mean, std, cfg.augment.random_crop_padding, cfg.augment.horizontal_flip,
                              cfg.augment.resized_crop_scale)
 
@@ -77,7 +77,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
         name=name or "images", task="image", class_names=pool.class_names,
         input_shape=(cfg.channels, *size),
         train=take(idx.train, with_augment=True), val=take(idx.val),
-        test=Split(x_test, torch.from_numpy(y_test)), calibration=take(calib),
+        test=Split(x_test, torch.from_numpy(y_test)), representative=take(calib),
         preprocessing={
             "source": f"{'/'.join(IMAGE_EXTENSIONS)} files, decoded with PIL",
             "color": mode,

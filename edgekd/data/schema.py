@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from typing import Literal, Union, get_args
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from ..sections import Section
+
+
+def _representative_samples():
+    # Renamed from calibration_samples ("calibration" now means probability calibration only); the old key still reads.
+    return Field(256, ge=1, validation_alias=AliasChoices("representative_samples", "calibration_samples"),
+                 description="taken from train: the samples INT8 sets its activation ranges on (old key: "
+                             "calibration_samples)")
 
 
 class DigitsData(Section):
@@ -20,7 +27,7 @@ class DigitsData(Section):
     test_fraction: float = Field(0.2, gt=0, lt=0.5, description="share of the samples held out for test (stratified)")
     val_fraction: float = Field(0.1, gt=0, lt=0.5,
         description="share of the samples held out for validation (stratified)")
-    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
+    representative_samples: int = _representative_samples()
 
 
 # A pattern rule: "0-4" (inclusive integer range), "theo" (one value) or a list of either.
@@ -94,7 +101,7 @@ class ImageFolderData(Section):
     std: list[float] | None = Field(None, description="per channel, on [0, 1] pixels; default 1")
     split: SplitSpec = Field(default_factory=SplitSpec)
     augment: ImageAugment = Field(default_factory=ImageAugment)
-    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
+    representative_samples: int = _representative_samples()
     limit_per_class: int | None = Field(None, ge=1, description="first N files per class (quick runs)")
 
     @model_validator(mode="after")
@@ -264,7 +271,7 @@ class AudioFolderData(Section):
     features: AudioFeatures = Field(default_factory=AudioFeatures)
     augment: AudioAugment = Field(default_factory=AudioAugment)
     split: SplitSpec = Field(default_factory=SplitSpec)
-    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
+    representative_samples: int = _representative_samples()
     limit_per_class: int | None = Field(None, ge=1, description="first N files per class (quick runs)")
 
     @model_validator(mode="before")
@@ -316,7 +323,7 @@ class NpzData(Section):
     layout: Literal["NCHW", "NHWC"] = Field("NCHW", description="layout of the x arrays (converted to NCHW)")
     class_names: list[str] | None = Field(None, description="default: the label indices as text")
     val_fraction: float = Field(0.1, gt=0, lt=0.9, description="carved from train when there is no x_val")
-    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
+    representative_samples: int = _representative_samples()
 
 
 # A named Union (not a tuple) so type checkers see the config's data field as one of these.

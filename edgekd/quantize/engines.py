@@ -37,7 +37,7 @@ def tflite_top1(path, x: np.ndarray, y: np.ndarray, threads: int = 1) -> float:
     return float((np.asarray(logits).argmax(1) == np.asarray(y)).mean())
 
 
-def tflite_aeq(fp32, path, calibration: np.ndarray, ctx) -> tuple[str, dict]:
+def tflite_aeq(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
     """TFLite INT8 with the AI Edge Quantizer: all-int8, or accuracy-aware with ``quantize.accuracy_aware``."""
     from .stage import max_top1_drop, tflite_int8_io
 
@@ -47,16 +47,16 @@ def tflite_aeq(fp32, path, calibration: np.ndarray, ctx) -> tuple[str, dict]:
         from ..atomic import atomic_path
         from .tflite_aeq import AeqModel
 
-        model = AeqModel(ctx.resolve(fp32.path), calibration, ctx.threads)
+        model = AeqModel(ctx.resolve(fp32.path), representative, ctx.threads)
         with atomic_path(path) as tmp:
             tmp.write_bytes(model.quantize({}, int8_io=int8_io))
         return (f"TFLite INT8 (AI Edge Quantizer a8w8: int8 activations, per-channel int8 weights; "
-                f"{min(len(calibration), 512)} calibration samples, {io} input/output)"), {}
+                f"{min(len(representative), 512)} representative samples, {io} input/output)"), {}
     from .tflite_selective import tune_tflite_int8
 
     budget, fallback = max_top1_drop(ctx), tflite_fallback(ctx)
     x_val, y_val = ctx.data.val.numpy()
-    result = tune_tflite_int8(ctx.resolve(fp32.path), path, calibration,
+    result = tune_tflite_int8(ctx.resolve(fp32.path), path, representative,
                               lambda p: tflite_top1(p, x_val, y_val, ctx.threads), max_top1_drop=budget,
                               max_trials=ctx.config.quantize.max_trials, fallback=fallback, int8_io=int8_io,
                               threads=ctx.threads)
@@ -69,7 +69,7 @@ def tflite_aeq(fp32, path, calibration: np.ndarray, ctx) -> tuple[str, dict]:
     return note, {"int8_tuning": tuning}
 
 
-def onnx_inc(fp32, path, calibration: np.ndarray, ctx) -> tuple[str, dict]:
+def onnx_inc(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
     """ONNX INT8 by Intel Neural Compressor's accuracy-aware autotune on the val split."""
     from .inc_engine import tune_onnx_inc
     from .stage import max_top1_drop, onnx_top1
@@ -77,13 +77,13 @@ def onnx_inc(fp32, path, calibration: np.ndarray, ctx) -> tuple[str, dict]:
     qcfg = ctx.config.quantize
     budget = max_top1_drop(ctx)
     x_val, y_val = ctx.data.val.numpy()
-    result = tune_onnx_inc(ctx.resolve(fp32.path), path, calibration, lambda p: onnx_top1(p, x_val, y_val),
+    result = tune_onnx_inc(ctx.resolve(fp32.path), path, representative, lambda p: onnx_top1(p, x_val, y_val),
                            max_top1_drop=budget, max_trials=qcfg.max_trials, method=qcfg.method)
     tuning = {"split": "val", "max_top1_drop": budget, "engine": "inc",
               **{k: result[k] for k in ("baseline_top1", "top1", "drop", "met_budget", "float_ops", "trials",
                                         "history", "inc_exit", "seconds")}}
     floats = ", ".join(result["float_ops"]) or "none"
-    note = (f"Neural Compressor accuracy-aware INT8 (onnxruntime QDQ, {qcfg.method} calibration, "
+    note = (f"Neural Compressor accuracy-aware INT8 (onnxruntime QDQ, {qcfg.method} activation ranges, "
             f"{result['trials']} trials): val top-1 drop {100 * result['drop']:.2f} points "
             f"(budget {100 * budget:.2f}); ops kept in float: {floats}")
     return note, {"int8_tuning": tuning}

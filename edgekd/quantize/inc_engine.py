@@ -38,7 +38,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..errors import ConfigError, ConversionError
 from ..export._common import first_line, quiet
-from .ort_static import METHODS, ArrayReader, _check_calibration, _input_info
+from .ort_static import METHODS, ArrayReader, _check_representative, _input_info
 
 # Ops reported as "kept in float" when INC left them unquantized (the types its configs choose among).
 REPORTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul", "Gather", "Attention")
@@ -106,14 +106,14 @@ def describe(proto) -> dict:
     return {"quantized_ops": sorted(quantized), "float_ops": floats, "per_channel": per_channel}
 
 
-def tune_onnx_inc(fp32_path, out_path, calibration: np.ndarray, eval_fn: Callable[[str], float], *,
+def tune_onnx_inc(fp32_path, out_path, representative: np.ndarray, eval_fn: Callable[[str], float], *,
                   max_top1_drop: float, max_trials: int = 10, method: str = "minmax") -> dict:
     """Neural Compressor's accuracy-aware INT8 of an ONNX model; the best model it evaluated is kept.
 
     Args:
         fp32_path: The FP32 ``.onnx``.
         out_path: Destination ``.onnx``; written atomically, also when the goal is missed.
-        calibration: Float32 NCHW calibration samples.
+        representative: Float32 NCHW representative samples.
         eval_fn: ``eval_fn(model_path) -> top1`` in [0, 1] on held-out labelled data.
         max_top1_drop: Largest acceptable absolute top-1 drop (0.01 = one point).
         max_trials: Most candidates INC evaluates.
@@ -132,14 +132,14 @@ def tune_onnx_inc(fp32_path, out_path, calibration: np.ndarray, eval_fn: Callabl
     if max_trials < 1:
         raise ConfigError(f"max_trials must be at least 1, got {max_trials}", fix="set max_trials >= 1")
     if method not in METHODS:
-        raise ConfigError(f"unknown calibration method {method!r}", fix=f"use one of {', '.join(METHODS)}")
+        raise ConfigError(f"unknown activation-range method {method!r}", fix=f"use one of {', '.join(METHODS)}")
     import onnx
 
     started = time.perf_counter()
     fp32_path, final = Path(fp32_path), Path(out_path)
     proto = onnx.load(str(fp32_path), load_external_data=False)
     input_name, fixed_batch = _input_info(proto)
-    data = _check_calibration(calibration, proto, input_name)
+    data = _check_representative(representative, proto, input_name)
     baseline = float(eval_fn(str(fp32_path)))
     with tempfile.TemporaryDirectory(prefix=".edgekd-inc-") as work:
         recorder = TrialRecorder(eval_fn, Path(work))

@@ -16,7 +16,7 @@ Choices:
 * ``float`` for an op: the op keeps float kernels; DEQUANTIZE/QUANTIZE are inserted around it.
 * Input/output: with ``int8_io`` the graph's input and output tensors are int8 (what TFLite
   Micro and the Edge TPU need); otherwise they stay float32 and the model quantizes inside.
-* Calibration runs once (TFLite's profiler-based calibration, about 10x faster than keeping
+* Range setting runs once (TFLite's profiler-based pass over the representative samples, about 10x faster than keeping
   every tensor in Python, with the same min/max); every recipe re-uses the recorded ranges.
 
 An op is named by its *scope*, the quantizer's key: its output tensor names joined by ``;``
@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import ConversionError
 from ..export._common import first_line, quiet
 
-MAX_CALIBRATION = 512  # min/max ranges settle long before this
+MAX_REPRESENTATIVE = 512  # min/max ranges settle long before this
 MODES = ("int8", "int16", "float")
 # Ops whose int8 error can matter (they compute new values and requantize). Layout ops
 # (PAD, RESHAPE, CONCATENATION, ...) pass int8 values through with their input's scale.
@@ -128,22 +128,22 @@ class AeqModel:
 
     Args:
         fp32_path: The FP32 ``.tflite`` (e.g. from :func:`edgekd.export.tflite.export_tflite`).
-        calibration: Float32 NCHW samples ``[N, C, H, W]`` (at most 512 used); moved to the
+        representative: Float32 NCHW samples ``[N, C, H, W]`` (at most 512 used); moved to the
             model's layout (NHWC for litert-torch exports) here.
-        threads: Interpreter threads for calibration.
+        threads: Interpreter threads for range setting.
 
     Raises:
         ConversionError: The quantizer cannot read or calibrate the model.
-        DataError: Calibration samples do not fit the model input.
+        DataError: The representative samples do not fit the model input.
     """
 
-    def __init__(self, fp32_path, calibration: np.ndarray, threads: int = 1):
+    def __init__(self, fp32_path, representative: np.ndarray, threads: int = 1):
         from ..runtimes.litert_runner import LiteRTRunner
 
         self.path = Path(fp32_path)
         self.model = self.path.read_bytes()
         runner = LiteRTRunner(self.path, threads)  # validates the file and decides the layout
-        x = np.asarray(calibration, dtype=np.float32)[:MAX_CALIBRATION]
+        x = np.asarray(representative, dtype=np.float32)[:MAX_REPRESENTATIVE]
         if x.ndim == 4 and runner.channels_last(x.shape[1:]):
             x = x.transpose(0, 2, 3, 1)
         signatures = runner.interpreter.get_signature_list()
@@ -161,7 +161,7 @@ class AeqModel:
                 return q.calibrate(dataset, num_threads=max(1, threads),
                                    mode=calibrator.CalibrationMode.CALIBRATION_PROFILER_BASED)
         except Exception as exc:
-            raise ConversionError(f"tflite int8: AI Edge Quantizer calibration failed: {first_line(exc)}",
+            raise ConversionError(f"tflite int8: AI Edge Quantizer range setting failed: {first_line(exc)}",
                                   fmt="tflite") from exc
 
     def quantize(self, modes: dict[str, str] | None = None, *, default: str = "int8", int8_io: bool = False) -> bytes:

@@ -6,7 +6,7 @@ The loop of :mod:`edgekd.quantize.inc_tune` (the ONNX path), on the AI Edge Quan
 1. Trial 0: every op int8 (a8w8). If its val top-1 drop fits ``max_top1_drop``, done.
 2. Sensitivity: each compute op (conv, depthwise, fully connected, add, mean, ...) is quantized
    *alone* (everything else float) and scored by the logits' mean squared error against FP32 on
-   calibration samples; the ranking is computed only when trial 0 missed.
+   representative samples; the ranking is computed only when trial 0 missed.
 3. Trials 1, 2, ...: the 1, 2, 3, 4, 6, 8, 12, 16, ... most sensitive ops fall back, until the drop
    fits or ``max_trials`` is reached. Growing sets (not one op per trial past four) reach a
    model that needs many fallbacks within a small trial budget.
@@ -47,7 +47,7 @@ def fallback_sizes(n_candidates: int) -> list[int]:
     return [*sizes, n_candidates] if n_candidates else []
 
 
-def tune_tflite_int8(fp32_path, out_path, calibration: np.ndarray, eval_fn: Callable[[str], float], *,
+def tune_tflite_int8(fp32_path, out_path, representative: np.ndarray, eval_fn: Callable[[str], float], *,
                      max_top1_drop: float, max_trials: int = 10, fallback: str = "float",
                      int8_io: bool = False, threads: int = 1) -> dict:
     """Quantize an FP32 ``.tflite`` to INT8, falling back on sensitive ops to meet a top-1 budget.
@@ -56,19 +56,19 @@ def tune_tflite_int8(fp32_path, out_path, calibration: np.ndarray, eval_fn: Call
         fp32_path: The FP32 ``.tflite``.
         out_path: Destination ``.tflite`` of the best model found; written atomically, also when the
             budget is missed.
-        calibration: Float32 NCHW calibration samples (activation ranges and op sensitivity).
+        representative: Float32 NCHW representative samples (activation ranges and op sensitivity).
         eval_fn: ``eval_fn(model_path) -> top1`` in [0, 1] on held-out labelled data.
         max_top1_drop: Largest acceptable absolute top-1 drop (0.01 = one point).
         max_trials: Most quantized candidates to evaluate with ``eval_fn``.
         fallback: ``"float"``, ``"int16"`` or ``"none"`` (see the module docstring).
         int8_io: Int8 model input/output (TFLite Micro, Edge TPU); else float32.
-        threads: Interpreter threads for calibration and sensitivity.
+        threads: Interpreter threads for range setting and sensitivity.
 
     Returns:
         ``dict(path, top1, drop, met_budget, trials, baseline_top1, fallback, fallback_ops,
         float_ops, int16_ops, history, seconds)``: op lists name the ops not at int8 in the written
         model (:attr:`TfliteOp.label`); ``history`` has ``{"fallback_ops", "top1"}`` per trial;
-        ``seconds`` splits the time into calibration, sensitivity and trials.
+        ``seconds`` splits the time into range setting (``ranges``), sensitivity and trials.
 
     Raises:
         ConfigError: ``max_trials < 1`` or an unknown ``fallback``.
@@ -78,16 +78,16 @@ def tune_tflite_int8(fp32_path, out_path, calibration: np.ndarray, eval_fn: Call
         raise ConfigError(f"max_trials must be at least 1, got {max_trials}", fix="set max_trials >= 1")
     if fallback not in FALLBACKS:
         raise ConfigError(f"unknown fallback {fallback!r}", fix=f"use one of {', '.join(FALLBACKS)}")
-    clock = {"calibration": time.perf_counter()}
+    clock = {"ranges": time.perf_counter()}
     baseline = float(eval_fn(str(fp32_path)))
-    model = AeqModel(fp32_path, calibration, threads)
-    clock["calibration"] = time.perf_counter() - clock["calibration"]
+    model = AeqModel(fp32_path, representative, threads)
+    clock["ranges"] = time.perf_counter() - clock["ranges"]
     candidates = ([] if fallback == "none" else
                   [op for op in model.ops if op.kind in COMPUTE_OPS and supports(op.kind, fallback)])
     final = Path(out_path)
     with tempfile.TemporaryDirectory(prefix=".edgekd-tflite-tune-") as tmpdir:
         work = Path(tmpdir)
-        history, files, ranking, seconds = _trials(model, candidates, calibration, eval_fn, baseline, work,
+        history, files, ranking, seconds = _trials(model, candidates, representative, eval_fn, baseline, work,
                                                    max_top1_drop=max_top1_drop, max_trials=max_trials,
                                                    fallback=fallback, int8_io=int8_io, threads=threads)
         met = baseline - history[-1]["top1"] <= max_top1_drop
@@ -102,10 +102,10 @@ def tune_tflite_int8(fp32_path, out_path, calibration: np.ndarray, eval_fn: Call
             "float_ops": list(chosen) if fallback == "float" else [],
             "int16_ops": list(chosen) if fallback == "int16" else [],
             "candidates": len(candidates), "ranking": ranking, "history": history,
-            "seconds": {"calibration": round(clock["calibration"], 2), **seconds}}
+            "seconds": {"ranges": round(clock["ranges"], 2), **seconds}}
 
 
-def _trials(model: AeqModel, candidates: list[TfliteOp], calibration, eval_fn, baseline: float, work: Path, *,
+def _trials(model: AeqModel, candidates: list[TfliteOp], representative, eval_fn, baseline: float, work: Path, *,
             max_top1_drop: float, max_trials: int, fallback: str, int8_io: bool, threads: int):
     """Trial 0 (all int8), then growing fallback sets in sensitivity order; stops at the first fit."""
     history: list[dict] = []
@@ -116,7 +116,7 @@ def _trials(model: AeqModel, candidates: list[TfliteOp], calibration, eval_fn, b
     for n in sizes[:max_trials]:
         if n and ranking is None:  # only rank when all-int8 missed the budget
             start = time.perf_counter()
-            ordered = rank_by_sensitivity(model, candidates, calibration, work / "sensitivity.tflite", threads)
+            ordered = rank_by_sensitivity(model, candidates, representative, work / "sensitivity.tflite", threads)
             seconds["sensitivity"] = round(time.perf_counter() - start, 2)
             ranking = [op.label for op in ordered]
         start = time.perf_counter()
@@ -131,7 +131,7 @@ def _trials(model: AeqModel, candidates: list[TfliteOp], calibration, eval_fn, b
     return history, files, ranking, seconds
 
 
-def rank_by_sensitivity(model: AeqModel, candidates: list[TfliteOp], calibration: np.ndarray, scratch: Path,
+def rank_by_sensitivity(model: AeqModel, candidates: list[TfliteOp], representative: np.ndarray, scratch: Path,
                         threads: int = 1) -> list[TfliteOp]:
     """Candidates, most sensitive first: logits MSE vs FP32 when only that op is int8 (float I/O).
 
@@ -139,7 +139,7 @@ def rank_by_sensitivity(model: AeqModel, candidates: list[TfliteOp], calibration
     """
     from ..runtimes.litert_runner import LiteRTRunner
 
-    sample = np.asarray(calibration, dtype=np.float32)[:SENSITIVITY_SAMPLES]
+    sample = np.asarray(representative, dtype=np.float32)[:SENSITIVITY_SAMPLES]
     reference = LiteRTRunner(model.path, threads).predict(sample)
     scores = {}
     for op in candidates:

@@ -145,7 +145,7 @@ def test_stage_trains_baseline_with_mixed_labels(tmp_path):
                              "student.options={width: 0.25, depth: 0.5}"])
     data = DataBundle(name="toy", task="image", class_names=("a", "b", "c"), input_shape=SHAPE,
                       train=_split(augment=_augment()), val=_split(24, 1), test=_split(24, 2),
-                      calibration=_split(8, 3))
+                      representative=_split(8, 3))
     ctx = SimpleNamespace(config=cfg, data=data, reporter=None, extras={}, work_dir=tmp_path / "w",
                           artifact_file=lambda f: (tmp_path / "w" / "artifacts" / f, f"artifacts/{f}"))
     teacher = Artifact(name="teacher", role="teacher", format="torch", precision="fp32", path="t.pt",

@@ -27,8 +27,8 @@ def _top1_fn(x, y, calls=None):
 
 
 def test_reachable_goal_stops_at_the_first_trial_within_it(tmp_path, fp32, data):
-    calibration, x, y = data
-    result = tune_onnx_inc(fp32, tmp_path / "q.onnx", calibration, _top1_fn(x, y), max_top1_drop=0.05)
+    representative, x, y = data
+    result = tune_onnx_inc(fp32, tmp_path / "q.onnx", representative, _top1_fn(x, y), max_top1_drop=0.05)
     assert result["met_budget"] and result["inc_exit"] is False and result["trials"] == 1
     assert result["drop"] <= 0.05
     written = onnx.load(str(result["path"]))  # one self-contained file: INC's external data pulled in
@@ -39,9 +39,9 @@ def test_reachable_goal_stops_at_the_first_trial_within_it(tmp_path, fp32, data)
 
 
 def test_unreachable_goal_exit_is_contained_and_the_best_is_kept(tmp_path, fp32, data):
-    calibration, x, y = data
+    representative, x, y = data
     calls = []
-    result = tune_onnx_inc(fp32, tmp_path / "q.onnx", calibration, _top1_fn(x, y, calls), max_top1_drop=-1.0,
+    result = tune_onnx_inc(fp32, tmp_path / "q.onnx", representative, _top1_fn(x, y, calls), max_top1_drop=-1.0,
                            max_trials=50)
     # INC tried its whole space, then called exit(0): the SystemExit did not escape, the best model was kept.
     assert result["inc_exit"] is True and result["met_budget"] is False
@@ -51,8 +51,8 @@ def test_unreachable_goal_exit_is_contained_and_the_best_is_kept(tmp_path, fp32,
 
 
 def test_max_trials_returns_without_exit_and_the_best_is_still_chosen(tmp_path, fp32, data):
-    calibration, x, y = data
-    result = tune_onnx_inc(fp32, tmp_path / "q.onnx", calibration, _top1_fn(x, y), max_top1_drop=-1.0,
+    representative, x, y = data
+    result = tune_onnx_inc(fp32, tmp_path / "q.onnx", representative, _top1_fn(x, y), max_top1_drop=-1.0,
                            max_trials=1)
     # INC stops at max_trials and returns its last model as if it were fine: we still report the miss.
     assert result["inc_exit"] is False and result["met_budget"] is False and result["trials"] == 1
@@ -60,7 +60,7 @@ def test_max_trials_returns_without_exit_and_the_best_is_still_chosen(tmp_path, 
 
 
 def test_an_eval_fn_error_is_raised_not_hidden_behind_exit(tmp_path, fp32, data):
-    calibration, x, y = data
+    representative, x, y = data
     real = _top1_fn(x, y)
 
     def broken(path):
@@ -69,13 +69,13 @@ def test_an_eval_fn_error_is_raised_not_hidden_behind_exit(tmp_path, fp32, data)
         raise RuntimeError("eval exploded")
 
     with pytest.raises(RuntimeError, match="eval exploded"):
-        tune_onnx_inc(fp32, tmp_path / "q.onnx", calibration, broken, max_top1_drop=0.05)
+        tune_onnx_inc(fp32, tmp_path / "q.onnx", representative, broken, max_top1_drop=0.05)
     assert not (tmp_path / "q.onnx").exists()
 
 
 def test_bad_arguments_are_config_errors(tmp_path, fp32, data):
-    calibration, x, y = data
+    representative, x, y = data
     with pytest.raises(ConfigError):
-        tune_onnx_inc(fp32, tmp_path / "q.onnx", calibration, _top1_fn(x, y), max_top1_drop=0.01, max_trials=0)
+        tune_onnx_inc(fp32, tmp_path / "q.onnx", representative, _top1_fn(x, y), max_top1_drop=0.01, max_trials=0)
     with pytest.raises(ConfigError):
-        tune_onnx_inc(fp32, tmp_path / "q.onnx", calibration, _top1_fn(x, y), max_top1_drop=0.01, method="kl")
+        tune_onnx_inc(fp32, tmp_path / "q.onnx", representative, _top1_fn(x, y), max_top1_drop=0.01, method="kl")

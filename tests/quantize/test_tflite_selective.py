@@ -33,8 +33,8 @@ def test_fallback_sizes_grow_to_every_candidate():
 
 
 def test_loose_budget_is_met_by_all_int8_in_one_trial(tmp_path, fp32, data):
-    calibration, x, y = data
-    result = tune_tflite_int8(fp32, tmp_path / "q.tflite", calibration, _top1_fn(x, y), max_top1_drop=0.05)
+    representative, x, y = data
+    result = tune_tflite_int8(fp32, tmp_path / "q.tflite", representative, _top1_fn(x, y), max_top1_drop=0.05)
     assert result["met_budget"] and result["trials"] == 1 and result["fallback_ops"] == []
     assert result["ranking"] is None  # sensitivity is only measured after a miss
     assert _int8_compute_ops(result["path"]) == 5
@@ -42,13 +42,13 @@ def test_loose_budget_is_met_by_all_int8_in_one_trial(tmp_path, fp32, data):
 
 
 def test_falls_back_until_the_budget_fits(tmp_path, fp32, data):
-    calibration, x, y = data
+    representative, x, y = data
     real = _top1_fn(x, y)
 
     def strict(path):  # every int8 compute op costs 10 points: at most one may stay int8
         return real(path) - (0.1 * _int8_compute_ops(path) if "trial" in path else 0.0)
 
-    result = tune_tflite_int8(fp32, tmp_path / "q.tflite", calibration, strict, max_top1_drop=0.15, max_trials=8)
+    result = tune_tflite_int8(fp32, tmp_path / "q.tflite", representative, strict, max_top1_drop=0.15, max_trials=8)
     assert result["met_budget"] and result["fallback"] == "float"
     assert len(result["fallback_ops"]) >= 4 and result["float_ops"] == result["fallback_ops"]
     assert result["trials"] == len(result["history"]) == len(result["fallback_ops"]) + 1
@@ -58,8 +58,8 @@ def test_falls_back_until_the_budget_fits(tmp_path, fp32, data):
 
 
 def test_missed_budget_keeps_the_best_trial(tmp_path, fp32, data):
-    calibration, x, y = data
-    result = tune_tflite_int8(fp32, tmp_path / "q.tflite", calibration, _top1_fn(x, y), max_top1_drop=-1.0,
+    representative, x, y = data
+    result = tune_tflite_int8(fp32, tmp_path / "q.tflite", representative, _top1_fn(x, y), max_top1_drop=-1.0,
                               max_trials=3, fallback="int16", int8_io=True)
     assert result["met_budget"] is False and result["trials"] == 3 and result["path"].exists()
     best = max(h["top1"] for h in result["history"])
@@ -70,7 +70,7 @@ def test_missed_budget_keeps_the_best_trial(tmp_path, fp32, data):
 
 
 def test_no_fallback_runs_one_trial(tmp_path, fp32, data):
-    calibration, x, y = data
-    result = tune_tflite_int8(fp32, tmp_path / "q.tflite", calibration, _top1_fn(x, y), max_top1_drop=-1.0,
+    representative, x, y = data
+    result = tune_tflite_int8(fp32, tmp_path / "q.tflite", representative, _top1_fn(x, y), max_top1_drop=-1.0,
                               fallback="none")
     assert result["trials"] == 1 and result["met_budget"] is False and result["candidates"] == 0
