@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import DataError
 from .bundle import DataBundle, Split
 from .folders import require_dir, require_two_classes, scan_class_folders
 from .schema import ImageFolderData
-from .splits import calibration_indices, check_covers_classes, read_list, split_pool
+from .splits import check_covers_classes, read_list, representative_indices, split_pool
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # Float conversion in chunks keeps the peak at uint8 pool + float output, not two float copies.
@@ -28,7 +30,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int, teacher_input: Any = None
 
     Args:
         cfg: The ``image_folder`` data section.
-        seed: Seeds the split and the calibration subset.
+        seed: Seeds the split and the representative subset.
         teacher_input: The ``teacher.input`` section, or ``None``. When given, every split also
             holds the teacher's own pixels (``Split.teacher_x``: uint8 NCHW, the same files
             decoded at ``teacher_input.size``, else at the student's size); the teacher's
@@ -79,8 +81,9 @@ def load_image_folder(cfg: ImageFolderData, seed: int, teacher_input: Any = None
     check_covers_classes(labels, idx.train, "train", pool.class_names, str(root))
     check_covers_classes(y_test, np.arange(len(y_test)), "test", pool.class_names,
                          str(cfg.test_root or root))
-    calib = calibration_indices(idx.train, cfg.calibration_samples, seed)
-    augment = ImageAugmenter(mean, std, cfg.augment.random_crop_padding, cfg.augment.horizontal_flip)
+    calib = representative_indices(idx.train, cfg.representative_samples, seed)
+    augment = ImageAugmenter(mean, std, cfg.augment.random_crop_padding, cfg.augment.horizontal_flip,
+                             cfg.augment.resized_crop_scale)
 
     def take(ix: np.ndarray, with_augment: bool = False) -> Split:
         return Split(_to_float(pixels[ix], mean, std), torch.from_numpy(labels[ix]),
@@ -93,7 +96,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int, teacher_input: Any = None
         input_shape=(cfg.channels, *size),
         train=take(idx.train, with_augment=True), val=take(idx.val),
         test=Split(x_test, torch.from_numpy(y_test), teacher_x=_pixels_tensor(t_test) if t_test is not None else None),
-        calibration=take(calib),
+        representative=take(calib),
         teacher_input_shape=(cfg.channels, *t_size) if teacher_input is not None else None,
         preprocessing={
             "source": f"{'/'.join(IMAGE_EXTENSIONS)} files, decoded with PIL",
@@ -131,7 +134,7 @@ def _pixels_tensor(u8: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(u8))
 
 
-def decode_images(files: Sequence[Path], size: tuple[int, int], mode: str, *, fixed: bool) -> np.ndarray:
+def decode_images(files: Sequence[Path], size: tuple[int, ...], mode: str, *, fixed: bool) -> np.ndarray:
     """Decode ``files`` into one uint8 ``(N, C, H, W)`` array.
 
     Args:
@@ -157,17 +160,17 @@ def decode_images(files: Sequence[Path], size: tuple[int, int], mode: str, *, fi
     return out.transpose(0, 3, 1, 2)
 
 
-def _decode_one(path: Path, size: tuple[int, int], mode: str, fixed: bool, first: Path) -> np.ndarray:
+def _decode_one(path: Path, size: tuple[int, ...], mode: str, fixed: bool, first: Path) -> np.ndarray:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            image = image.convert(mode)
+        with Image.open(path) as opened:
+            image = opened.convert(mode)
             if image.size != (size[1], size[0]):
                 if not fixed:
                     raise DataError(f"image {path} is {image.size[1]}x{image.size[0]} (HxW) but {first} is "
                                     f"{size[0]}x{size[1]}", fix="set data.size: [H, W] to resize every image")
-                image = image.resize((size[1], size[0]), Image.BILINEAR)
+                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except DataError:
         raise
@@ -198,30 +201,46 @@ def _to_float(u8: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor
 
 
 class ImageAugmenter:
-    """Random crop with zero padding and horizontal flip, drawn from the trainer's generator.
+    """Random crop (padded, or random-resized) and horizontal flip, drawn from the trainer's generator.
 
     Padding uses the *normalised* value of a black pixel, ``-mean / std``, so a padded
     border looks like the zero padding of the raw image (as torchvision's RandomCrop does).
+    The random-resized crop (Szegedy et al. 2015, torchvision's RandomResizedCrop) takes a
+    box of ``scale`` of the area and aspect ratio 3/4-4/3 and resamples it to the full size
+    with one batched ``grid_sample`` (bilinear), the flip folded into the same transform.
     A teacher with its own pixels (``teacher.input``) gets the same crop and flip of them
-    (:meth:`teacher_inputs_of`), padding and offsets scaled to its size.
+    (:meth:`teacher_inputs_of`): padding and offsets scaled to its size, or the same box.
     """
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray, padding: int, flip: bool):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, padding: int, flip: bool,
+                 resized_crop_scale: tuple[float, float] | None = None):
         self.fill = torch.from_numpy(-mean / std).float()[None, :, None, None]
         self.padding = int(padding)
         self.flip = bool(flip)
-        # The last batch returned and its draws (crop offsets, flip mask), for teacher_inputs_of.
-        self._last: tuple[torch.Tensor, list[list[int]] | None, torch.Tensor | None] | None = None
+        self.scale = tuple(resized_crop_scale) if resized_crop_scale is not None else None
+        # The last batch returned and its draws (crop offsets, flip mask, resized-crop transform),
+        # for teacher_inputs_of.
+        self._last: tuple[torch.Tensor, list[list[int]] | None, torch.Tensor | None, torch.Tensor | None] | None = None
 
     @property
     def active(self) -> bool:
-        return self.padding > 0 or self.flip
+        return self.padding > 0 or self.flip or self.scale is not None
 
     def describe(self) -> dict:
-        return {"random_crop_padding": self.padding, "horizontal_flip": self.flip} if self.active else {}
+        if not self.active:
+            return {}
+        out: dict[str, Any] = {"random_crop_padding": self.padding, "horizontal_flip": self.flip}
+        if self.scale is not None:
+            out = {"resized_crop": {"area": list(self.scale), "aspect": [0.75, 4 / 3], "resample": "bilinear"},
+                   "horizontal_flip": self.flip}
+        return out
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augment a ``(N, C, H, W)`` batch; the same generator state gives the same result."""
+        if self.scale is not None:
+            out, theta = self._resized_crop(x, generator)
+            self._last = (out, None, None, theta)
+            return out
         n = x.shape[0]
         offsets = mask = None
         if self.padding:
@@ -229,7 +248,7 @@ class ImageAugmenter:
         if self.flip:
             mask = torch.rand(n, generator=generator) < 0.5
         out = _crop_flip(x, self.padding, offsets, mask, self.fill.to(x.dtype))
-        self._last = (out, offsets, mask)
+        self._last = (out, offsets, mask, None)
         return out
 
     def teacher_inputs_of(self, inputs: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
@@ -243,7 +262,11 @@ class ImageAugmenter:
             return inputs
         if self._last is None or self._last[0] is not inputs and not torch.equal(self._last[0], inputs.detach().cpu()):
             raise RuntimeError("teacher inputs asked for a batch this augmenter did not produce last")
-        _out, offsets, mask = self._last
+        _out, offsets, mask, theta = self._last
+        if theta is not None:  # the same box in normalised coordinates, resampled at the teacher's size
+            grid = F.affine_grid(theta, list(rows.shape), align_corners=False)
+            return F.grid_sample(rows.float(), grid, mode="bilinear", padding_mode="border",
+                                 align_corners=False).to(inputs.device)
         h, w = inputs.shape[-2:]
         th, tw = rows.shape[-2:]
         pad = int(round(self.padding * min(th / h, tw / w)))
@@ -251,6 +274,29 @@ class ImageAugmenter:
         if offsets is not None and self.padding:
             scaled = [[int(round(oy * pad / self.padding)), int(round(ox * pad / self.padding))] for oy, ox in offsets]
         return _crop_flip(rows, pad, scaled, mask, torch.zeros((), dtype=rows.dtype)).to(inputs.device)
+
+
+    def _resized_crop(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        n = x.shape[0]
+        assert self.scale is not None  # only called when the resized crop is on
+        area = torch.empty(n).uniform_(self.scale[0], self.scale[1], generator=generator)
+        log_ratio = torch.empty(n).uniform_(math.log(3 / 4), math.log(4 / 3), generator=generator)
+        ratio = log_ratio.exp()
+        # Box sides as fractions of the image (clipped to fit); torchvision retries instead of clipping.
+        box_w = (area * ratio).sqrt().clamp(max=1.0)
+        box_h = (area / ratio).sqrt().clamp(max=1.0)
+        # Box centre in grid_sample's [-1, 1] coordinates, anywhere the box stays inside the image.
+        centre_x = (1 - box_w) * (2 * torch.rand(n, generator=generator) - 1)
+        centre_y = (1 - box_h) * (2 * torch.rand(n, generator=generator) - 1)
+        sign = torch.ones(n)
+        if self.flip:
+            sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+        theta = torch.zeros(n, 2, 3)
+        theta[:, 0, 0], theta[:, 0, 2] = box_w * sign, centre_x
+        theta[:, 1, 1], theta[:, 1, 2] = box_h, centre_y
+        theta = theta.to(x.dtype)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False), theta
 
 
 def _crop_flip(x: torch.Tensor, padding: int, offsets: list[list[int]] | None, mask: torch.Tensor | None,
