@@ -61,7 +61,8 @@ def models_table(report: dict[str, Any]) -> Table:
         acc, cal = m.get("accuracy") or {}, m.get("calibration") or {}
         unmeasured = "n/a¹" if m["format"] == "coreml" else "—"
         host_text = (units.ms(host.get("p90")) + (" noisy" if host.get("noisy") else "")) if host else unmeasured
-        table.add_row(m["name"], m["format"], m["precision"], units.macs(m.get("macs")), units.size(m.get("size_bytes")),
+        table.add_row(m["name"], m["format"], m["precision"], units.macs(m.get("macs")),
+                      units.size(m.get("size_bytes")),
                       units.pct(acc.get("top1")) if acc else unmeasured,
                       units.pct(acc.get("agreement_with_teacher")) if acc else unmeasured,
                       f"{cal['ece']:.4f}" if cal.get("ece") is not None else unmeasured, host_text,

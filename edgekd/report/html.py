@@ -179,7 +179,8 @@ def _models(report: dict[str, Any]) -> str:
         unmeasured = "n/a¹" if m["format"] == "coreml" else "—"
         host_text = (units.ms(host.get("p90")) + (" (noisy)" if host.get("noisy") else "")) if host else unmeasured
         rows.append([escape(m["name"]), escape(m["format"]), escape(m["precision"]), _num(m["params"]),
-                     units.macs(m.get("macs")), _bytes(m.get("size_bytes")), _pct(acc.get("top1")) if acc else unmeasured,
+                     units.macs(m.get("macs")), _bytes(m.get("size_bytes")),
+                     _pct(acc.get("top1")) if acc else unmeasured,
                      f"{cal['ece']:.4f}" if cal.get("ece") is not None else unmeasured, host_text,
                      units.ms(pred.get("p50")), _bytes(mem.get("peak_activation_bytes"))])
     table = _table(["model", "format", "precision", "params", "MACs", "size", "top-1", "ECE", "host p90",
