@@ -115,7 +115,8 @@ def _memory(path: Path, fmt: str, tflm: dict | None) -> dict[str, Any]:
         from .memory import analyze_onnx
 
         mem = analyze_onnx(path)
-    out = {"weights_bytes": int(mem["weights_bytes"]), "peak_activation_bytes": int(mem["peak_activation_bytes"])}
+    out: dict[str, Any] = {"weights_bytes": int(mem["weights_bytes"]),
+                           "peak_activation_bytes": int(mem["peak_activation_bytes"])}
     if tflm is not None:
         out["tflm_arena_bytes"] = tflm.get("arena_bytes")
     return out

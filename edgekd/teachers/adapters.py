@@ -39,7 +39,8 @@ class PixelInput(TeacherWrapper):
 
     def to_teacher_units(self, pixels: torch.Tensor) -> torch.Tensor:
         """Float32 NCHW input in the teacher's units for a batch of 0..255 pixels."""
-        return pixels.to(torch.float32) * self.gain - self.offset
+        gain, offset = self.get_buffer("gain"), self.get_buffer("offset")
+        return pixels.to(torch.float32) * gain - offset
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.inner(self.to_teacher_units(pixels))
@@ -102,4 +103,6 @@ def check_input_fits(spec: TeacherInput | None, data_kind: str, channels: int | 
 def per_sample_shape(spec: TeacherInput, student_shape: Sequence[int]) -> tuple[int, int, int]:
     """The teacher's per-sample NCHW shape: the student's channels at the teacher's size."""
     c, h, w = student_shape
-    return (int(c), *(int(v) for v in spec.size)) if spec.size else (int(c), int(h), int(w))
+    if spec.size:
+        return int(c), int(spec.size[0]), int(spec.size[1])
+    return int(c), int(h), int(w)

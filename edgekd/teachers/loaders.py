@@ -72,7 +72,8 @@ def load_teacher(cfg: FileTeacher, input_shape: Sequence[int], num_classes: int,
         from .sanity import check_val_top1
 
         logits = np.log(np.clip(outputs, 1e-12, None)) if kind == "probabilities" else outputs
-        top1, limit = check_val_top1(logits, val.y.numpy(), list(class_names or range(num_classes)),
+        names = [str(c) for c in class_names] if class_names else [str(i) for i in range(num_classes)]
+        top1, limit = check_val_top1(logits, val.y.numpy(), names,
                                      cfg.min_val_top1, name, task=task, uses_input=cfg.input is not None)
         description += f"; val top-1 {100 * top1:.2f}% (sanity check: at least {100 * limit:.1f}%)"
     if cfg.preprocess:
