@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from .data.schema import DATA_SECTIONS
 from .errors import ConfigError
+from .search.schema import SearchConfig
 from .sections import Section
 from .teachers.schema import TEACHER_SECTIONS
 
@@ -29,6 +30,8 @@ class StudentConfig(Section):
 
     name: str = "mobilenetv2"
     options: dict[str, Any] = Field(default_factory=lambda: {"width": 0.35})
+    search: SearchConfig = Field(default_factory=SearchConfig, description="search the student that meets the "
+                                 "target's budgets instead (off by default; `edgekd build --fit`)")
 
 
 class HintLayers(Section):

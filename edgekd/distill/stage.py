@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from .. import atomic
 from ..artifact import Artifact, find
+from ..search.stage import chosen_architecture
 from ..stage import BuildContext, Stage
 from ..state import BuildState
 from ..students import build_student, count_params_macs
@@ -28,7 +29,8 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     teacher = find(state.artifacts, role="teacher")[0]
     cfg = ctx.config.distill
     device = ddp.select_device(cfg.device)
-    student_model = _new_student(ctx)
+    arch = chosen_architecture(state)
+    student_model = _new_student(ctx, arch)
     objective = build_objective(teacher.model, student_model, ctx.data.train, cfg, ctx.data.input_shape, device,
                                 teacher_name=teacher.name, teacher_input_shape=teacher.input_shape)
     try:
@@ -39,27 +41,38 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
         teacher.model.cpu()  # later stages run the teacher on the host
     state = state.with_curve("student", history).evolve(distill_method={
         "method": cfg.method, "description": objective.description, "soft_label_cache": objective.cached})
+    if arch is not None:  # the searched student: resume rebuilds it from this record, not student.name
+        student = student.with_metrics(architecture={"student": arch[0], "options": arch[1]})
     state = state.add(student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, "
                                         f"{cfg.epochs} epochs"))
     if cfg.train_baseline:
-        baseline, history = _train(ctx, "baseline", _new_student(ctx),
+        baseline, history = _train(ctx, "baseline", _new_student(ctx, arch),
                                    lambda logits, y, _i, _x: F.cross_entropy(logits, y), None, device)
         state = state.with_curve("baseline", history)
+        if arch is not None:
+            baseline = baseline.with_metrics(architecture={"student": arch[0], "options": arch[1]})
         state = state.add(baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"))
     return state
 
 
 def rebuild(art: Artifact, ctx: BuildContext):
     """A trained student or baseline on resume: the registry network with its saved weights."""
-    model = _new_student(ctx)
+    model = _new_student(ctx, architecture_of(art))
     model.load_state_dict(torch.load(ctx.resolve(art.path), weights_only=True))
     return model.eval()
 
 
-def _new_student(ctx):
+def architecture_of(art: Artifact) -> tuple[str, dict] | None:
+    """``(student, options)`` recorded on a searched student's artifact, else None (the config's student)."""
+    arch = art.metrics.get("architecture")
+    return (arch["student"], dict(arch["options"])) if arch else None
+
+
+def _new_student(ctx, arch: tuple[str, dict] | None = None):
     data = ctx.data
     torch.manual_seed(ctx.config.seed + 1)  # same initial weights for student and baseline
-    return build_student(ctx.config.student.name, data.num_classes, data.input_shape, **ctx.config.student.options)
+    name, options = arch or (ctx.config.student.name, ctx.config.student.options)
+    return build_student(name, data.num_classes, data.input_shape, **options)
 
 
 def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=None) -> tuple[Artifact, dict]:

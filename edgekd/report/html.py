@@ -8,9 +8,11 @@ from typing import Any
 
 from . import plots
 from .markdown import _bytes, _num, _pct
+from .search import search_html
 
-SECTION_TITLES = ("Summary", "Accuracy vs predicted latency", "Reliability diagrams", "Temperature scaling",
-                  "Predicted latency on every profile", "Parity matrix", "Budgets", "Models", "Notes")
+SECTION_TITLES = ("Summary", "Student search", "Accuracy vs predicted latency", "Reliability diagrams",
+                  "Temperature scaling", "Predicted latency on every profile", "Parity matrix", "Budgets", "Models",
+                  "Notes")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;color:#222;
@@ -29,6 +31,8 @@ def render_html(report: dict[str, Any]) -> str:
     body = [
         f"<h1>edgekd build report — {escape(target)}</h1>",
         _section("Summary", _summary(report)),
+        _section("Student search", search_html(report.get("search"), target,
+                                               (report["target"].get("budgets") or {}).get("max_latency_p90_ms"))),
         _section("Accuracy vs predicted latency", _img(plots.accuracy_vs_latency(report["models"], target),
                  f"top-1 vs predicted latency on {target}")),
         _section("Reliability diagrams", _img(plots.reliability_diagrams(report["models"]), "reliability diagrams")),

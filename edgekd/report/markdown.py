@@ -24,6 +24,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     lines += [_model_row(m) for m in report["models"]]
     lines += _prediction_methods(report["models"], target["name"])
+    lines += search_markdown(report.get("search"))
     lines += ["", "## Budgets", "", "| metric | limit | value | model | result |", "|---|---:|---:|---|---|"]
     for b in report["budgets"]:
         result = "pass" if b["passed"] else "**MISS**"
@@ -35,6 +36,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     if notes:
         lines += ["", "## Notes", ""] + [f"- **{name}**: {note}" for name, note in notes]
     return "\n".join(lines) + "\n"
+
+
+def search_markdown(search: dict[str, Any] | None) -> list[str]:
+    """The student search section (kept in :mod:`edgekd.report.search`)."""
+    from .search import search_markdown as render
+
+    return render(search)
 
 
 def _prediction_methods(models: list[dict[str, Any]], target: str) -> list[str]:
