@@ -45,6 +45,10 @@ class SearchConfig(Section):
     max_teacher_macs_ratio: float | None = Field(
         1.0, gt=0, description="candidates with more MACs than this times the teacher's are infeasible "
                                "(a student larger than its teacher is rarely worth it); null: no limit")
+    target_check: bool = Field(
+        True, description="on a TFLite Micro target, also convert each candidate that passes the ONNX screen "
+                          "to the INT8 .tflite it would ship and run it in TFLite Micro (real arena, file size, "
+                          "supported ops; ~10-20 s per candidate)")
     pruner: Literal["hyperband", "successive-halving", "none"] = Field(
         "hyperband", description="stops trials whose val top-1 trails the others at the same epoch")
     space: SearchSpace = Field(default_factory=SearchSpace, description="the candidates (see SearchSpace)")

@@ -50,7 +50,8 @@ def _settings_digest(ctx: BuildContext, teacher_macs: int) -> str:
     material = {"target": ctx.target.model_dump(mode="json"), "quantize": ctx.config.quantize.model_dump(mode="json"),
                 "export": ctx.config.export.model_dump(mode="json"), "shape": list(ctx.data.input_shape),
                 "classes": ctx.data.num_classes, "seed": ctx.config.seed, "teacher_macs": teacher_macs,
-                "ratio": ctx.config.student.search.max_teacher_macs_ratio}
+                "ratio": ctx.config.student.search.max_teacher_macs_ratio,
+                "target_check": ctx.config.student.search.target_check}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -77,14 +78,62 @@ def judge(candidate: Candidate, ctx: BuildContext, folder: Path, teacher_macs: i
         record.update(feasible=False, reason=f"cannot build/export: {exc.one_line()}", checks=[],
                       overshoot=None, screen_s=time.perf_counter() - started)
         return record
+    _verdict(record, ctx, teacher_macs)
+    if record["feasible"] and runs_in_tflm(ctx):
+        try:
+            record.update(_tflm_measure(candidate, ctx, folder, record["memory"]))
+        except BadInputError as exc:
+            record.update(feasible=False, reason=f"cannot convert to INT8 TFLite: {exc.one_line()}")
+        else:
+            _verdict(record, ctx, teacher_macs)
+    record["screen_s"] = time.perf_counter() - started
+    return record
+
+
+def runs_in_tflm(ctx: BuildContext) -> bool:
+    """Whether candidates are also converted and run in TFLite Micro (the target's own runtime)."""
+    return (ctx.config.student.search.target_check and ctx.target.runtime.name == "tflite-micro"
+            and ctx.formats()[0] == "tflite")
+
+
+def _verdict(record: dict[str, Any], ctx: BuildContext, teacher_macs: int) -> None:
     checks = _checks(record, ctx, teacher_macs)
     failed = [c for c in checks if not c["passed"]]
     ratios = [c["value"] / c["limit"] for c in checks if c["limit"]]
-    record.update(checks=checks, feasible=not failed, overshoot=max(ratios) if ratios else None,
+    if record.get("tflm_missing"):
+        failed.append({"metric": "tflite_micro_runs", "value": 0, "limit": 1})
+    # A model the runtime cannot run misses by more than any ratio: never the closest miss.
+    overshoot = max(ratios) if ratios and not record.get("tflm_missing") else None
+    record.update(checks=checks, feasible=not failed, overshoot=overshoot,
                   reason=("meets every budget" if not failed else
-                          "; ".join(f"{c['metric']} {_fmt(c['value'])} > {_fmt(c['limit'])}" for c in failed)),
-                  screen_s=time.perf_counter() - started)
-    return record
+                          "; ".join(f"{c['metric']} {_fmt(c['value'])} > {_fmt(c['limit'])}"
+                                    if c["metric"] != "tflite_micro_runs" else
+                                    f"TFLite Micro cannot run it: {record['tflm_missing']}" for c in failed)))
+
+
+def _tflm_measure(candidate: Candidate, ctx: BuildContext, folder: Path, onnx_memory: dict[str, Any]) -> dict[str, Any]:
+    """Convert to the INT8 ``.tflite`` the build would ship and run it in TFLite Micro: arena, size, ops."""
+    import torch
+
+    from ..export.tflite import export_tflite
+    from ..predict.tflm_arena import tflm_arena_report
+    from ..students import build_student
+
+    data = ctx.data
+    torch.manual_seed(ctx.config.seed)
+    model = build_student(candidate.student, data.num_classes, data.input_shape, **candidate.options).eval()
+    int8_io = ctx.config.quantize.tflite_int8_io
+    path = export_tflite(model, data.input_shape, folder / f"{_safe(candidate.key)}.int8.tflite", int8=True,
+                         calibration=data.calibration.x[:64].numpy(), int8_io=True if int8_io == "auto" else int8_io)
+    arena = tflm_arena_report(path)
+    memory = {**onnx_memory, "model_bytes": path.stat().st_size}
+    if arena.get("arena_bytes") is None:
+        return {"memory": memory, "tflm_missing": arena.get("reason") or "not measured"}
+    weights = memory["weights_bytes"]
+    ram = arena["arena_bytes"] if ctx.target.memory.weights_in == "flash" else arena["arena_bytes"] + weights
+    memory.update(tflm_arena_bytes=int(arena["arena_bytes"]), peak_ram_bytes=int(ram))
+    return {"memory": memory, "checked_on": "INT8 .tflite of the untrained network run in TFLite Micro (arena, "
+                                             "size, ops); latency from its ONNX stand-in"}
 
 
 def _measure(candidate: Candidate, ctx: BuildContext, folder: Path) -> dict[str, Any]:
@@ -99,14 +148,14 @@ def _measure(candidate: Candidate, ctx: BuildContext, folder: Path) -> dict[str,
     torch.manual_seed(ctx.config.seed)
     model = build_student(candidate.student, data.num_classes, data.input_shape, **candidate.options).eval()
     params, macs = count_params_macs(model, data.input_shape)
-    stem = folder / _safe(candidate.key)
-    graph = export_onnx(model, data.input_shape, stem.with_suffix(".fp32.onnx"), opset=ctx.config.export.opset)
+    stem = _safe(candidate.key)
+    graph = export_onnx(model, data.input_shape, folder / f"{stem}.fp32.onnx", opset=ctx.config.export.opset)
     precision = deploy_precision(ctx)
     if precision == "int8":
         from ..quantize.ort_static import quantize_onnx_static
 
         qcfg = ctx.config.quantize
-        graph = quantize_onnx_static(graph, stem.with_suffix(".int8.onnx"), data.calibration.x[:64].numpy(),
+        graph = quantize_onnx_static(graph, folder / f"{stem}.int8.onnx", data.calibration.x[:64].numpy(),
                                      method=qcfg.method, per_channel=qcfg.per_channel)
     fmt = ctx.formats()[0]
     pred = predict_latency(graph, ctx.target, precision, runtime=FORMAT_RUNTIMES.get(fmt))
