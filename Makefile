@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-tf-features bench-byo-teachers gate clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-tf-features bench-byo-teachers bench-fit gate clean
 
 install: $(STAMP)
 
@@ -87,6 +87,11 @@ bench-compress: $(STAMP)
 # benchmarks/results/byo-teachers.json. BYO_ARGS="--only resnet8 --epochs 1" for a partial run.
 bench-byo-teachers: $(STAMP)
 	$(BIN)/python benchmarks/byo/teachers.py $(BYO_ARGS)
+
+# Default student vs a small hand grid vs `edgekd build --fit` on FSDD (stm32h7a3, esp32-s3) and CIFAR-10
+# (raspberry-pi-4, pixel-4), budgets tightened so the default misses (benchmarks/results/fit.json; resumable).
+bench-fit: $(STAMP)
+	$(BIN)/python benchmarks/fit.py $(FIT_ARGS)
 
 # Build the default example, then gate it on its budgets and on the committed baseline (exit 3 on a miss).
 GATE_TARGET ?= raspberry-pi-4
