@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from vision_common import ROOT, atomic, machine, pct, write_section
+from vision_common import ROOT, PrintReporter, atomic, machine, pct, write_section
 
 from edgekd import api
 from edgekd.errors import BadInputError
@@ -107,7 +107,8 @@ def build_side(config: Path, target: str, out: Path, overrides: list[str]) -> di
     started = time.perf_counter()
     resume = (out / ".edgekd-work").exists()
     try:
-        result = api.build(config, target=target, out_dir=out, overrides=overrides, resume=resume)
+        result = api.build(config, target=target, out_dir=out, overrides=overrides, resume=resume,
+                           reporter=PrintReporter())
     except BadInputError as exc:
         return {"error": exc.one_line(), "wall_s": time.perf_counter() - started}
     return summarize(result.report, time.perf_counter() - started)
