@@ -21,6 +21,7 @@ def make_trainer(by_key: dict[str, Candidate], teacher, ctx: BuildContext) -> Ca
 
         from ..distill import ddp
         from ..distill.methods import build_objective
+        from ..distill.sizing import DISTILL_MAX_BATCH, effective_batch_size
         from ..distill.trainer import TrainSpec, fit
         from ..students import build_student
 
@@ -31,8 +32,9 @@ def make_trainer(by_key: dict[str, Candidate], teacher, ctx: BuildContext) -> Ca
         model = build_student(cand.student, data.num_classes, data.input_shape, **cand.options)
         objective = build_objective(teacher.model, model, data.train, dcfg, data.input_shape, device,
                                     teacher_name=teacher.name, teacher_input_shape=teacher.input_shape)
+        batch, _rule = effective_batch_size(dcfg.batch_size, len(data.train), DISTILL_MAX_BATCH)  # as distill
         spec = TrainSpec(epochs=scfg.trial_epochs, lr=dcfg.lr, weight_decay=dcfg.weight_decay,
-                         batch_size=dcfg.batch_size, optimizer=dcfg.optimizer,
+                         batch_size=batch, optimizer=dcfg.optimizer,
                          warmup_epochs=min(dcfg.warmup_epochs, scfg.trial_epochs - 1))
 
         def on_epoch(epoch: int, val_top1: float) -> None:
