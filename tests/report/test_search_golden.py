@@ -52,3 +52,14 @@ def test_search_section_only_when_searched():
     section = searched.split('id="student-search"')[1].split("</section>")[0]
     assert "data:image/png;base64" in section and "not trained" in section
     assert render_markdown({**report, "search": SEARCH}).count("| mobilenetv2(width=") == 2
+
+
+def test_console_names_the_chosen_student(capsys, tmp_path):
+    from edgekd.report.console import render_build
+
+    report = {"edgekd_version": "0.1.0", "created_utc": "x", "duration_s": 1.0, "host": {"cpu": "c", "cores": 2},
+              "target": {"name": "pi"}, "data": {"name": "d", "samples": {"test": 1}}, "chosen": None,
+              "passed": True, "models": [], "budgets": [], "search": SEARCH}
+    render_build(report, tmp_path)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "search: 1 of 2 candidates meet the budgets untrained, 1 trials; chose mobilenetv2(width=0.25)" in printed
