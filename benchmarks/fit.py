@@ -59,9 +59,12 @@ def main() -> None:
     parser.add_argument("--pairs", default=",".join(PAIRS), help="comma-separated data:target pairs")
     parser.add_argument("--tighten", type=float, default=0.6, help="budget = this x the default student's figure")
     parser.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md from the existing JSON")
+    parser.add_argument("--note", default=None, help="the reading shown under the table (kept in the JSON)")
     args = parser.parse_args()
     results = json.loads(OUT.read_text()) if OUT.exists() else {"benchmark": "fit", "pairs": {}}
     results["machine"] = machine()
+    if args.note is not None:
+        results["note"] = args.note
     if not args.render_only:
         for pair in args.pairs.split(","):
             run_pair(pair, results, args.tighten)
@@ -189,9 +192,12 @@ def render(results: dict[str, Any]) -> str:
              "measurement); the grid's is the sum of its builds.", "",
              "| data:target | side | student | MACs | val top-1 | test top-1 | predicted ms (high) | peak RAM "
              "| meets budgets | wall s |", "|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
-    for pair, entry in results.get("pairs", {}).items():
+    for pair in PAIRS:
+        entry = results.get("pairs", {}).get(pair, {})
         sides = [("default", entry.get("default"))]
-        sides += [(f"grid {k}", v) for k, v in (entry.get("grid") or {}).items()]
+        _config, _overrides, student, widths = PAIRS[pair]
+        sides += [(f"grid {student}(width={w})", (entry.get("grid") or {}).get(f"{student}(width={w})"))
+                  for w in widths]
         sides += [("search", entry.get("search"))]
         for side, row in sides:
             if not row:
@@ -206,7 +212,7 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"| {pair} | {side} | {row['student']} | {row['macs'] or 0:,} | {pct(row['val_top1'])} "
                          f"| {pct(row['test_top1'])} | {pred.get('high', 0):.3g} | {row['peak_ram_bytes'] or 0:,.0f} "
                          f"| {'yes' if verdict else 'no: ' + ', '.join(missed)} | {row['wall_s']:.0f} |")
-    lines += ["", "Reading: see the notes below the table (written when every pair has finished)."]
+    lines += ["", results.get("note") or "Reading: written when every pair has finished."]
     return "\n".join(lines)
 
 
