@@ -124,7 +124,8 @@ def _tflm_measure(candidate: Candidate, ctx: BuildContext, folder: Path, onnx_me
     model = build_student(candidate.student, data.num_classes, data.input_shape, **candidate.options).eval()
     int8_io = ctx.config.quantize.tflite_int8_io
     path = export_tflite(model, data.input_shape, folder / f"{_safe(candidate.key)}.int8.tflite", int8=True,
-                         calibration=data.calibration.x[:64].numpy(), int8_io=True if int8_io == "auto" else int8_io)
+                         representative=data.representative.x[:64].numpy(),
+                         int8_io=True if int8_io == "auto" else int8_io)
     arena = tflm_arena_report(path)
     memory = {**onnx_memory, "model_bytes": path.stat().st_size}
     if arena.get("arena_bytes") is None:
@@ -155,7 +156,7 @@ def _measure(candidate: Candidate, ctx: BuildContext, folder: Path) -> dict[str,
         from ..quantize.ort_static import quantize_onnx_static
 
         qcfg = ctx.config.quantize
-        graph = quantize_onnx_static(graph, folder / f"{stem}.int8.onnx", data.calibration.x[:64].numpy(),
+        graph = quantize_onnx_static(graph, folder / f"{stem}.int8.onnx", data.representative.x[:64].numpy(),
                                      method=qcfg.method, per_channel=qcfg.per_channel)
     fmt = ctx.formats()[0]
     pred = predict_latency(graph, ctx.target, precision, runtime=FORMAT_RUNTIMES.get(fmt))

@@ -20,7 +20,7 @@ from edgekd.targets import load_target
 def test_searched_student_is_rebuilt_from_its_recorded_architecture(tmp_path):
     split = Split(torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 3]))
     data = DataBundle(name="tiny", task="image", class_names=("a", "b", "c", "d"), input_shape=(1, 8, 8),
-                      train=split, val=split, test=split, calibration=split)
+                      train=split, val=split, test=split, representative=split)
     ctx = BuildContext(config=load_config(None), target=load_target("host"), out_dir=tmp_path, data=data,
                        reporter=NullReporter(), threads=1)
     arch = {"student": "mobilenetv3-small", "options": {"width": 0.5}}

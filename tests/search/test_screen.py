@@ -17,7 +17,7 @@ from edgekd.targets import load_target
 def _ctx(tmp_path, target: str, shape=(1, 8, 8), budgets=None, *overrides) -> BuildContext:
     split = Split(torch.randn(16, *shape), torch.arange(16) % 4)
     data = DataBundle(name="tiny", task="image", class_names=("a", "b", "c", "d"), input_shape=shape, train=split,
-                      val=split, test=split, calibration=split)
+                      val=split, test=split, representative=split)
     profile = load_target(target)
     if budgets is not None:
         profile = profile.model_copy(update={"budgets": profile.budgets.model_copy(update=budgets)})

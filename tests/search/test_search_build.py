@@ -28,7 +28,7 @@ def _predicted_high(tmp_path, width: float) -> float:
     """Predicted latency upper bound of an untrained mobilenetv2 on 1x8x8 digits (the builds' shape)."""
     split = Split(torch.randn(8, 1, 8, 8), torch.arange(8) % 10)
     data = DataBundle(name="shape-only", task="image", class_names=tuple(str(i) for i in range(10)),
-                      input_shape=(1, 8, 8), train=split, val=split, test=split, calibration=split)
+                      input_shape=(1, 8, 8), train=split, val=split, test=split, representative=split)
     ctx = BuildContext(config=load_config(None), target=load_target("raspberry-pi-4"), out_dir=tmp_path, data=data,
                        reporter=NullReporter(), threads=1)
     record = judge(Candidate("mobilenetv2", {"depth": 0.5, "width": width}), ctx, tmp_path, 0)
