@@ -69,7 +69,7 @@ def main() -> None:
         for pair in args.pairs.split(","):
             run_pair(pair, results, args.tighten)
     write_section("fit", render(results))
-    print(f"wrote {OUT}")
+    print("rewrote the fit section of benchmarks/RESULTS.md" if args.render_only else f"wrote {OUT}")
 
 
 def run_pair(pair: str, results: dict[str, Any], tighten: float) -> None:
