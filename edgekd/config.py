@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from .data.schema import DATA_SECTIONS, DataSection
 from .errors import ConfigError
+from .search.schema import SearchConfig
 from .sections import BatchSize, Section
 from .teachers.schema import TEACHER_SECTIONS, TeacherSection
 
@@ -36,6 +37,8 @@ class StudentConfig(Section):
     options: dict[str, Any] = Field(default_factory=dict,
         description="the student's build options over its own build defaults, e.g. {width: 0.5} (edgekd students "
                     "list: mobilenetv2 is built at width 0.35, the others at their builder's defaults)")
+    search: SearchConfig = Field(default_factory=SearchConfig, description="search the student that meets the "
+                                 "target's budgets instead (off by default; `edgekd build --fit`)")
 
 
 class HintLayers(Section):

@@ -105,6 +105,11 @@ def render_build(report: dict[str, Any], out_dir: Path) -> None:
     out.print(models_table(report))
     if any(m["format"] == "coreml" for m in report["models"]):
         out.print(escape(COREML_FOOTNOTE))
+    search = report.get("search")
+    if search:  # the full table is in report.md / report.html
+        out.print(f"search: {search['feasible']} of {search['space_size']} candidates meet the budgets untrained, "
+                  f"{search.get('trials_run', 0)} trials; chose {escape(search['chosen']['key'])} — "
+                  f"{escape(search['chosen_reason'])}")
     verdict = "[green]all budgets met[/]" if report["passed"] else "[bold red]budget missed[/]"
     out.print(f"{verdict} — report: {out_dir / 'report.md'}")
 

@@ -44,6 +44,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     if any(m["format"] == "coreml" for m in report["models"]):
         lines += ["", COREML_FOOTNOTE]
     lines += _prediction_methods(report["models"], target["name"])
+    lines += search_markdown(report.get("search"))
     lines += _training(report.get("training") or {})
     lines += _confusion(report)
     failures = report.get("conversion_failures") or []
@@ -54,6 +55,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     if notes:
         lines += ["", "## Notes", ""] + [f"- **{name}**: {note}" for name, note in notes]
     return "\n".join(lines) + "\n"
+
+
+def search_markdown(search: dict[str, Any] | None) -> list[str]:
+    """The student search section (kept in :mod:`edgekd.report.search`)."""
+    from .search import search_markdown as render
+
+    return render(search)
 
 
 def _at_chance(report: dict[str, Any]) -> list[str]:
