@@ -1,4 +1,4 @@
-"""teacher.input on image folders: the teacher's own 8-bit pixels at its size, cropped and flipped with the student's."""
+"""teacher.input on image folders: the teacher's 8-bit pixels at its size, cropped and flipped with the student's."""
 
 from __future__ import annotations
 
