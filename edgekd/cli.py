@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
@@ -60,14 +61,41 @@ def build(config, target, out_dir, overrides, resume, as_json) -> None:
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None, help="An older report.json to compare.")
 @click.option("--max-regression", default="5%", show_default=True,
               help="Largest allowed worsening vs the baseline, e.g. 5% or 0.05.")
-def check(report, target, baseline, max_regression) -> None:
+@click.option("--format", "output_format", type=click.Choice(["text", "github"]), default="text", show_default=True,
+              help="github: ::error/::warning annotations on stdout and a Markdown job summary appended to "
+                   "$GITHUB_STEP_SUMMARY (printed when it is unset).")
+def check(report, target, baseline, max_regression, output_format) -> None:
     """Re-judge REPORT against a profile's budgets (and a baseline); exit 3 on a miss."""
     from . import api
-    from .report.console import render_check
 
     result = api.check(report, target=target, baseline=baseline, max_regression=_fraction(max_regression))
-    render_check(result)
+    if output_format == "github":
+        _github_check(result, report, baseline)
+    else:
+        from .report.console import render_check
+
+        render_check(result)
     sys.exit(0 if result["passed"] else EXIT_BUDGET_MISSED)
+
+
+def _github_check(result: dict, report: str, baseline: str | None) -> None:
+    """Print the annotations; append the summary to $GITHUB_STEP_SUMMARY, else print it."""
+    import os
+
+    from . import atomic
+    from .report.github import SUMMARY_ENV, annotations, summary_markdown
+
+    for line in annotations(result):
+        click.echo(line)
+    summary = summary_markdown(result, report, baseline)
+    path = os.environ.get(SUMMARY_ENV)
+    if path:
+        # GitHub expects the step's summary file to be appended to (earlier output of the step stays).
+        before = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
+        atomic.write_text(Path(path), before + summary)
+    else:
+        click.echo("")
+        click.echo(summary, nl=False)
 
 
 @cli.group()
