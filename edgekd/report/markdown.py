@@ -28,6 +28,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for b in report["budgets"]:
         result = "pass" if b["passed"] else "**MISS**"
         lines.append(f"| {b['metric']} | {_num(b['limit'])} | {_num(b['value'])} | {b['model']} | {result} |")
+    lines += _cross_target(report)
     failures = report.get("conversion_failures") or []
     if failures:
         lines += ["", "## Conversion failures", ""] + [f"- {f['error']}" for f in failures]
@@ -35,6 +36,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     if notes:
         lines += ["", "## Notes", ""] + [f"- **{name}**: {note}" for name, note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _cross_target(report: dict[str, Any]) -> list[str]:
+    from .cross_target import cross_target_markdown  # it renders with this module's number formats
+
+    return cross_target_markdown(report)
 
 
 def _prediction_methods(models: list[dict[str, Any]], target: str) -> list[str]:
