@@ -50,7 +50,7 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
         config: A :class:`BuildConfig`, a YAML path, or ``None`` for the embedded default.
         target: A profile name from ``targets/``, a profile YAML path, or a loaded profile.
         out_dir: Output folder; receives report.json, report.md, manifest.json,
-            config.resolved.yaml and artifacts/.
+            config.resolved.yaml, artifacts/ and deploy/ (the bundle for the target's runtime).
         overrides: ``key.path=value`` strings applied to the config.
         resume: Continue a killed build in ``out_dir`` from its last checkpoints.
         reporter: Progress sink (the CLI passes a rich one).
@@ -208,20 +208,22 @@ def _promote(ctx, report: dict[str, Any], cfg: BuildConfig) -> None:
 
     out = ctx.out_dir
     (out / "manifest.json").unlink(missing_ok=True)
-    staged, final, old = ctx.work_dir / "artifacts", out / "artifacts", out / ".artifacts.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)
-    if staged.exists():
-        os.replace(staged, final)
-    shutil.rmtree(old, ignore_errors=True)
+    folders = ("artifacts", "deploy")  # staged folders that replace the old build's
+    for name in folders:
+        staged, final, old = ctx.work_dir / name, out / name, out / f".{name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            os.replace(final, old)
+        if staged.exists():
+            os.replace(staged, final)
+        shutil.rmtree(old, ignore_errors=True)
     written = [
         atomic.write_text(out / "config.resolved.yaml", dump_config(cfg)),
         atomic.write_json(out / "report.json", report),
         atomic.write_text(out / "report.md", render_markdown(report)),
         atomic.write_text(out / "report.html", render_html(report)),
     ]
-    files = sorted(p for p in final.rglob("*") if p.is_file()) if final.exists() else []
+    files = sorted(p for name in folders for p in (out / name).rglob("*") if p.is_file())
     entries = [{"path": str(p.relative_to(out)), "sha256": atomic.sha256_of(p), "size_bytes": p.stat().st_size}
                for p in [*files, *written]]
     atomic.write_json(out / "manifest.json", {"edgekd_version": report["edgekd_version"], "files": entries})
