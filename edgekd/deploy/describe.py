@@ -93,7 +93,10 @@ def preprocessing(data_cfg: Any, data: Any, frontend: dict | None) -> dict[str, 
         frontend: For audio, ``{"in_graph": bool, "params": dict}`` (see :mod:`edgekd.deploy.audio`).
     """
     kind = data_cfg.kind
-    out: dict[str, Any] = {"input_shape": list(data.input_shape), "description": data.preprocessing}
+    # The data room's note on how a front end *can* go in a graph is not a claim about this bundle's
+    # model: the boolean frontend_in_graph below is.
+    description = {k: v for k, v in data.preprocessing.items() if k != "frontend_in_graph"}
+    out: dict[str, Any] = {"input_shape": list(data.input_shape), "description": description}
     if kind == "image_folder":
         channels, height, width = data.input_shape
         out.update(kind="image", color="RGB" if channels == 3 else "L", size=[height, width],
