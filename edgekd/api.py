@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -9,14 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import atomic
-from .config import BuildConfig, dump_config, load_config
+from .config import BuildConfig, load_config
 from .errors import EXIT_BUDGET_MISSED, EXIT_OK, BadInputError, OutputDirError
 from .progress import NullReporter, Reporter
 from .targets import TargetProfile, list_targets, load_target
 
-__all__ = ["BuildResult", "build", "check", "export_fitting_networks", "fit_target", "list_students", "list_targets",
-           "load_target", "show_student"]
+__all__ = ["BuildResult", "build", "check", "config_sections", "export_fitting_networks", "fit_target",
+           "list_students", "list_targets", "load_target", "show_student"]
 
 
 @dataclass(frozen=True)
@@ -43,26 +43,32 @@ class BuildResult:
 
 def build(config: BuildConfig | str | os.PathLike | None = None, target: str | TargetProfile = "host",
           out_dir: str | os.PathLike = "runs/build", *, overrides: Sequence[str] = (), resume: bool = False,
-          reporter: Reporter | None = None) -> BuildResult:
+          force: bool = False, reporter: Reporter | None = None) -> BuildResult:
     """Distil, compress, export, measure and judge a student for ``target``.
 
     Args:
         config: A :class:`BuildConfig`, a YAML path, or ``None`` for the embedded default.
         target: A profile name from ``targets/``, a profile YAML path, or a loaded profile.
         out_dir: Output folder; receives report.json, report.md, manifest.json,
-            config.resolved.yaml, artifacts/ and deploy/ (the bundle for the target's runtime).
+            config.resolved.yaml, artifacts/ and deploy/ (the bundle for the target's runtime). It is
+            locked for the build (one build per folder).
         overrides: ``key.path=value`` strings applied to the config.
         resume: Continue a killed build in ``out_dir`` from its last checkpoints.
+        force: Build into a non-empty folder edgekd did not make (its other files are kept),
+            and replace ``artifacts/`` and ``deploy/`` even if they hold files no manifest lists.
         reporter: Progress sink (the CLI passes a rich one).
 
     Returns:
         The :class:`BuildResult`; ``result.passed`` is false when a budget was missed.
 
     Raises:
-        BadInputError: bad config, profile, data or output folder (nothing is left in ``out_dir``).
+        BadInputError: bad config, profile, data or output folder, or the folder is in use by
+            another build (nothing is left in ``out_dir``).
     """
     from .data import load_data
+    from .outdir import check_ours
     from .pipeline import default_threads, run_pipeline
+    from .promote import promote
     from .stage import BuildContext
 
     started = time.perf_counter()
@@ -71,9 +77,12 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
     out = Path(out_dir)
     _check_out_dir(out)
     created_out = not out.exists()
+    _make_dir(out)
     reporter = reporter or NullReporter()
+    lock = _lock(out, created_out, reporter)
     ctx = None
     try:
+        check_ours(out, force)
         data = load_data(cfg)
         ctx = BuildContext(config=cfg, target=profile, out_dir=out, data=data, reporter=reporter,
                            threads=default_threads(cfg.bench.threads, profile), started=started)
@@ -83,7 +92,7 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
         state = run_pipeline(ctx)
         if state.report is None:  # a torchrun worker rank: rank 0 finishes the build
             return BuildResult(report=None, out_dir=out)
-        _promote(ctx, state.report, cfg)
+        promote(ctx, state.report, cfg)
         report = state.report
     except BadInputError:
         # Bad input leaves nothing behind: not the staging folder, not a folder we created.
@@ -92,38 +101,79 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
         if created_out:
             shutil.rmtree(out, ignore_errors=True)
         raise
+    finally:
+        if lock is not None:
+            lock.release()
     return BuildResult(report=report, out_dir=out)
 
 
+def _lock(out: Path, created_out: bool, reporter: Reporter):
+    """Lock ``out`` for this build (rank 0 only under torchrun: the other ranks share its folder)."""
+    from .outdir import BuildLock
+
+    if int(os.environ.get("RANK", "0") or 0) != 0:
+        return None
+    lock = BuildLock(out)
+    try:
+        lock.acquire()
+    except BadInputError:
+        if created_out:  # we made it a moment ago; the other build made its own (or will)
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    if lock.took_over:
+        owner = lock.took_over
+        reporter.note(f"took over the lock of an earlier build that is no longer running "
+                      f"(pid {owner.get('pid', '?')} on {owner.get('host', '?')})")
+    return lock
+
+
 def check(report_path: str | os.PathLike, target: str | None = None, baseline: str | os.PathLike | None = None,
-          max_regression: float = 0.05) -> dict[str, Any]:
+          max_regression: float = 0.05, confidence: float = 0.95) -> dict[str, Any]:
     """Re-judge a report against a profile's budgets and, optionally, a baseline report.
 
-    Both reports are validated against ``edgekd/schemas/report.schema.json`` first.
+    Both reports are validated against ``edgekd/schemas/report.schema.json`` first. Against the
+    baseline, size and latency regress when worse by more than ``max_regression`` (a fraction);
+    top-1 and ECE when the change is outside what the test splits resolve at ``confidence``
+    (see :mod:`edgekd.report.regression`).
+
+    A null value in the report (not measured; edgekd writes non-finite numbers as null) fails
+    every budget that needs it, and a report without a student model fails the gate with a
+    ``deployable_student`` entry (exit 3 from the CLI): nothing judged is never a pass.
 
     Returns:
-        ``{"passed": bool, "budgets": [...], "regressions": [...]}``.
+        ``{"passed": bool, "target": name, "budgets": [...], "regressions": [...], "rules": [...]}``.
 
     Raises:
         BadInputError: a missing or unreadable report, or one that violates the schema (the
             message names the first violation).
     """
     from .report.gate import judge
-    from .report.regression import compare_reports, load_report, models_from_report
-    from .report.schema import validate_report
+    from .report.regression import STATISTICAL_RULES, compare_reports, load_report, models_from_report
 
     report = load_report(report_path)
-    validate_report(report, source=str(report_path))
+    _validate(report, str(report_path))
     profile = load_target(target or report["target"]["name"])
     artifacts = models_from_report(report)
-    _chosen, budgets = judge(artifacts, profile, report.get("conversion_failures", []))
+    _chosen, budgets = judge(artifacts, profile, report.get("conversion_failures", []), report.get("data"))
     regressions = []
     if baseline:
         old = load_report(baseline)
-        validate_report(old, source=str(baseline))
-        regressions = compare_reports(report, old, max_regression)
+        _validate(old, str(baseline))
+        regressions = compare_reports(report, old, max_regression, confidence)
     passed = all(b["passed"] for b in budgets) and all(r["passed"] for r in regressions)
-    return {"passed": passed, "target": profile.name, "budgets": budgets, "regressions": regressions}
+    return {"passed": passed, "target": profile.name, "budgets": budgets, "regressions": regressions,
+            "rules": list(STATISTICAL_RULES) if baseline else []}
+
+
+def _validate(report: Any, source: str) -> None:
+    from .report.schema import validate_report
+
+    try:
+        validate_report(report, source=source)
+    except RecursionError:
+        raise BadInputError(f"{source} is nested too deeply to be an edgekd report",
+                            fix="pass the report.json a build wrote") from None
 
 
 def fit_target(out: str | os.PathLike, base: str = "host", quick: bool = False, threads: int | None = None,
@@ -153,6 +203,13 @@ def export_fitting_networks(out: str | os.PathLike, runtimes: tuple[str, ...], n
     from .fitting.workflow import export_fitting_networks as _export
 
     return _export(out, runtimes, networks=networks, precisions=precisions, progress=progress)
+
+
+def config_sections(section: str | None = None) -> list[dict[str, Any]]:
+    """Every config key (type, default, description), by section; see :mod:`edgekd.config_docs`."""
+    from .config_docs import config_sections as _sections
+
+    return _sections(section)
 
 
 def list_students() -> list[Any]:
@@ -196,35 +253,3 @@ def _make_dir(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputDirError(f"cannot create {path}: {exc.strerror}", fix="pass --out a writable folder") from None
-
-
-def _promote(ctx, report: dict[str, Any], cfg: BuildConfig) -> None:
-    """Move the staged artifacts into place and write the reports; manifest.json last.
-
-    The old manifest goes first, so at no moment does a half-promoted folder look complete.
-    """
-    from .report.html import render_html
-    from .report.markdown import render_markdown
-
-    out = ctx.out_dir
-    (out / "manifest.json").unlink(missing_ok=True)
-    folders = ("artifacts", "deploy")  # staged folders that replace the old build's
-    for name in folders:
-        staged, final, old = ctx.work_dir / name, out / name, out / f".{name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            os.replace(final, old)
-        if staged.exists():
-            os.replace(staged, final)
-        shutil.rmtree(old, ignore_errors=True)
-    written = [
-        atomic.write_text(out / "config.resolved.yaml", dump_config(cfg)),
-        atomic.write_json(out / "report.json", report),
-        atomic.write_text(out / "report.md", render_markdown(report)),
-        atomic.write_text(out / "report.html", render_html(report)),
-    ]
-    files = sorted(p for name in folders for p in (out / name).rglob("*") if p.is_file())
-    entries = [{"path": str(p.relative_to(out)), "sha256": atomic.sha256_of(p), "size_bytes": p.stat().st_size}
-               for p in [*files, *written]]
-    atomic.write_json(out / "manifest.json", {"edgekd_version": report["edgekd_version"], "files": entries})
-    shutil.rmtree(ctx.work_dir, ignore_errors=True)

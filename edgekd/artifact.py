@@ -118,3 +118,17 @@ def choose_deployable(artifacts: Sequence[Artifact], target) -> Artifact | None:
                     return art
     torch_students = [a for a in artifacts if a.role == "student" and a.format == "torch"]
     return torch_students[-1] if torch_students else None  # the pruned student when the prune stage ran
+
+
+def accuracy_source(chosen: Artifact, artifacts: Sequence[Artifact]) -> Artifact:
+    """Where ``chosen``'s accuracy was measured: itself, else a measured model of the same role and precision.
+
+    Core ML cannot run on Linux, so a chosen Core ML model takes its figures from a twin that
+    did run (else the last torch student).
+    """
+    if chosen.metrics.get("accuracy"):
+        return chosen
+    same = [a for a in artifacts if a.role == chosen.role and a.precision == chosen.precision
+            and a.metrics.get("accuracy")]
+    fallback = [a for a in artifacts if a.role == "student" and a.format == "torch"][-1:]
+    return (same or fallback or [chosen])[0]

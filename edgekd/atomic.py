@@ -116,6 +116,11 @@ def _fsync(path: Path) -> None:
             os.fsync(handle.fileno())
 
 
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Flush a folder's entries (the renames into it) to disk; a no-op where folders cannot be opened."""
+    _fsync_dir(Path(path))
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)

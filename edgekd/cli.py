@@ -35,8 +35,10 @@ def cli(debug: bool) -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set distill.epochs=5 (repeatable).")
 @click.option("--resume", is_flag=True, help="Continue a killed build in --out from its last checkpoint.")
+@click.option("--force", is_flag=True, help="Build into a non-empty folder edgekd did not make (its other files are "
+                                            "kept; artifacts/ is replaced).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of tables.")
-def build(config, target, out_dir, overrides, resume, as_json) -> None:
+def build(config, target, out_dir, overrides, resume, force, as_json) -> None:
     """Build, measure and judge a student (no CONFIG: the embedded digits example).
 
     Exit codes: 0 every budget met, 3 a budget missed, 2 bad input, 1 internal error.
@@ -45,7 +47,8 @@ def build(config, target, out_dir, overrides, resume, as_json) -> None:
     from .report.console import RichReporter, render_build
 
     with RichReporter() as reporter:
-        result = api.build(config, target, out_dir, overrides=overrides, resume=resume, reporter=reporter)
+        result = api.build(config, target, out_dir, overrides=overrides, resume=resume, force=force,
+                           reporter=reporter)
     if result.report is None:  # a torchrun worker rank: rank 0 reports
         sys.exit(0)
     if as_json:
@@ -60,15 +63,27 @@ def build(config, target, out_dir, overrides, resume, as_json) -> None:
 @click.option("--target", "-t", default=None, help="Judge against this profile (default: the report's).")
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None, help="An older report.json to compare.")
 @click.option("--max-regression", default="5%", show_default=True,
-              help="Largest allowed worsening vs the baseline, e.g. 5% or 0.05.")
+              help="Largest allowed worsening of size and latency vs the baseline, e.g. 5% or 0.05.")
+@click.option("--confidence", default="95%", show_default=True,
+              help="Level of the intervals that judge top-1 and ECE vs the baseline (they regress only when "
+                   "the change is outside what the test split resolves).")
 @click.option("--format", "output_format", type=click.Choice(["text", "github"]), default="text", show_default=True,
               help="github: ::error/::warning annotations on stdout and a Markdown job summary appended to "
                    "$GITHUB_STEP_SUMMARY (printed when it is unset).")
-def check(report, target, baseline, max_regression, output_format) -> None:
-    """Re-judge REPORT against a profile's budgets (and a baseline); exit 3 on a miss."""
+def check(report, target, baseline, max_regression, confidence, output_format) -> None:
+    """Re-judge REPORT against a profile's budgets (and a baseline); exit 3 on a miss.
+
+    A null (not measured) value fails its budget, and a report with no student model fails the gate.
+    """
     from . import api
 
-    result = api.check(report, target=target, baseline=baseline, max_regression=_fraction(max_regression))
+    level = _fraction(confidence, "--confidence")
+    if not 0.5 <= level < 1:
+        from .errors import ConfigError
+
+        raise ConfigError(f"--confidence {confidence!r} is not a level in [50%, 100%)", fix="e.g. --confidence 95%")
+    result = api.check(report, target=target, baseline=baseline, max_regression=_fraction(max_regression),
+                       confidence=level)
     if output_format == "github":
         _github_check(result, report, baseline)
     else:
@@ -194,6 +209,26 @@ def targets_export_networks(folder, runtimes, networks, precisions) -> None:
 
 
 @cli.group()
+def config() -> None:
+    """The build config: every key, its type, default and meaning."""
+
+
+@config.command("show")
+@click.argument("section", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def config_show(section, as_json) -> None:
+    """List every config key (or SECTION's: distill, data, data.image_folder, teacher.onnx, ...)."""
+    from . import api
+    from .report.console import render_config
+
+    sections = api.config_sections(section)
+    if as_json:
+        click.echo(json.dumps(sections, indent=2))
+    else:
+        render_config(sections)
+
+
+@cli.group()
 def students() -> None:
     """Student architectures."""
 
@@ -257,14 +292,14 @@ def _parse_options(items) -> dict:
     return out
 
 
-def _fraction(text: str) -> float:
+def _fraction(text: str, option: str = "--max-regression") -> float:
     from .errors import ConfigError
 
     raw = text.strip()
     try:
         return float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
-        raise ConfigError(f"--max-regression {text!r} is not a number", fix="e.g. --max-regression 5%") from None
+        raise ConfigError(f"{option} {text!r} is not a number", fix=f"e.g. {option} 5%") from None
 
 
 def main(argv: list[str] | None = None) -> None:

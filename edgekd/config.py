@@ -16,8 +16,11 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from .data.schema import DATA_SECTIONS
 from .errors import ConfigError
-from .sections import Section
+from .sections import BatchSize, Section
 from .teachers.schema import TEACHER_SECTIONS
+
+# The largest seed every library we seed accepts (scikit-learn's random_state: 32-bit unsigned).
+MAX_SEED = 2**32 - 1
 
 # Each room defines its own sections; the union's tag is the section's `kind`.
 DataConfig = Annotated[Union[DATA_SECTIONS], Field(discriminator="kind")]
@@ -27,8 +30,9 @@ TeacherConfig = Annotated[Union[TEACHER_SECTIONS], Field(discriminator="kind")]
 class StudentConfig(Section):
     """Which registered student to build, and its options (see ``edgekd students list``)."""
 
-    name: str = "mobilenetv2"
-    options: dict[str, Any] = Field(default_factory=lambda: {"width": 0.35})
+    name: str = Field("mobilenetv2", description="a registered student (edgekd students list)")
+    options: dict[str, Any] = Field(default_factory=lambda: {"width": 0.35},
+        description="the student's build options, e.g. {width: 0.5} (edgekd students show NAME)")
 
 
 class HintLayers(Section):
@@ -44,8 +48,9 @@ class DistillConfig(Section):
     α·T²·KL(p_T^teacher ‖ p_T^student) + (1-α)·CE; ``fitnets`` adds hint_weight·MSE on
     adapted feature maps, ``rkd`` adds the distance and angle terms on embeddings or logits."""
 
-    method: Literal["hinton", "fitnets", "rkd"] = "hinton"
-    temperature: float = Field(4.0, gt=0, le=100)
+    method: Literal["hinton", "fitnets", "rkd"] = Field("hinton",
+        description="hinton, or hinton plus fitnets hints or rkd relations")
+    temperature: float = Field(4.0, gt=0, le=100, description="softmax temperature T of the soft targets")
     alpha: float = Field(0.7, ge=0, le=1, description="weight of the soft (teacher) term")
     hint_layers: HintLayers = Field(default_factory=HintLayers, description="fitnets only")
     hint_weight: float = Field(1.0, ge=0, description="fitnets only: weight of the hint term")
@@ -53,13 +58,15 @@ class DistillConfig(Section):
                                                    "(torch teachers) or logits (any teacher)")
     rkd_distance_weight: float = Field(25.0, ge=0, description="rkd only (Park et al. use 25)")
     rkd_angle_weight: float = Field(50.0, ge=0, description="rkd only (Park et al. use 50)")
-    epochs: int = Field(15, ge=1)
+    epochs: int = Field(15, ge=1, description="training epochs of the student (and of the baseline)")
     patience: int | None = Field(None, ge=1, description="stop after this many epochs without a better val top-1")
-    lr: float = Field(1e-2, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    batch_size: int = Field(128, ge=1)
-    optimizer: Literal["adamw", "sgd"] = "adamw"
-    warmup_epochs: int = Field(1, ge=0)
+    lr: float = Field(1e-2, gt=0, description="peak learning rate (cosine schedule after warm-up)")
+    weight_decay: float = Field(1e-4, ge=0, description="decoupled weight decay (adamw) or L2 (sgd)")
+    batch_size: BatchSize = Field("auto", description="an integer, or auto: 128 unless that gives fewer than 20 "
+                                                   "optimizer steps per epoch, then ceil(train samples / 20); "
+                                                   "the effective value is in report.json training")
+    optimizer: Literal["adamw", "sgd"] = Field("adamw", description="adamw, or sgd with Nesterov momentum 0.9")
+    warmup_epochs: int = Field(1, ge=0, description="epochs of linear learning-rate warm-up")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present")
     train_baseline: bool = Field(False, description="also train the student on hard labels alone")
 
@@ -67,26 +74,28 @@ class DistillConfig(Section):
 class PruneConfig(Section):
     """Pruning of the distilled student, then KD recovery fine-tuning (off by default)."""
 
-    enabled: bool = False
+    enabled: bool = Field(False, description="prune the distilled student, then recover with KD")
     method: Literal["structured", "unstructured"] = Field(
         "structured", description="structured removes channels (smaller, faster); unstructured only zeroes weights")
     target_macs_ratio: float = Field(0.5, gt=0, lt=1, description="MACs after / before (unstructured: kept weights)")
-    importance: Literal["l2", "l1", "bn_scale", "lamp"] = "l2"
+    importance: Literal["l2", "l1", "bn_scale", "lamp"] = Field("l2",
+        description="how channels are ranked for removal (torch-pruning importance)")
     round_to: int | None = Field(None, ge=1, description="keep channel counts a multiple of this")
-    recovery_epochs: int = Field(5, ge=0)
-    lr: float = Field(2e-3, gt=0)
+    recovery_epochs: int = Field(5, ge=0, description="KD fine-tuning epochs after pruning (0: none)")
+    lr: float = Field(2e-3, gt=0, description="learning rate of the recovery fine-tuning")
 
 
 class QuantizeConfig(Section):
     """Post-training static INT8 on the calibration split."""
 
-    enabled: bool = True
-    method: Literal["minmax", "entropy", "percentile"] = "minmax"
-    per_channel: bool = True
+    enabled: bool = Field(True, description="write INT8 models (static, calibrated on the calibration split)")
+    method: Literal["minmax", "entropy", "percentile"] = Field("minmax",
+        description="how activation ranges are chosen from the calibration split")
+    per_channel: bool = Field(True, description="per-output-channel weight scales (else per tensor)")
     accuracy_aware: bool = Field(False, description="ONNX: keep sensitive ops in float until the top-1 drop fits")
     max_top1_drop: float | None = Field(None, ge=0, le=1, description="accuracy-aware budget (absolute, on val); "
                                         "default: the target's max_top1_drop, else 0.01")
-    max_trials: int = Field(10, ge=1)
+    max_trials: int = Field(10, ge=1, description="accuracy-aware: most op sets tried")
     tflite_int8_io: Literal["auto"] | bool = Field("auto", description="int8 TFLite input/output; auto = "
                                                     "true for tflite-micro and edgetpu runtimes")
 
@@ -94,14 +103,27 @@ class QuantizeConfig(Section):
 class ExportConfig(Section):
     """Which formats to write; ``None`` means the target profile's formats."""
 
-    formats: list[Literal["onnx", "tflite", "coreml"]] | None = None
-    opset: int = Field(17, ge=13, le=21)
+    formats: list[Literal["onnx", "tflite", "coreml"]] | None = Field(
+        None, description="null: the target's formats; an empty list is an error (nothing to export)")
+    opset: int = Field(17, ge=13, le=21, description="ONNX opset of the exported graph")
+
+    @field_validator("formats")
+    @classmethod
+    def _some_formats_once_each(cls, value: list[str] | None) -> list[str] | None:
+        # An empty list used to fall back to the target's formats silently; say what is meant instead.
+        if value is not None and not value:
+            raise ValueError("is empty: no format to export; list one or more of onnx, tflite, coreml, "
+                             "or leave export.formats unset (null) for the target's formats")
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"lists a format twice ({', '.join(value)}); list each format once")
+        return value
 
 
 class BenchConfig(Section):
     """How artifacts are measured."""
 
-    latency_mode: Literal["short", "full", "off"] = "short"
+    latency_mode: Literal["short", "full", "off"] = Field("short",
+        description="host timing: short (builds), full (MLPerf-like, minutes) or off")
 
     @field_validator("latency_mode", mode="before")
     @classmethod
@@ -121,7 +143,9 @@ class CalibrationConfig(Section):
 class BuildConfig(Section):
     """The whole build."""
 
-    seed: int = 0
+    # The range is checked by _seed_in_range (one message naming both ends) and published in the schema here.
+    seed: int = Field(0, description=f"0..{MAX_SEED}: seeds splits, initialisation and shuffling",
+                      json_schema_extra={"minimum": 0, "maximum": MAX_SEED})
     data: DataConfig = Field(default_factory=lambda: DATA_SECTIONS[0]())
     teacher: TeacherConfig = Field(default_factory=lambda: TEACHER_SECTIONS[0]())
     student: StudentConfig = Field(default_factory=StudentConfig)
@@ -131,6 +155,14 @@ class BuildConfig(Section):
     export: ExportConfig = Field(default_factory=ExportConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_range(cls, value: int) -> int:
+        # numpy's legacy RandomState and scikit-learn's random_state take 32-bit unsigned seeds only.
+        if not 0 <= value <= MAX_SEED:
+            raise ValueError(f"must be an integer in the range 0..{MAX_SEED} (a 32-bit unsigned seed)")
+        return value
 
 
 _YAML11_BOOL_WORDS = {"on", "off", "yes", "no", "y", "n"}
@@ -186,6 +218,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (UnicodeDecodeError, OSError) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})",
                           fix="pass a UTF-8 YAML file") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a build config",
+                          fix="a build config is a few levels of sections and keys; see README 'Config'") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -207,6 +242,9 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
             value = yaml.safe_load(text)
         except yaml.YAMLError:
             value = text
+        except RecursionError:
+            raise ConfigError(f"--set {key.strip()}: the value is nested too deeply",
+                              fix="give a number, a word or a short list such as [onnx,tflite]") from None
     node = raw
     parts = key.strip().split(".")
     for part in parts[:-1]:
@@ -232,7 +270,7 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> s
         return f"missing required key '{key}'"
     got = err.get("input")
     got_text = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
-    return f"bad value for '{key}': {err['msg']}{got_text}"
+    return f"bad value for '{key}': {err['msg'].removeprefix('Value error, ')}{got_text}"
 
 
 def _walk(model: type[BaseModel], loc: list[Any]) -> tuple[list[str], Any]:

@@ -67,6 +67,9 @@ def run_pipeline(ctx: BuildContext) -> BuildState:
             ctx.reporter.stage(stage.name, "(resumed: reused from .edgekd-work)")
             state = restored.evolve(resumed_s=restored.elapsed_s)
             continue
+        if cache.carried_s:  # a killed run's checkpointed progress on this stage is reused: count its time
+            state = state.evolve(elapsed_s=state.elapsed_s + cache.carried_s,
+                                 resumed_s=state.resumed_s + cache.carried_s)
         ctx.reporter.stage(stage.name)
         state = _run_one(stage, state, ctx)
         cache.finish(stage, state)

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -74,6 +75,7 @@ class StageCache:
         self.key = ""  # key of the last stage run or restored (chains into the next one)
         self.valid = True  # false once a stage reran: everything after reruns too
         self._built_by: dict[int, str] = {}  # id(model) -> the stage that created it
+        self.carried_s = 0.0  # seconds earlier (killed) runs spent on the stage begin() let run
         # Under torchrun every rank runs the pipeline; ranks deciding (and deleting) on their own
         # could disagree or race, so multi-process builds keep only the trainer's own checkpoints.
         self.enabled = int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1
@@ -103,9 +105,14 @@ class StageCache:
         # This stage runs: later records are stale, and so are checkpoints of another key.
         self.valid = False
         self._invalidate_from(stage.name)
-        if _read_json(self.dir / f"{stage.name}.pending") != {"key": key}:
+        pending = _read_json(self.dir / f"{stage.name}.pending")
+        self.carried_s = 0.0
+        if not isinstance(pending, dict) or pending.get("key") != key:
             shutil.rmtree(self.ctx.work_dir / "checkpoints", ignore_errors=True)
-        atomic.write_json(self.dir / f"{stage.name}.pending", {"key": key})
+        else:
+            self.carried_s = self._checkpointed_seconds(pending)
+        atomic.write_json(self.dir / f"{stage.name}.pending",
+                          {"key": key, "started_unix": time.time(), "carried_s": self.carried_s})
         return None
 
     def finish(self, stage: Stage, state: BuildState) -> None:
@@ -128,6 +135,20 @@ class StageCache:
         atomic.write_text(self.dir / f"{stage.name}.json", text)
 
     # -- internals ----------------------------------------------------------------------------
+    def _checkpointed_seconds(self, pending: dict) -> float:
+        """Seconds earlier runs of this stage spent on work this run reuses (its checkpoints).
+
+        A killed run's time counts up to its newest checkpoint (the work after it is redone);
+        ``carried_s`` holds what the runs before that one contributed.
+        """
+        started = pending.get("started_unix")
+        carried = float(pending.get("carried_s") or 0.0)
+        folder = self.ctx.work_dir / "checkpoints"
+        if not isinstance(started, (int, float)) or not folder.is_dir():
+            return carried
+        newest = max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0.0)
+        return carried + max(0.0, newest - started)
+
     def _to_record(self, art: Artifact, artifacts: tuple[Artifact, ...]) -> dict[str, Any]:
         record = art_record(art)
         if art.model is not None:
@@ -238,7 +259,7 @@ _INPUTS: dict[str, Callable[[BuildContext], Any]] = {
 
 
 def _staged(art: Artifact) -> bool:
-    return bool(art.path) and not Path(art.path).is_absolute()
+    return art.path is not None and art.path != "" and not Path(art.path).is_absolute()
 
 
 def _read_json(path: Path) -> Any:

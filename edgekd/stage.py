@@ -105,8 +105,10 @@ class BuildContext:
         rel = f"artifacts/{filename}"
         return self.work_dir / rel, rel
 
-    def resolve(self, rel: str) -> Path:
+    def resolve(self, rel: str | None) -> Path:
         """Absolute path of an artifact recorded as ``rel`` (staged or already promoted)."""
+        if rel is None:
+            raise ValueError("this artifact has no file (an in-memory model)")
         staged = self.work_dir / rel
         return staged if staged.exists() else self.out_dir / rel
 

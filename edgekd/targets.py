@@ -326,6 +326,9 @@ def _load_file(path: Path) -> TargetProfile:
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise TargetError(f"{path}:{where}: YAML syntax error: {problem}", fix="fix the YAML syntax") from None
+    except RecursionError:
+        raise TargetError(f"{path}: nested too deeply to be a device profile",
+                          fix="start from a profile in `edgekd targets list`") from None
     return profile_from_dict(data, str(path))
 
 

@@ -68,7 +68,7 @@ def fold_temperature(model, temperature: float, sample: np.ndarray):
 
 def _last_linear(model):
     """The last ``nn.Linear`` (or 1x1 conv head) in registration order: the classifier of our students."""
-    found = (None, None)
+    found: tuple[str | None, nn.Module | None] = (None, None)
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear) or (isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1)):
             found = (name, module)

@@ -14,8 +14,11 @@ def load_data(config: "BuildConfig") -> DataBundle:
     """Load the dataset the config names.
 
     Raises:
-        DataError: the data cannot be read or split (one line, with a fix).
+        DataError: the data cannot be read or split, a split is empty, or an input is NaN/±inf
+            (one line, with a fix).
     """
+    from .checks import check_bundle
+
     kind = config.data.kind
     teacher_features = getattr(getattr(config, "teacher", None), "features", None)
     if teacher_features is not None and kind != "audio_folder":
@@ -27,19 +30,19 @@ def load_data(config: "BuildConfig") -> DataBundle:
     if kind == "digits":
         from .digits import load_digits_bundle
 
-        return load_digits_bundle(config.data, config.seed)
+        return check_bundle(load_digits_bundle(config.data, config.seed), "sklearn digits")
     if kind == "image_folder":
         from .images import load_image_folder
 
-        return load_image_folder(config.data, config.seed)
+        return check_bundle(load_image_folder(config.data, config.seed), str(config.data.root))
     if kind == "audio_folder":
         from .audio import load_audio_folder
 
-        return load_audio_folder(config.data, config.seed, teacher_features)
+        return check_bundle(load_audio_folder(config.data, config.seed, teacher_features), str(config.data.root))
     if kind == "npz":
         from .npz import load_npz
 
-        return load_npz(config.data, config.seed)
+        return check_bundle(load_npz(config.data, config.seed), str(config.data.path))
     raise AssertionError(f"unhandled data kind {kind!r}")  # the config schema admits no other
 
 

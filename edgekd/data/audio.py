@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import ConfigError
 from .audio_frontend import LogMelFrontend
 from .audio_io import fix_length, read_wav
 from .bundle import DataBundle, Split
 from .folders import require_dir, require_two_classes, scan_class_folders, scan_flat
-from ..errors import ConfigError
 from .schema import AudioFeatures, AudioFolderData, check_features_fit
 from .splits import calibration_indices, check_covers_classes, split_pool
 

@@ -81,6 +81,9 @@ class LogMelFrontend(nn.Module):
     single steps to TensorFlow's conventions (:mod:`edgekd.data.audio_tf`).
     """
 
+    basis: torch.Tensor  # registered buffers, declared for type checkers
+    mel_fb: torch.Tensor
+
     def __init__(self, cfg: Any, sample_rate: int | None = None):
         """Build the fixed weights.
 
@@ -213,7 +216,7 @@ def onnx_bytes(module: nn.Module, num_samples: int, opset: int = 17) -> bytes:
     was_training = module.training
     module.eval()
     try:
-        torch.onnx.export(module, (sample,), buffer, opset_version=opset, dynamo=False,
+        torch.onnx.export(module, (sample,), buffer, opset_version=opset, dynamo=False,  # type: ignore[arg-type]
                           input_names=["waveform"], output_names=["output"],
                           dynamic_axes={"waveform": {0: "batch"}, "output": {0: "batch"}})
     finally:

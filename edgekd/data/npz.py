@@ -10,6 +10,7 @@ import torch
 
 from ..errors import DataError
 from .bundle import DataBundle, Split
+from .checks import non_finite_summary
 from .folders import require_two_classes
 from .schema import NpzData
 from .splits import calibration_indices, check_covers_classes, stratified_take
@@ -65,6 +66,10 @@ def load_npz(cfg: NpzData, seed: int) -> DataBundle:
         train_idx, val_idx = stratified_take(y_train, np.arange(len(y_train)), cfg.val_fraction,
                                              np.random.default_rng(seed))
         x_val, y_val = x_train[val_idx], y_train[val_idx]
+        if len(val_idx) == 0:
+            raise DataError(f"{path}: carving the val split from train left it empty: every class has one train "
+                            f"sample (the val split needs at least 1 sample, so some class needs 2)",
+                            fix="save x_val/y_val, or add train samples")
     x_test, y_test = splits["test"]
     check_covers_classes(y_train, train_idx, "train", class_names, str(path))
     check_covers_classes(y_test, np.arange(len(y_test)), "test", class_names, str(path))
@@ -101,6 +106,13 @@ def _pair(arrays: dict, name: str, layout: str, path: Path) -> tuple[np.ndarray,
                         fix="save one label per sample")
     if len(y) == 0 and name != "val":
         raise DataError(f"{path}: {name} split is empty", fix=f"save samples in x_{name}")
+    if len(y) == 0 and name == "val":
+        raise DataError(f"{path}: x_val is empty (the val split needs at least 1 sample)",
+                        fix="save samples in x_val/y_val, or leave both out to carve val from train")
     if len(y) and int(y.min()) < 0:
         raise DataError(f"{path}: y_{name} has negative labels", fix="use class indices 0..K-1")
+    problem = non_finite_summary(x)
+    if problem:
+        raise DataError(f"{path}: x_{name} (the {name} split) has non-finite values: {problem}",
+                        fix=f"replace or drop those samples of x_{name} (e.g. numpy.nan_to_num) before saving")
     return x, y.astype(np.int64)

@@ -15,10 +15,11 @@ from ..sections import Section
 class DigitsData(Section):
     """scikit-learn's bundled 8×8 handwritten digits (1,797 real samples), upsampled."""
 
-    kind: Literal["digits"] = "digits"
+    kind: Literal["digits"] = Field("digits", description="selects this data kind")
     resolution: int = Field(16, ge=8, le=128, description="side of the upsampled square image")
-    test_fraction: float = Field(0.2, gt=0, lt=0.5)
-    val_fraction: float = Field(0.1, gt=0, lt=0.5)
+    test_fraction: float = Field(0.2, gt=0, lt=0.5, description="share of the samples held out for test (stratified)")
+    val_fraction: float = Field(0.1, gt=0, lt=0.5,
+        description="share of the samples held out for validation (stratified)")
     calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
 
 
@@ -39,12 +40,13 @@ class SplitSpec(Section):
     When the data has its own test set (``test_root``, npz ``x_test``) only the val carve applies.
     """
 
-    method: Literal["ratio", "lists", "pattern"] = "ratio"
+    method: Literal["ratio", "lists", "pattern"] = Field("ratio",
+        description="ratio, lists or pattern (see the section description)")
     val_fraction: float = Field(0.1, gt=0, lt=0.9, description="of the whole set (ratio) or of train")
     test_fraction: float = Field(0.2, gt=0, lt=0.9, description="ratio method only")
-    train_list: str | None = None
-    val_list: str | None = None
-    test_list: str | None = None
+    train_list: str | None = Field(None, description="lists method: file of training paths, relative to root")
+    val_list: str | None = Field(None, description="lists method: file of validation paths (optional)")
+    test_list: str | None = Field(None, description="lists method: file of test paths")
     field: str | None = Field(None, description="pattern method: file-name field, e.g. index or speaker")
     test: PatternRule | None = Field(None, description="pattern method: values (or 'a-b' ranges) that are test")
     val: PatternRule | None = Field(None, description="pattern method: values that are val (default: ratio)")
@@ -64,22 +66,22 @@ class ImageAugment(Section):
     """Train-time image augmentation (applied per batch, seeded by the trainer)."""
 
     random_crop_padding: int = Field(0, ge=0, le=64, description="pad by this many pixels, crop back; 0 = off")
-    horizontal_flip: bool = False
+    horizontal_flip: bool = Field(False, description="flip half the training images left-right")
 
 
 class ImageFolderData(Section):
     """``root/{class}/*.jpg|jpeg|png``; labels are the sorted class folder names (ImageFolder order)."""
 
-    kind: Literal["image_folder"] = "image_folder"
-    root: str
+    kind: Literal["image_folder"] = Field("image_folder", description="selects this data kind")
+    root: str = Field(..., description="folder with one sub-folder of images per class")
     test_root: str | None = Field(None, description="separate test folder with the same class folders")
     size: tuple[int, int] | None = Field(None, description="[H, W]; images of another size are resized")
-    channels: Literal[1, 3] = 3
+    channels: Literal[1, 3] = Field(3, description="1 (grey) or 3 (RGB); images are converted")
     mean: list[float] | None = Field(None, description="per channel, on [0, 1] pixels; default 0")
     std: list[float] | None = Field(None, description="per channel, on [0, 1] pixels; default 1")
     split: SplitSpec = Field(default_factory=SplitSpec)
     augment: ImageAugment = Field(default_factory=ImageAugment)
-    calibration_samples: int = Field(256, ge=1)
+    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
     limit_per_class: int | None = Field(None, ge=1, description="first N files per class (quick runs)")
 
     @model_validator(mode="after")
@@ -112,7 +114,7 @@ class AudioFeatures(Section):
                           "tf.signal.stft 30 ms / 20 ms, fft_length next power of 2, |STFT|, "
                           "linear_to_mel_weight_matrix, log(x + 1e-6), mfccs_from_log_mel_spectrograms, "
                           "no peak normalisation; in data.features it also sets data.clip_align: start")
-    type: Literal["logmel", "mfcc"] = "logmel"
+    type: Literal["logmel", "mfcc"] = Field("logmel", description="log-mel spectrogram, or MFCCs (its DCT)")
     # Defaults suit 16 kHz (32 ms window, 10 ms hop); for 8 kHz (FSDD) use n_fft 256, hop_length 80.
     n_fft: int | None = Field(512, ge=16, le=8192, description="FFT size (TF: fft_length); null = the next power "
                                                                "of two ≥ the window, TensorFlow's default")
@@ -133,7 +135,7 @@ class AudioFeatures(Section):
     dct: Literal["ortho", "tensorflow"] = Field(
         "ortho", description="mfcc only: ortho DCT-II (scipy norm='ortho'), or tensorflow "
                              "(mfccs_from_log_mel_spectrograms: c0 is sqrt(2) times the ortho c0)")
-    n_mels: int = Field(40, ge=2, le=256)
+    n_mels: int = Field(40, ge=2, le=256, description="mel bands")
     n_mfcc: int = Field(13, ge=1, description="mfcc only; ≤ n_mels")
     fmin: float = Field(20.0, ge=0, description="lowest mel edge in Hz (TF: lower_edge_hertz)")
     fmax: float | None = Field(None, gt=0, description="highest mel edge (TF: upper_edge_hertz); default "
@@ -213,9 +215,10 @@ class AudioAugment(Section):
 class AudioFolderData(Section):
     """WAV files, labelled by class folder or by a file-name pattern."""
 
-    kind: Literal["audio_folder"] = "audio_folder"
-    root: str
-    layout: Literal["class_folders", "flat"] = "class_folders"
+    kind: Literal["audio_folder"] = Field("audio_folder", description="selects this data kind")
+    root: str = Field(..., description="folder of WAV files (class folders, or flat with label_pattern)")
+    layout: Literal["class_folders", "flat"] = Field("class_folders",
+        description="class_folders: root/{class}/*.wav; flat: labels from the file name")
     label_pattern: str = Field("{label}_{speaker}_{index}.wav",
                                description="flat layout: file name with {fields}; {label} is the class")
     sample_rate: int = Field(16000, ge=1000, le=192000, description="expected rate of every file")
@@ -229,7 +232,7 @@ class AudioFolderData(Section):
     features: AudioFeatures = Field(default_factory=AudioFeatures)
     augment: AudioAugment = Field(default_factory=AudioAugment)
     split: SplitSpec = Field(default_factory=SplitSpec)
-    calibration_samples: int = Field(256, ge=1)
+    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
     limit_per_class: int | None = Field(None, ge=1, description="first N files per class (quick runs)")
 
     @model_validator(mode="before")
@@ -276,12 +279,12 @@ def check_features_fit(features: AudioFeatures, sample_rate: int, clip_samples: 
 class NpzData(Section):
     """An ``.npz`` with ``x_train, y_train, x_test, y_test`` (optional ``x_val, y_val``)."""
 
-    kind: Literal["npz"] = "npz"
-    path: str
-    layout: Literal["NCHW", "NHWC"] = "NCHW"
+    kind: Literal["npz"] = Field("npz", description="selects this data kind")
+    path: str = Field(..., description="the .npz file")
+    layout: Literal["NCHW", "NHWC"] = Field("NCHW", description="layout of the x arrays (converted to NCHW)")
     class_names: list[str] | None = Field(None, description="default: the label indices as text")
     val_fraction: float = Field(0.1, gt=0, lt=0.9, description="carved from train when there is no x_val")
-    calibration_samples: int = Field(256, ge=1)
+    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
 
 
 DATA_SECTIONS = (DigitsData, ImageFolderData, AudioFolderData, NpzData)

@@ -84,6 +84,7 @@ def split_pool(spec: SplitSpec, labels: np.ndarray, seed: int, *, separate_test:
         return SplitIndices(train, val, test)
     if spec.method == "pattern" and not separate_test:
         assert fields is not None, "the pattern method needs each sample's file-name fields"
+        assert spec.field is not None and spec.test is not None  # the SplitSpec validator requires both
         values = [f[spec.field] for f in fields]
         test = _matching(values, spec.test, spec, "test")
         rest = np.setdiff1d(everything, test)

@@ -15,11 +15,13 @@ import torch.nn.functional as F
 
 from .. import atomic
 from ..artifact import Artifact, find
+from ..progress import NullReporter
 from ..stage import BuildContext, Stage
 from ..state import BuildState
 from ..students import build_student, count_params_macs
 from . import ddp
 from .methods import build_objective
+from .sizing import DISTILL_MAX_BATCH, effective_batch_size, finish_history
 from .trainer import TrainSpec, fit
 
 
@@ -40,7 +42,7 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     state = state.with_curve("student", history).evolve(distill_method={
         "method": cfg.method, "description": objective.description, "soft_label_cache": objective.cached})
     state = state.add(student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, "
-                                        f"{cfg.epochs} epochs"))
+                                        f"{cfg.epochs} epochs, batch {history['batch_size']}"))
     if cfg.train_baseline:
         baseline, history = _train(ctx, "baseline", _new_student(ctx),
                                    lambda logits, y, _i, _x: F.cross_entropy(logits, y), None, device)
@@ -65,11 +67,14 @@ def _new_student(ctx):
 def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=None) -> tuple[Artifact, dict]:
     cfg = ctx.config.distill
     data = ctx.data
-    spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=cfg.batch_size,
+    batch, rule = effective_batch_size(cfg.batch_size, len(data.train), DISTILL_MAX_BATCH)
+    spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=batch,
                      optimizer=cfg.optimizer, warmup_epochs=cfg.warmup_epochs, patience=cfg.patience)
     history = fit(model, data.train, data.val, spec, loss_fn, seed=ctx.config.seed, label=name,
                   checkpoint=ctx.work_dir / "checkpoints" / f"{name}.ckpt", reporter=ctx.reporter,
                   extra=extra, device=device)
+    history, chance = finish_history(history, rule, data.val.y, f"the {name}", "distill.epochs, distill.batch_size",
+                                     ctx.reporter if ddp.is_main() else NullReporter())
     model.cpu()  # export and measurement run on the host
     path, rel = ctx.artifact_file(f"{name}.pt")
     if ddp.is_main():
@@ -77,8 +82,10 @@ def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=Non
         torch.save(model.state_dict(), buffer)
         atomic.write_bytes(path, buffer.getvalue())
     params, macs = count_params_macs(model, data.input_shape)
-    return Artifact(name=name, role="student", format="torch", precision="fp32", path=rel, model=model,
-                    input_shape=data.input_shape, params=params, macs=macs, parent=parent), history
+    art = Artifact(name=name, role="student", format="torch", precision="fp32", path=rel, model=model,
+                   input_shape=data.input_shape, params=params, macs=macs, parent=parent)
+    return (art.with_note(chance) if chance else art), history
+
 
 
 STAGE = Stage(name="distill", run=run, rebuild=rebuild, all_ranks=True,

@@ -28,6 +28,7 @@ from ..data.bundle import Split
 from ..errors import TrainingDivergedError
 from ..progress import NullReporter, Reporter
 from . import ddp
+from .precise_bn import recompute_bn_statistics
 
 # loss_fn(logits, labels, batch_indices, inputs) -> scalar loss. The indices let KD look up
 # cached teacher logits; the (possibly augmented) inputs let it run the teacher when it cannot cache.
@@ -67,7 +68,8 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         device: Where to train (default CPU); batches are moved there, the splits stay on the CPU.
 
     Returns:
-        History: per-epoch loss and val top-1, best epoch and its val top-1.
+        History: per-epoch loss and val top-1, best epoch and its val top-1, the (global) batch size
+        and the optimizer steps per epoch.
 
     Raises:
         TrainingDivergedError: the loss became NaN or infinite.
@@ -96,6 +98,8 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         loss = _train_one_epoch(net, train, spec, loss_fn, optimizer, scheduler, seed, epoch, label,
                                 extra=extra, batch=batch, device=device)
         loss = ddp.mean_scalar(loss, device)
+        # Fresh BatchNorm statistics for these weights before val picks the best epoch (precise_bn.py).
+        recompute_bn_statistics(model, train, batch, seed=seed * 1000 + epoch, device=device, layout=layout)
         ddp.sync_buffers(model)
         val_top1 = evaluate_top1(model, val, device=device)
         rate = len(train) / max(time.perf_counter() - started, 1e-9)
@@ -115,7 +119,8 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
     model.eval()
     ddp.barrier()  # the last checkpoint is on disk before any rank moves on
     return {"epochs": state["history"], "best_epoch": state["best_epoch"], "best_val_top1": state["best_top1"],
-            "epochs_run": state["epoch"], "world_size": world_size}
+            "epochs_run": state["epoch"], "world_size": world_size, "batch_size": spec.batch_size,
+            "steps_per_epoch": steps_per_epoch}
 
 
 @torch.inference_mode()

@@ -66,7 +66,7 @@ def export_coreml(module, input_shape, path, *, precision: str = "fp32", weights
                 mlmodel = _convert(model, sample, precision, weights_int8)
                 mlmodel.save(str(tmp))
             except Exception as exc:  # coremltools raises many types; the user needs one line
-                error = exc
+                error: Exception | None = exc
             else:
                 error = None
         if error is not None:

@@ -103,6 +103,7 @@ def _torch_export(model, sample, out: Path, opset: int) -> None:
             program = torch.onnx.export(model, (sample,), dynamo=True, opset_version=max(opset, 18),
                                         input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                                         dynamic_shapes=({0: batch},), external_data=False)
+            assert program is not None  # dynamo=True always returns the program
             program.save(str(out), external_data=False)
         except Exception:
             raise first from None  # the legacy message is the clearer one

@@ -65,6 +65,9 @@ def _kernel(kind: str, size, int8: bool, rng) -> tuple[bytes, dict, int]:
     ``size`` is the channel count (at the kind's default spatial size) or ``(channels, hw)``.
     """
     nodes, inits, x = [], [], "x"
+    shape: tuple[int, ...]
+    wshape: tuple[int, ...]
+    out_shape: tuple[int, ...]
     if kind == "gemm":
         m, k, n = max(1, size // 16), size, size  # small M, as in batch-1 heads and projections
         shape, wshape, out_shape, macs = (m, k), (k, n), (m, n), m * k * n
@@ -219,8 +222,10 @@ def fit_host(base: TargetProfile, threads: int, quick: bool = False) -> TargetPr
     """
     rng = np.random.default_rng(0)
     budget = 0.08 if quick else 0.4
-    sizes = {"gemm": (256, 1024), "conv": (32, 96), "depthwise": (64, 192), "pointwise": (64, 256),
-             "elementwise": (32, 128), "pool": (32, 128)}
+    # A size is a channel count (at the kind's default map) or (channels, map side).
+    sizes: dict[str, tuple[int | tuple[int, int], ...]] = {
+        "gemm": (256, 1024), "conv": (32, 96), "depthwise": (64, 192), "pointwise": (64, 256),
+        "elementwise": (32, 128), "pool": (32, 128)}
     if not quick:
         # Full mode adds the shapes of small edge CNNs at batch 1 (few channels at large maps,
         # many at small ones), where kernels are furthest from their large-shape efficiency.
@@ -232,7 +237,7 @@ def fit_host(base: TargetProfile, threads: int, quick: bool = False) -> TargetPr
     add_overhead, run_cost = _overhead(threads, budget)
     overhead = max(add_overhead, _conv_overhead(threads, budget))
     efficiency = profile["efficiency"]
-    measured: dict[str, dict] = {}
+    measured: dict[str, list[float]] = {}
     for precision in ("fp32", "int8"):
         if precision not in base.precisions and precision != "fp32":
             continue

@@ -218,8 +218,13 @@ def fit_runtime_models(records: list[dict], threads: int) -> dict[str, dict[str,
     for key in records[0]["seconds"]:
         runtime, precision = key.split("/")
         tiles = records[0]["features"][precision]
-        features = {tuple(int(x) for x in t.split("/")): np.array([r["features"][precision][t] for r in records])
-                    for t in tiles}
+        features = {_tile_pair(t): np.array([r["features"][precision][t] for r in records]) for t in tiles}
         seconds = np.array([r["seconds"][key] for r in records])
         models.setdefault(runtime, {})[precision] = fit_model(features, seconds, about)
     return models
+
+
+def _tile_pair(key: str) -> tuple[int, int]:
+    """``"8/4"`` -> (8, 4): the (output-channel, alignment) tiles a feature column was computed with."""
+    first, second = key.split("/")
+    return int(first), int(second)

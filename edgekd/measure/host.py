@@ -29,7 +29,7 @@ def measure_host_latency(runner, sample: np.ndarray, ctx) -> tuple[dict | None, 
     prepared = runner.prepare(sample)
     with RssSampler() as rss:
         stats = measure_latency(lambda: runner.run_once(prepared), mode=mode)
-    host = {k: stats[k] for k in ("p50", "p90", "p99", "mean", "cv", "runs", "noisy")}
+    host = {k: stats[k] for k in ("p50", "p90", "p99", "mean", "cv", "runs", "noisy", "noise")}
     host.update(threads=runner.threads, runtime=runner.name)
     return host, int(rss.peak_bytes)
 

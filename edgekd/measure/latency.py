@@ -12,7 +12,11 @@ Modes:
     queries **and** at least 60 s, with no time cap, so the query count is never cut.
 
 Noise rule: a measurement is flagged ``noisy`` when the coefficient of variation
-(sample std / mean) is above 0.25, or when the tail is long (p99 / p50 above 3). On a
+(sample std / mean) is above 0.25, when the tail is long (p99 / p50 above 3), or when it
+has fewer than ``MIN_RUNS`` = 10 timed runs: below 10 samples the p90 is the slowest run
+(or an interpolation towards it) and the CV of a handful of runs says nothing, so a
+single slow call (a first oneDNN call, a cap of ``max_seconds`` hit after one run) would
+otherwise pass as a clean figure. ``noise`` lists the reasons in words. On a
 shared 2-core host single runs vary by about ±40 %: compare variants with
 :func:`interleaved` (A B A B ... in one loop) and report ratios of their medians.
 """
@@ -27,6 +31,7 @@ import numpy as np
 
 NOISY_CV = 0.25
 NOISY_TAIL = 3.0
+MIN_RUNS = 10
 
 MODES = {
     "short": {"warmup": 5, "min_runs": 30, "min_seconds": 0.5, "max_seconds": 3.0},
@@ -84,9 +89,10 @@ def summarize(samples_ms, *, seconds: float = 0.0, mode: str = "short") -> dict:
         mode: The mode label to report.
 
     Returns:
-        ``{"p50", "p90", "p99", "mean", "min", "cv", "runs", "seconds", "noisy", "mode"}``.
+        ``{"p50", "p90", "p99", "mean", "min", "cv", "runs", "seconds", "noisy", "noise", "mode"}``.
         Percentiles use linear interpolation; ``cv`` uses the sample std (ddof=1, 0 for a
-        single run); ``noisy`` follows the rule in the module docstring.
+        single run); ``noisy`` follows the rule in the module docstring and ``noise`` gives
+        its reasons (empty when not noisy).
     """
     a = np.asarray(samples_ms, dtype=np.float64)
     if a.size == 0:
@@ -94,9 +100,21 @@ def summarize(samples_ms, *, seconds: float = 0.0, mode: str = "short") -> dict:
     p50, p90, p99 = (float(v) for v in np.percentile(a, [50, 90, 99]))
     mean = float(a.mean())
     cv = float(a.std(ddof=1) / mean) if a.size > 1 and mean > 0 else 0.0
-    noisy = bool(cv > NOISY_CV or (p50 > 0 and p99 / p50 > NOISY_TAIL))
+    noise = noise_reasons(cv, p50, p99, int(a.size))
     return {"p50": p50, "p90": p90, "p99": p99, "mean": mean, "min": float(a.min()), "cv": cv,
-            "runs": int(a.size), "seconds": float(seconds), "noisy": noisy, "mode": mode}
+            "runs": int(a.size), "seconds": float(seconds), "noisy": bool(noise), "noise": noise, "mode": mode}
+
+
+def noise_reasons(cv: float, p50: float, p99: float, runs: int) -> list[str]:
+    """Why a measurement is too noisy to judge (empty when it is not), each reason in words."""
+    reasons = []
+    if runs < MIN_RUNS:
+        reasons.append(f"{runs} timed run{'s' if runs != 1 else ''} < {MIN_RUNS}")
+    if cv > NOISY_CV:
+        reasons.append(f"CV {cv:.2f} > {NOISY_CV}")
+    if p50 > 0 and p99 / p50 > NOISY_TAIL:
+        reasons.append(f"p99/p50 {p99 / p50:.1f} > {NOISY_TAIL:g}")
+    return reasons
 
 
 def measure_latency(run_once: Callable[[], None], *, mode: str = "short", warmup: int | None = None,

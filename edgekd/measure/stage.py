@@ -3,7 +3,9 @@
 For each model: top-1 and agreement with the teacher, probability calibration (ECE, NLL,
 Brier), parity against the torch model it was exported from, host latency in its real
 runtime and the process's peak RSS meanwhile, and each INT8 model timed side by side with
-its FP32 twin. Predictions for the device are the predict stage's work.
+its FP32 twin. The model the gate will judge (the deployable one, or the twin its accuracy
+comes from) also gets its confusion matrix on the test split. Predictions for the device are
+the predict stage's work.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import atomic
-from ..artifact import Artifact, torch_ancestor
+from ..artifact import Artifact, accuracy_source, choose_deployable, torch_ancestor
 from ..stage import BuildContext, Stage
 from ..state import BuildState
 from .host import measure_host_latency, open_artifact_runner
 
 # FP32 exports must match the torch student this closely (max |Δlogit|), else the build fails.
 FP32_PARITY_ATOL = 1e-3
+# Beyond this many classes the matrix (classes² counts) would dwarf the rest of report.json.
+CONFUSION_MAX_CLASSES = 100
 
 
 def run(state: BuildState, ctx: BuildContext) -> BuildState:
@@ -51,7 +55,38 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
         metrics["latency_ms"] = {"host": host}
         metrics["memory"] = {"host_peak_rss_bytes": rss}
         measured.append(art.with_metrics(**metrics))
+    measured = _with_confusion_matrix(measured, logits_of, y_test, ctx)
     return state.evolve(artifacts=_flag_slow_int8(measured, ctx), parity_matrix=_parity_matrix(logits_of))
+
+
+def _with_confusion_matrix(artifacts: list[Artifact], logits_of: dict[str, np.ndarray], labels: np.ndarray,
+                           ctx: BuildContext) -> list[Artifact]:
+    """Attach the test-split confusion matrix to the model whose accuracy the gate judges."""
+    chosen = choose_deployable(artifacts, ctx.target)
+    if chosen is None:
+        return artifacts
+    source = accuracy_source(chosen, artifacts)
+    if source.name not in logits_of:
+        return artifacts
+    matrix = confusion_matrix(logits_of[source.name], labels, list(ctx.data.class_names))
+    return [a.with_metrics(confusion_matrix=matrix) if a.name == source.name else a for a in artifacts]
+
+
+def confusion_matrix(logits: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict:
+    """Counts of (true class, predicted class) on the test split; rows are true classes.
+
+    Returns:
+        ``{"split": "test", "labels": class names, "counts": [[...]]}``, or without ``counts``
+        (and with a ``note``) above :data:`CONFUSION_MAX_CLASSES` classes.
+    """
+    k = len(class_names)
+    if k > CONFUSION_MAX_CLASSES:
+        return {"split": "test", "labels": [], "note": f"{k} classes: matrix not stored (limit "
+                                                       f"{CONFUSION_MAX_CLASSES})"}
+    predicted = np.asarray(logits).argmax(axis=1)
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (np.asarray(labels, dtype=np.int64), predicted), 1)
+    return {"split": "test", "labels": list(class_names), "counts": counts.tolist()}
 
 
 def _parity_matrix(logits_of: dict[str, np.ndarray]) -> dict:
@@ -116,4 +151,5 @@ def _flag_slow_int8(artifacts: list[Artifact], ctx: BuildContext) -> list[Artifa
     return out
 
 
-STAGE = Stage(name="measure", run=run, reads=("config.bench.latency_mode", "inputs.threads"))
+STAGE = Stage(name="measure", run=run, reads=("config.bench.latency_mode", "inputs.threads", "target.formats",
+                                              "target.precisions"))

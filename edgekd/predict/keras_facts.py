@@ -123,7 +123,7 @@ def layer_macs(layer, in_shape: tuple, out_shape: tuple) -> int | None:
 
 
 def _params(model, layers) -> int:
-    stats = set()
+    stats: set[int] = set()
     for layer in layers:
         kind = type(layer).__name__
         if kind == "BatchNormalization":

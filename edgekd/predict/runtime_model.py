@@ -85,8 +85,9 @@ def _conv_channels(onnx_path) -> list[tuple[int, int] | None]:
     table = TensorTable(model)
     out: list[tuple[int, int] | None] = []
     for node in model.graph.node:
-        shapes = (table.shape.get(node.input[0]), table.shape.get(node.output[0])) if node.op_type == "Conv" else ()
-        out.append((int(shapes[0][1]), int(shapes[1][1])) if shapes and None not in shapes else None)
+        src, dst = (table.shape.get(node.input[0]), table.shape.get(node.output[0])) if node.op_type == "Conv" \
+            else (None, None)
+        out.append((int(src[1]), int(dst[1])) if src is not None and dst is not None else None)
     return out
 
 

@@ -87,6 +87,7 @@ class _Prober:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both are PIPEs
         try:
             self.proc.stdin.write(json.dumps({"arena": int(arena), "record": record}) + "\n")
             self.proc.stdin.flush()
@@ -99,7 +100,7 @@ class _Prober:
         return json.loads(answer)
 
     def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None and self.proc.stdin is not None:
             self.proc.stdin.close()
             self.proc.wait(timeout=60)
 

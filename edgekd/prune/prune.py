@@ -33,7 +33,7 @@ def classifier_layers(model: nn.Module, num_classes: int) -> list[nn.Module]:
     Every ``Linear`` with ``num_classes`` outputs, plus the last ``Linear``/``Conv`` in the
     model (a 1×1-conv classifier head).
     """
-    weighted = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+    weighted: list[nn.Module] = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
     ignored = [m for m in weighted if isinstance(m, nn.Linear) and m.out_features == num_classes]
     if weighted and weighted[-1] not in ignored:
         ignored.append(weighted[-1])
@@ -121,8 +121,8 @@ def prune_unstructured(model: nn.Module, amount: float, num_classes: int) -> lis
         raise ConfigError(f"unstructured pruning amount must be in (0, 1), got {amount}",
                           fix="set prune.target_macs_ratio in (0, 1); 1 - ratio of the weights are zeroed")
     skip = {id(m) for m in classifier_layers(model, num_classes)}
-    params = [(m, "weight") for m in model.modules()
-              if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)) and id(m) not in skip]
+    params: list[tuple[nn.Module, str]] = [(m, "weight") for m in model.modules()
+                                           if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)) and id(m) not in skip]
     torch_prune.global_unstructured(params, pruning_method=torch_prune.L1Unstructured, amount=amount)
     return params
 

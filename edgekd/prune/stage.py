@@ -14,6 +14,7 @@ import torch
 from .. import atomic
 from ..artifact import Artifact, find
 from ..distill.losses import hinton_kd_loss
+from ..distill.sizing import DISTILL_MAX_BATCH, effective_batch_size, finish_history
 from ..distill.trainer import TrainSpec, evaluate_top1, fit, predict_logits
 from ..stage import BuildContext, Stage
 from ..state import BuildState
@@ -43,6 +44,10 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
                 "macs_ratio": 1.0}  # masks only: the dense cost does not change
     val_pruned = evaluate_top1(model, data.val)
     history = _recover(model, teacher.model, data, pcfg, dcfg, ctx) if pcfg.recovery_epochs else None
+    chance = None
+    if history is not None:
+        history, chance = finish_history(history, _batch(dcfg, data)[1], data.val.y, "the pruned student",
+                                         "prune.recovery_epochs", ctx.reporter)
     if masks is not None:
         make_permanent(masks)
         info["weight_sparsity"] = sparsity(model)
@@ -76,7 +81,7 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     else:
         pruned = pruned.with_note(f"{UNSTRUCTURED_NOTE}; {info['weight_sparsity']:.0%} of weights are zero; val top-1 "
                                   f"{_pct(val_before)} -> {_pct(p['val_top1_after_recovery'])} after recovery")
-    return state.with_curve(NAME, history).add(pruned)
+    return state.with_curve(NAME, history).add(pruned.with_note(chance) if chance else pruned)
 
 
 def rebuild(art: Artifact, ctx: BuildContext):
@@ -105,10 +110,15 @@ def _recover(model, teacher_model, data, pcfg, dcfg, ctx) -> dict:
                 teacher_logits = teacher_model(data.train.teacher_batch(idx, inputs))
             return hinton_kd_loss(logits, teacher_logits.clone(), labels, dcfg.temperature, dcfg.alpha)
     spec = TrainSpec(epochs=pcfg.recovery_epochs, lr=pcfg.lr, weight_decay=dcfg.weight_decay,
-                     batch_size=dcfg.batch_size, optimizer=dcfg.optimizer, warmup_epochs=0)
+                     batch_size=_batch(dcfg, data)[0], optimizer=dcfg.optimizer, warmup_epochs=0)
     # No checkpoint file: the pruned architecture is not the registry's, so a resume could not rebuild it.
     return fit(model, data.train, data.val, spec, loss, seed=ctx.config.seed + 7, label=NAME,
                reporter=ctx.reporter)
+
+
+def _batch(dcfg, data) -> tuple[int, str]:
+    """Recovery trains with the distillation batch size (``auto``: sized to the training split)."""
+    return effective_batch_size(dcfg.batch_size, len(data.train), DISTILL_MAX_BATCH)
 
 
 def _pct(value: float) -> str:

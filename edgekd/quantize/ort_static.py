@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import TMP_MARK, atomic_path
 from ..errors import ConfigError, ConversionError, DataError
 from ..export._common import quiet
 
@@ -97,7 +97,10 @@ def quantize_onnx_static(fp32_path, out_path, calibration: np.ndarray, *, method
                     "percentile": CalibrationMethod.Percentile}[method]
     final = Path(out_path)
     scratch = final.parent if final.parent.exists() else None
-    with tempfile.TemporaryDirectory(prefix=".edgekd-ortq-", dir=scratch) as work, atomic_path(final) as tmp:
+    # The scratch folder sits beside the output (the staging folder): its name carries the atomic temp mark,
+    # so a build killed mid-quantization has it removed on --resume instead of promoting it as an artifact.
+    with tempfile.TemporaryDirectory(prefix=f".edgekd-ortq{TMP_MARK}", dir=scratch) as work, \
+            atomic_path(final) as tmp:
         prepped = Path(work) / "prepped.onnx"
         try:
             # Shape inference + ORT-level graph cleanup first: the quantizer needs every tensor's

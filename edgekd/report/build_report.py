@@ -12,6 +12,7 @@ from typing import Any
 from .. import __version__
 from ..stage import BuildContext, Stage
 from ..state import BuildState
+from .finite import scrub_report
 
 _VERSIONED = ("torch", "onnx", "onnxruntime", "ai-edge-litert", "litert-torch", "coremltools", "numpy")
 
@@ -35,14 +36,28 @@ def make_report(state: BuildState, ctx: BuildContext, duration_s: float) -> dict
         "predicted_on_targets": list(state.predicted_on_targets),
         "parity_matrix": state.parity_matrix,
         "deploy": state.deploy,
+        "at_chance": at_chance(state),
         "passed": all(b["passed"] for b in state.budgets),
     }
 
 
+def at_chance(state: BuildState) -> list[dict[str, Any]]:
+    """Every model that ended at chance: trained ones on val (after training), judged ones on test (the gate)."""
+    found = [{"model": name, **curve["chance"]} for name, curve in state.training_curves.items()
+             if curve and (curve.get("chance") or {}).get("at_chance")]
+    found += [{"model": b["model"], "split": "test", "top1": b["value"], "threshold": b["limit"], "at_chance": True}
+              for b in state.budgets if b.get("source") == "chance" and not b["passed"]]
+    return found
+
+
 def run(state: BuildState, ctx: BuildContext) -> BuildState:
-    """The state with its report. ``duration_s`` counts this run and the stages restored from earlier runs."""
+    """The state with its report (non-finite numbers as null, with a note).
+
+    ``duration_s`` counts this run and the earlier runs it reused: the stages restored from
+    them and the training a killed stage had checkpointed (``BuildState.resumed_s``).
+    """
     this_run = time.perf_counter() - ctx.started
-    return state.evolve(report=make_report(state, ctx, state.resumed_s + this_run))
+    return state.evolve(report=scrub_report(make_report(state, ctx, state.resumed_s + this_run)))
 
 
 def host_info() -> dict[str, Any]:

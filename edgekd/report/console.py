@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from .markdown import _bytes, _num, _pct
+from . import units
+from .markdown import COREML_FOOTNOTE
+from .units import size as _bytes
 
 _err = Console(stderr=True, highlight=False)
 
@@ -46,38 +49,61 @@ class RichReporter:
 
 
 def models_table(report: dict[str, Any]) -> Table:
-    """The models of a report as a table."""
-    table = Table(title=f"models (deployable: {report.get('chosen')})")
-    for col in ("model", "fmt", "prec", "MACs", "size", "top-1", "agree", "ECE", "host p90 ms",
-                f"pred. {report['target']['name']} ms", "arena"):
-        table.add_column(col, justify="left" if col in ("model", "fmt", "prec") else "right")
+    """The models of a report as a table (units in the header; Core ML cells say why they are empty)."""
+    table = Table(title=f"models (deployable: {units.deployable(report)})")
+    for col in ("model", "fmt", "prec", "MACs", "size", "top-1", "agree", "ECE", "host p90",
+                f"pred. {report['target']['name']}", "arena"):
+        table.add_column(col, justify="left" if col in ("model", "fmt", "prec") else "right",
+                         no_wrap=col == "model")
     for m in report["models"]:
         lat = m.get("latency_ms") or {}
         host, pred = lat.get("host") or {}, lat.get("predicted") or {}
-        table.add_row(m["name"], m["format"], m["precision"], f"{m['macs']:,}", _bytes(m.get("size_bytes")),
-                      _pct((m.get("accuracy") or {}).get("top1")),
-                      _pct((m.get("accuracy") or {}).get("agreement_with_teacher")),
-                      _num((m.get("calibration") or {}).get("ece")), _num(host.get("p90")),
-                      _num(pred.get("p50")), _bytes((m.get("memory") or {}).get("peak_activation_bytes")))
+        acc, cal = m.get("accuracy") or {}, m.get("calibration") or {}
+        unmeasured = "n/a¹" if m["format"] == "coreml" else "—"
+        host_text = (units.ms(host.get("p90")) + (" noisy" if host.get("noisy") else "")) if host else unmeasured
+        table.add_row(m["name"], m["format"], m["precision"], f"{m['macs']:,}", units.size(m.get("size_bytes")),
+                      units.pct(acc.get("top1")) if acc else unmeasured,
+                      units.pct(acc.get("agreement_with_teacher")) if acc else unmeasured,
+                      f"{cal['ece']:.4f}" if cal.get("ece") is not None else unmeasured, host_text,
+                      units.ms(pred.get("p50")), units.size((m.get("memory") or {}).get("peak_activation_bytes")))
     return table
 
 
 def budgets_table(budgets: list[dict[str, Any]], title: str = "budgets") -> Table:
-    """Budget entries as a table."""
+    """Budget entries as a table: result first, values and limits in their units."""
     table = Table(title=title)
-    for col in ("metric", "limit", "value", "model", "result"):
+    notes = any(b.get("judged") is False for b in budgets)
+    for col in ("result", "metric", "value", "limit", "model") + (("why",) if notes else ()):
         table.add_column(col, justify="right" if col in ("limit", "value") else "left")
     for b in budgets:
-        table.add_row(b["metric"], _num(b["limit"]), _num(b["value"]), b.get("model", ""),
-                      "[green]pass[/]" if b["passed"] else "[bold red]MISS[/]")
+        status = units.budget_status(b)
+        styled = {"pass": "[green]pass[/]", "MISS": "[bold red]MISS[/]"}.get(status, "[yellow]not judged[/]")
+        why = (escape(status.removeprefix("not judged: ")) if b.get("judged") is False else "",) if notes else ()
+        table.add_row(styled, b["metric"], units.budget_value(b), units.budget_limit(b), b.get("model", ""), *why)
     return table
 
 
+def verdict_lines(report: dict[str, Any]) -> list[str]:
+    """The verdict, each missed budget in words, and any model at chance (rich markup)."""
+    head, missed = units.verdict(report)
+    colour = "green" if report["passed"] else "bold red"
+    lines = [f"[{colour}]{escape(head)}[/] — deployable: {escape(units.deployable(report))}"]
+    lines += [f"  [red]missed:[/] {escape(sentence)}" for sentence in missed]
+    for row in report.get("at_chance") or []:
+        lines.append(f"  [bold red]AT CHANCE:[/] {escape(row['model'])} {row['split']} top-1 {units.pct(row['top1'])}"
+                     f" (better than chance needs >= {units.pct(row['threshold'])})")
+    return lines
+
+
 def render_build(report: dict[str, Any], out_dir: Path) -> None:
-    """Print a finished build."""
+    """Print a finished build: verdict and budgets first, then the models, then where the report is."""
     out = console()
-    out.print(models_table(report))
+    for line in verdict_lines(report):
+        out.print(line)
     out.print(budgets_table(report["budgets"]))
+    out.print(models_table(report))
+    if any(m["format"] == "coreml" for m in report["models"]):
+        out.print(escape(COREML_FOOTNOTE))
     if report.get("predicted_on_targets"):
         out.print(cross_target_table(report))
     deploy = report.get("deploy")
@@ -96,33 +122,62 @@ def cross_target_table(report: dict[str, Any]) -> Table:
         table.add_column(col, justify="right" if i in NUMERIC else "left")
     for row in cross_target_cells(report):
         fits = {"yes": "[green]yes[/]", "no": "[bold red]no[/]"}.get(row[7], row[7])
-        table.add_row(*row[:7], fits, row[8])
+        table.add_row(*(escape(cell) for cell in row[:7]), fits, escape(row[8]))
     return table
 
 
+def regressions_table(rows: list[dict[str, Any]]) -> Table:
+    """The comparison with a baseline: change in the metric's own unit, and how it was judged."""
+    table = Table(title="vs baseline")
+    for col in ("result", "metric", "baseline", "value", "change", "judged by"):
+        table.add_column(col, justify="right" if col in ("baseline", "value", "change") else "left")
+    for r in rows:
+        if r.get("skipped"):
+            result = f"[dim]not compared: {escape(r['skipped'])}[/]"
+        else:
+            result = "[green]pass[/]" if r["passed"] else "[bold red]REGRESSED[/]"
+        table.add_row(result, r["metric"], _regression_value(r, "baseline"), _regression_value(r, "value"),
+                      _regression_change(r), escape(r.get("rule", "")))
+    return table
+
+
+def _regression_value(row: dict[str, Any], key: str) -> str:
+    value = row[key]
+    if row["metric"] == "top1":
+        return units.pct(value)
+    if row["metric"] == "ece":
+        return f"{value:.4f}"
+    if row["metric"] == "size_bytes":
+        return units.size(value)
+    return units.ms(value) if row["metric"].endswith("_ms") else units.num(value)
+
+
+def _regression_change(row: dict[str, Any]) -> str:
+    if row["metric"] == "top1":
+        return f"{100 * row['difference']:+.2f} pts"
+    if row["metric"] == "ece":
+        return f"{row['difference']:+.4f}"
+    return f"{100 * row['change']:+.1f}%"
+
+
 def render_check(result: dict[str, Any]) -> None:
-    """Print the outcome of ``edgekd check``."""
+    """Print the outcome of ``edgekd check``: budgets, the baseline comparison and how it was judged."""
     out = console()
     out.print(budgets_table(result["budgets"], title=f"budgets on {result['target']}"))
     if result["regressions"]:
-        table = Table(title="vs baseline")
-        for col in ("metric", "baseline", "value", "change", "result"):
-            table.add_column(col)
-        for r in result["regressions"]:
-            verdict = ("[green]pass[/]" if r["passed"] else "[bold red]REGRESSED[/]") if not r.get("skipped") \
-                else f"[dim]not compared: {r['skipped']}[/]"
-            table.add_row(r["metric"], _num(r["baseline"]), _num(r["value"]), f"{100 * r['change']:+.1f}%", verdict)
-        out.print(table)
-    failed = [("budget", b["metric"], _num(b["limit"]), _num(b["value"]), b.get("model", ""))
+        out.print(regressions_table(result["regressions"]))
+        for rule in result.get("rules") or []:
+            out.print(f"[dim]judged by: {escape(rule)}[/]")
+    failed = [("budget", b["metric"], units.budget_limit(b), units.budget_value(b), b.get("model", ""))
               for b in result["budgets"] if not b["passed"]]
-    failed += [("regression", r["metric"], f"{100 * r['limit']:+.1f}%", f"{100 * r['change']:+.1f}%",
-                f"baseline {_num(r['baseline'])}") for r in result["regressions"] if not r["passed"]]
+    failed += [("regression", r["metric"], r.get("rule", ""), _regression_change(r),
+                f"baseline {_regression_value(r, 'baseline')}") for r in result["regressions"] if not r["passed"]]
     if failed:
         table = Table(title="what failed")
         for col in ("kind", "metric", "limit", "value", "detail"):
             table.add_column(col)
         for row in failed:
-            table.add_row(*row)
+            table.add_row(*(escape(str(c)) for c in row))
         out.print(table)
     out.print("[green]passed[/]" if result["passed"] else "[bold red]failed[/]")
 
@@ -143,6 +198,23 @@ def render_target(profile: Any) -> None:
     import yaml
 
     console().print(yaml.safe_dump(profile.to_public_dict(), sort_keys=False))
+
+
+def render_config(sections: list[dict[str, Any]]) -> None:
+    """Print config sections as tables: key, type, default, description."""
+    import json
+
+    out = console()
+    for section in sections:
+        table = Table(title=f"{section['section']}: {section['description']}" if section["description"]
+                      else section["section"], title_justify="left", expand=False)
+        for col in ("key", "type", "default", "description"):
+            table.add_column(col, overflow="fold", no_wrap=col == "key")
+        for key in section["keys"]:
+            default = key["default"]
+            shown = default if isinstance(default, str) else json.dumps(default)
+            table.add_row(key["key"], escape(key["type"]), escape(shown), escape(key["description"]))
+        out.print(table)
 
 
 def render_students(infos: list[Any]) -> None:

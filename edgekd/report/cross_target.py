@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .markdown import _bytes, _num
+from .units import num as _num
+from .units import size as _bytes
 
 HEADER = ("profile", "kind", "runs as-is", "predicted ms p50 [low–high]", "p90 budget ms", "model size",
           "RAM needed", "fits", "missed budgets")

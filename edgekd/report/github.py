@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import units
+
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
@@ -38,22 +40,21 @@ def annotations(result: dict[str, Any]) -> list[str]:
     """The annotation lines of a check result (see :func:`edgekd.api.check`)."""
     lines = []
     for b in result["budgets"]:
-        where = f" ({b['model']})" if b.get("model") else ""
-        if b.get("judged", True) is False:
+        if b.get("judged") is False:
             lines.append(command("warning", f"budget {b['metric']} not judged",
-                                 f"{b['metric']}{where}: {b.get('note', 'not judged')}"))
+                                 f"{b['metric']}{_model(b)}: {units.budget_status(b)}"))
         elif not b["passed"]:
             lines.append(command("error", f"budget {b['metric']} missed",
-                                 f"{b['metric']}{where} = {_num(b['value'])}, limit {_num(b['limit'])} "
-                                 f"on {result['target']}"))
+                                 f"{units.budget_sentence(b)} on {result['target']}"))
     for r in result["regressions"]:
         if r.get("skipped"):
             lines.append(command("warning", f"{r['metric']} not compared with the baseline",
                                  f"{r['metric']}: {r['skipped']}"))
         elif not r["passed"]:
+            judged_by = f"; {r['rule']}" if r.get("rule") else ""
             lines.append(command("error", f"{r['metric']} regressed",
-                                 f"{r['metric']} = {_num(r['value'])} vs baseline {_num(r['baseline'])} "
-                                 f"({_change(r['change'])}, allowed {100 * r['limit']:.1f}% worse)"))
+                                 f"{r['metric']} {_value(r, 'value')} vs baseline {_value(r, 'baseline')} "
+                                 f"({_change(r)}{judged_by})"))
     missed = sum(1 for line in lines if line.startswith("::error"))
     verdict = "passed" if result["passed"] else f"failed: {missed} miss{'es' if missed != 1 else ''}"
     lines.append(command("notice", f"edgekd check on {result['target']}",
@@ -63,31 +64,30 @@ def annotations(result: dict[str, Any]) -> list[str]:
 
 
 def summary_markdown(result: dict[str, Any], report_path: str, baseline_path: str | None = None) -> str:
-    """The job-summary page: verdict, budgets table, deltas vs the baseline."""
+    """The job-summary page: verdict, budgets table, changes vs the baseline."""
     verdict = "passed ✅" if result["passed"] else "failed ❌"
     lines = [f"## edgekd check on `{result['target']}`: {verdict}", "",
              f"Report: `{report_path}`" + (f"; baseline: `{baseline_path}`" if baseline_path else "") + ".", "",
-             "### Budgets", "", "| metric | limit | value | model | result |", "|---|---:|---:|---|---|"]
+             "### Budgets", "", "| result | metric | value | limit | model |", "|---|---|---:|---:|---|"]
     for b in result["budgets"]:
-        lines.append(f"| {b['metric']} | {_num(b['limit'])} | {_num(b['value'])} | {b.get('model') or '—'} "
-                     f"| {_budget_verdict(b)} |")
+        status = units.budget_status(b)
+        lines.append(f"| {'**MISS**' if status == 'MISS' else status} | {b['metric']} | {units.budget_value(b)} "
+                     f"| {units.budget_limit(b)} | {b.get('model') or '—'} |")
     if baseline_path:
         lines += ["", "### Change vs baseline", ""]
         if result["regressions"]:
-            lines += ["| metric | baseline | value | change | allowed | result |", "|---|---:|---:|---:|---:|---|"]
+            lines += ["| result | metric | baseline | value | change | judged by |", "|---|---|---:|---:|---:|---|"]
             for r in result["regressions"]:
-                lines.append(f"| {r['metric']} | {_num(r['baseline'])} | {_num(r['value'])} | {_change(r['change'])} "
-                             f"| {100 * r['limit']:.1f}% | {_regression_verdict(r)} |")
+                lines.append(f"| {_regression_verdict(r)} | {r['metric']} | {_value(r, 'baseline')} "
+                             f"| {_value(r, 'value')} | {_change(r)} | {r.get('rule') or r.get('note') or ''} |")
         else:
             lines.append("No metric of the deployable model could be compared (the baseline chose another model "
                          "or lacks the figures).")
     return "\n".join(lines) + "\n"
 
 
-def _budget_verdict(b: dict[str, Any]) -> str:
-    if b.get("judged", True) is False:
-        return f"not judged: {b.get('note', '')}".replace("not judged: not judged:", "not judged:").strip()
-    return "pass" if b["passed"] else "**MISS**"
+def _model(entry: dict[str, Any]) -> str:
+    return f" ({entry['model']})" if entry.get("model") else ""
 
 
 def _regression_verdict(r: dict[str, Any]) -> str:
@@ -96,11 +96,26 @@ def _regression_verdict(r: dict[str, Any]) -> str:
     return "pass" if r["passed"] else "**REGRESSED**"
 
 
-def _change(fraction: float) -> str:
-    return f"{100 * fraction:+.1f}%"
+def _value(row: dict[str, Any], key: str) -> str:
+    """A compared metric in its unit (top-1 as %, ECE to 4 places, sizes in KiB/MiB, latency in ms)."""
+    value = row.get(key)
+    if value is None:
+        return "not measured"
+    if row["metric"] == "top1":
+        return units.pct(value)
+    if row["metric"] == "ece":
+        return f"{value:.4f}"
+    if row["metric"] == "size_bytes":
+        return units.size(value)
+    return units.ms(value) if row["metric"].endswith("_ms") else units.num(value)
 
 
-def _num(value: Any) -> str:
-    from .markdown import _num as markdown_num
-
-    return markdown_num(value)
+def _change(row: dict[str, Any]) -> str:
+    """Top-1 in points, ECE as a difference, the others relative."""
+    if row.get("change") is None:
+        return "—"
+    if row["metric"] == "top1" and row.get("difference") is not None:
+        return f"{100 * row['difference']:+.2f} pts"
+    if row["metric"] == "ece" and row.get("difference") is not None:
+        return f"{row['difference']:+.4f}"
+    return f"{100 * row['change']:+.1f}%"

@@ -6,11 +6,16 @@ import base64
 from html import escape
 from typing import Any
 
-from . import plots
-from .markdown import _bytes, _num, _pct
+from . import learning_plots, plots, units
+from .markdown import COREML_FOOTNOTE
+from .units import num as _num
+from .units import pct as _pct
+from .units import size as _bytes
 
-SECTION_TITLES = ("Summary", "Accuracy vs predicted latency", "Reliability diagrams", "Temperature scaling",
-                  "Predicted latency on every profile", "Parity matrix", "Budgets", "Models", "Notes")
+# The verdict and the budgets come first: they say whether the build can ship and why not.
+SECTION_TITLES = ("Summary", "Budgets", "Models", "Training curves", "Confusion matrix",
+                  "Accuracy vs predicted latency", "Reliability diagrams", "Temperature scaling",
+                  "Predicted latency on every profile", "Parity matrix", "Notes")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;color:#222;
@@ -19,7 +24,7 @@ h1{font-size:1.6em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-t
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0} th,td{border:1px solid #ddd;padding:.25em .5em}
 th{background:#f4f4f4} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#1a7f37;font-weight:600} .miss{color:#cf222e;font-weight:700} .muted{color:#777}
-img{max-width:100%;border:1px solid #eee} .verdict{font-size:1.2em}
+img{max-width:100%;border:1px solid #eee} .verdict{font-size:1.2em} .skip{color:#9a6700;font-weight:600}
 """
 
 
@@ -29,14 +34,17 @@ def render_html(report: dict[str, Any]) -> str:
     body = [
         f"<h1>edgekd build report — {escape(target)}</h1>",
         _section("Summary", _summary(report)),
+        _section("Budgets", _budgets(report["budgets"])),
+        _section("Models", _models(report)),
+        _section("Training curves", _img(learning_plots.training_curves(report.get("training") or {}),
+                                         "training loss and val top-1 per epoch")),
+        _section("Confusion matrix", _confusion(report)),
         _section("Accuracy vs predicted latency", _img(plots.accuracy_vs_latency(report["models"], target),
                  f"top-1 vs predicted latency on {target}")),
         _section("Reliability diagrams", _img(plots.reliability_diagrams(report["models"]), "reliability diagrams")),
         _section("Temperature scaling", _temperature(report.get("temperature_scaling") or {})),
         _section("Predicted latency on every profile", _targets(report)),
         _section("Parity matrix", _parity(report)),
-        _section("Budgets", _budgets(report["budgets"])),
-        _section("Models", _models(report)),
         _section("Notes", _notes(report)),
     ]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -66,16 +74,37 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozens
 
 
 def _summary(report: dict[str, Any]) -> str:
-    verdict = '<span class="pass">PASSED</span>' if report["passed"] else '<span class="miss">FAILED</span>'
+    head, missed = units.verdict(report)
+    css = "pass" if report["passed"] else "miss"
     host = report.get("host") or {}
     data = report.get("data") or {}
-    misses = [b["metric"] for b in report["budgets"] if not b["passed"]]
-    miss_text = f" Missed: {escape(', '.join(misses))}." if misses else ""
-    return (f'<p class="verdict">{verdict} — deployable model: <b>{escape(str(report.get("chosen")))}</b>.'
-            f"{miss_text}</p><p>edgekd {escape(str(report['edgekd_version']))}, "
-            f"{escape(str(report.get('created_utc', '')))}, {escape(str(report.get('duration_s', '')))} s on "
-            f"{escape(str(host.get('cpu', '?')))} ({escape(str(host.get('cores', '?')))} cores). Data: "
-            f"{escape(str(data.get('name', '?')))}.</p>")
+    out = [f'<p class="verdict"><span class="{css}">{escape(head)}</span> — deployable model: '
+           f"<b>{escape(units.deployable(report))}</b>.</p>"]
+    if missed:
+        out.append("<p>What failed:</p><ul>" + "".join(f"<li>{escape(s)}</li>" for s in missed) + "</ul>")
+    chance = report.get("at_chance") or []
+    if chance:
+        out.append('<p class="miss">AT CHANCE — not distinguishable from guessing, never deployable:</p><ul>'
+                   + "".join(f"<li>{escape(r['model'])}: {escape(r['split'])} top-1 {_pct(r['top1'])}, better than "
+                             f"chance needs ≥ {_pct(r['threshold'])}</li>" for r in chance) + "</ul>")
+    out.append(f"<p>edgekd {escape(str(report['edgekd_version']))}, {escape(str(report.get('created_utc', '')))}, "
+               f"{escape(str(report.get('duration_s', '')))} s on {escape(str(host.get('cpu', '?')))} "
+               f"({escape(str(host.get('cores', '?')))} cores). Data: {escape(str(data.get('name', '?')))} "
+               f"({escape(str((data.get('samples') or {}).get('test', '?')))} test samples).</p>")
+    return "".join(out)
+
+
+def _confusion(report: dict[str, Any]) -> str:
+    found = [(m["name"], m["confusion_matrix"]) for m in report["models"] if m.get("confusion_matrix")]
+    if not found:
+        return ('<p class="muted">not in this report (no runnable deployable model, or a report from before '
+                "edgekd measured it)</p>")
+    name, matrix = found[0]
+    if not matrix.get("counts"):
+        return f'<p class="muted">{escape(matrix.get("note", "not stored"))}</p>'
+    return (f"<p>The model the gate judged ({escape(name)}) on the {escape(matrix.get('split', 'test'))} split; "
+            "rows are the true class, columns the predicted one.</p>"
+            + _img(learning_plots.confusion_matrix(matrix, name), f"confusion matrix of {name}"))
 
 
 def _temperature(ts: dict[str, Any]) -> str:
@@ -84,7 +113,8 @@ def _temperature(ts: dict[str, Any]) -> str:
                 "split and fold it into the exported models)</p>")
     before, after = ts.get("ece_before", {}), ts.get("ece_after", {})
     rows = [[escape(split), _num(before.get(split)), _num(after.get(split))] for split in ("val", "test")]
-    return (f"<p>T = <b>{ts['temperature']:.4f}</b>, fitted on the {escape(ts.get('fitted_on', 'val'))} split, "
+    temperature = "not measured" if ts.get("temperature") is None else f"{ts['temperature']:.4f}"
+    return (f"<p>T = <b>{temperature}</b>, fitted on the {escape(ts.get('fitted_on', 'val'))} split, "
             f"{escape(ts.get('folded_into', ''))}. Every exported model carries it.</p>"
             + _table(["split", "ECE before", "ECE after"], rows, {1, 2}))
 
@@ -109,8 +139,8 @@ def _parity(report: dict[str, Any]) -> str:
     matrix = report.get("parity_matrix")
     if matrix and matrix.get("models"):
         names = matrix["models"]
-        rows = [[f"<b>{escape(a)}</b>"] + [f"{100 * matrix['top1_agreement'][i][j]:.1f}% / "
-                                           f"{matrix['max_abs_diff'][i][j]:.2g}" for j in range(len(names))]
+        rows = [[f"<b>{escape(a)}</b>"] + [f"{_pct(matrix['top1_agreement'][i][j])} / "
+                                           f"{_num(matrix['max_abs_diff'][i][j])}" for j in range(len(names))]
                 for i, a in enumerate(names)]
         return ("<p>Each cell: top-1 agreement / max |Δlogit| between the row and column models on the test "
                 "split.</p>" + _table(["model"] + names, rows, set(range(1, len(names) + 1))))
@@ -129,9 +159,16 @@ def _verdict(passed: bool | None) -> str:
 
 
 def _budgets(budgets: list[dict[str, Any]]) -> str:
-    rows = [[escape(b["metric"]), _num(b["limit"]), _num(b["value"]), escape(str(b.get("model", ""))),
-             escape(str(b.get("source", ""))), _verdict(b["passed"])] for b in budgets]
-    return _table(["metric", "limit", "value", "model", "source", "result"], rows, {1, 2})
+    rows = [[_status(b), escape(b["metric"]), escape(units.budget_value(b)), escape(units.budget_limit(b)),
+             escape(str(b.get("model", ""))), escape(str(b.get("source", "")))] for b in budgets]
+    return _table(["result", "metric", "value", "limit", "model", "source"], rows, {2, 3})
+
+
+def _status(budget: dict[str, Any]) -> str:
+    status = units.budget_status(budget)
+    if status in ("pass", "MISS"):
+        return _verdict(status == "pass")
+    return f'<span class="skip">{escape(status)}</span>'
 
 
 def _models(report: dict[str, Any]) -> str:
@@ -141,19 +178,27 @@ def _models(report: dict[str, Any]) -> str:
         lat = m.get("latency_ms") or {}
         host, pred = lat.get("host") or {}, lat.get("predicted") or {}
         mem = m.get("memory") or {}
+        unmeasured = "n/a¹" if m["format"] == "coreml" else "—"
+        host_text = (units.ms(host.get("p90")) + (" (noisy)" if host.get("noisy") else "")) if host else unmeasured
         rows.append([escape(m["name"]), escape(m["format"]), escape(m["precision"]), _num(m["params"]),
-                     _num(m["macs"]), _bytes(m.get("size_bytes")), _pct(acc.get("top1")), _num(cal.get("ece")),
-                     _num(host.get("p90")), _num(pred.get("p50")), _bytes(mem.get("peak_activation_bytes"))])
-    return _table(["model", "format", "precision", "params", "MACs", "size", "top-1", "ECE", "host p90 ms",
-                   f"predicted {report['target']['name']} ms", "arena"], rows, set(range(3, 11)))
+                     _num(m["macs"]), _bytes(m.get("size_bytes")), _pct(acc.get("top1")) if acc else unmeasured,
+                     f"{cal['ece']:.4f}" if cal.get("ece") is not None else unmeasured, host_text,
+                     units.ms(pred.get("p50")), _bytes(mem.get("peak_activation_bytes"))])
+    table = _table(["model", "format", "precision", "params", "MACs", "size", "top-1", "ECE", "host p90",
+                    f"predicted {report['target']['name']}", "arena"], rows, set(range(3, 11)))
+    if any(m["format"] == "coreml" for m in report["models"]):
+        table += f'<p class="muted">{escape(COREML_FOOTNOTE)}</p>'
+    return table
 
 
 def _notes(report: dict[str, Any]) -> str:
-    items = [f"<li><b>{escape(m['name'])}</b>: {escape(n)}</li>" for m in report["models"] for n in m.get("notes", [])]
+    items = [f"<li><b>report</b>: {escape(n)}</li>" for n in report.get("notes", [])]
+    items += [f"<li><b>{escape(m['name'])}</b>: {escape(n)}</li>" for m in report["models"] for n in m.get("notes", [])]
     items += [f"<li><b>conversion failure</b>: {escape(f['error'])}</li>"
               for f in report.get("conversion_failures") or []]
-    noisy = [m["name"] for m in report["models"] if ((m.get("latency_ms") or {}).get("host") or {}).get("noisy")]
-    if noisy:
-        items.append(f"<li><b>host latency</b>: too noisy to trust for {escape(', '.join(noisy))} "
-                     "(CV above 0.25 or a long tail)</li>")
+    noisy = [(m["name"], ((m.get("latency_ms") or {}).get("host") or {})) for m in report["models"]
+             if ((m.get("latency_ms") or {}).get("host") or {}).get("noisy")]
+    for name, host in noisy:
+        why = "; ".join(host.get("noise") or []) or "CV above 0.25, a long tail or too few runs"
+        items.append(f"<li><b>host latency</b>: too noisy to trust for {escape(name)} ({escape(why)})</li>")
     return f"<ul>{''.join(items)}</ul>" if items else '<p class="muted">none</p>'

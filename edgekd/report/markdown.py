@@ -1,38 +1,57 @@
-"""report.md: the human-readable twin of report.json."""
+"""report.md: the human-readable twin of report.json — the verdict and the budgets first, with units."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import units
+from .units import num as _num
+from .units import pct as _pct
+from .units import size as _bytes
+
+__all__ = ["render_markdown", "_bytes", "_num", "_pct"]  # the helpers stay importable under their old names
+
+COREML_FOOTNOTE = ("¹ Core ML prediction needs macOS: on Linux a Core ML model is converted, saved and its spec "
+                   "checked, but accuracy, calibration and host latency cannot be measured (the gate takes its "
+                   "accuracy from the same student measured in another format).")
+
 
 def render_markdown(report: dict[str, Any]) -> str:
-    """Render a report dict as Markdown (models, budgets, notes)."""
+    """Render a report dict as Markdown: verdict, budgets, build, models, training, confusion, notes."""
     target = report["target"]
-    verdict = "PASSED" if report["passed"] else "FAILED"
-    lines = [
-        f"# edgekd build report — {target['name']}: {verdict}",
-        "",
-        f"edgekd {report['edgekd_version']}, {report['created_utc']}, {report['duration_s']} s on "
-        f"{report['host']['cpu']} ({report['host']['cores']} cores). Data: {report['data']['name']} "
-        f"({report['data']['samples']['test']} test samples). Deployable model: **{report['chosen']}**.",
-        "",
-        "## Models",
-        "",
-        "| model | format | precision | params | MACs | size | top-1 | agree w/ teacher | ECE | host p50 / p90 ms "
-        f"| predicted on {target['name']} ms | weights | arena |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    lines += [_model_row(m) for m in report["models"]]
-    lines += _prediction_methods(report["models"], target["name"])
-    lines += ["", "## Budgets", "", "| metric | limit | value | model | result |", "|---|---:|---:|---|---|"]
+    head, missed = units.verdict(report)
+    lines = [f"# edgekd build report — {target['name']}: {'PASSED' if report['passed'] else 'FAILED'}", "",
+             f"**{head}.** Deployable model: **{units.deployable(report)}**."]
+    if missed:
+        lines += ["", "What failed:", ""] + [f"- {sentence}" for sentence in missed]
+    lines += _at_chance(report)
+    lines += ["", "## Budgets", "", "| result | metric | value | limit | model | source |",
+              "|---|---|---:|---:|---|---|"]
     for b in report["budgets"]:
-        result = "pass" if b["passed"] else "**MISS**"
-        lines.append(f"| {b['metric']} | {_num(b['limit'])} | {_num(b['value'])} | {b['model']} | {result} |")
+        status = units.budget_status(b)
+        status = f"**{status}**" if status == "MISS" else status
+        lines.append(f"| {status} | {b['metric']} | {units.budget_value(b)} | {units.budget_limit(b)} "
+                     f"| {b.get('model', '')} | {b.get('source', 'budget')} |")
     lines += _cross_target(report)
+    lines += ["", "## Build", "",
+              f"edgekd {report['edgekd_version']}, {report['created_utc']}, {report['duration_s']} s on "
+              f"{report['host']['cpu']} ({report['host']['cores']} cores). Data: {report['data']['name']} "
+              f"({report['data']['samples']['test']} test samples)."]
+    lines += ["", "## Models", "",
+              "| model | format | precision | params | MACs | size | top-1 | agree w/ teacher | ECE "
+              f"| host p50 / p90 | predicted on {target['name']} | weights | arena |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [_model_row(m) for m in report["models"]]
+    if any(m["format"] == "coreml" for m in report["models"]):
+        lines += ["", COREML_FOOTNOTE]
+    lines += _prediction_methods(report["models"], target["name"])
+    lines += _training(report.get("training") or {})
+    lines += _confusion(report)
     failures = report.get("conversion_failures") or []
     if failures:
         lines += ["", "## Conversion failures", ""] + [f"- {f['error']}" for f in failures]
-    notes = [(m["name"], n) for m in report["models"] for n in m.get("notes", [])]
+    notes = [("report", n) for n in report.get("notes", [])]
+    notes += [(m["name"], n) for m in report["models"] for n in m.get("notes", [])]
     if notes:
         lines += ["", "## Notes", ""] + [f"- **{name}**: {note}" for name, note in notes]
     return "\n".join(lines) + "\n"
@@ -42,6 +61,53 @@ def _cross_target(report: dict[str, Any]) -> list[str]:
     from .cross_target import cross_target_markdown  # it renders with this module's number formats
 
     return cross_target_markdown(report)
+
+
+def _at_chance(report: dict[str, Any]) -> list[str]:
+    rows = report.get("at_chance") or []
+    if not rows:
+        return []
+    return ["", "**AT CHANCE** — not distinguishable from guessing, never deployable:", ""] + [
+        f"- {r['model']}: {r['split']} top-1 {_pct(r['top1'])}, better than chance needs ≥ {_pct(r['threshold'])}"
+        for r in rows]
+
+
+def _training(training: dict[str, Any]) -> list[str]:
+    """One row per trained model: epochs, batch (and the rule), best val top-1, the chance check."""
+    rows = [(key.removesuffix("_history").replace("_", "-"), h) for key, h in training.items() if h]
+    if not rows:
+        return []
+    lines = ["", "## Training", "",
+             "| model | epochs | batch | steps / epoch | best val top-1 (epoch) | chance check |",
+             "|---|---:|---:|---:|---:|---|"]
+    for name, h in rows:
+        chance = h.get("chance") or {}
+        check = "—" if not chance else (f"**AT CHANCE** (needs ≥ {_pct(chance['threshold'])})" if chance["at_chance"]
+                                        else f"above chance (≥ {_pct(chance['threshold'])})")
+        lines.append(f"| {name} | {h.get('epochs_run', len(h.get('epochs', [])))} | {_num(h.get('batch_size'))} "
+                     f"| {_num(h.get('steps_per_epoch'))} | {_pct(h.get('best_val_top1'))} ({h.get('best_epoch')}) "
+                     f"| {check} |")
+    rules = [(name, h["batch_size_rule"]) for name, h in rows if h.get("batch_size_rule")]
+    if rules:
+        lines += [""] + [f"- batch of {name}: {rule}" for name, rule in rules]
+    return lines
+
+
+def _confusion(report: dict[str, Any]) -> list[str]:
+    """The confusion matrix of the model the gate judged (rows: true class, columns: predicted)."""
+    found = [(m["name"], m["confusion_matrix"]) for m in report["models"] if m.get("confusion_matrix")]
+    if not found:
+        return []
+    name, matrix = found[0]
+    counts, labels = matrix.get("counts"), matrix.get("labels") or []
+    lines = ["", f"## Confusion matrix — {name}, {matrix.get('split', 'test')} split", ""]
+    if not counts:
+        return lines + [matrix.get("note", "not stored")]
+    lines += ["Rows: true class; columns: predicted class.", "",
+              "| true \\ predicted | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
+    for label, row in zip(labels, counts):
+        lines.append(f"| {label} | " + " | ".join(str(c) for c in row) + " |")
+    return lines
 
 
 def _prediction_methods(models: list[dict[str, Any]], target: str) -> list[str]:
@@ -65,32 +131,16 @@ def _model_row(m: dict[str, Any]) -> str:
     host = lat.get("host") or {}
     pred = lat.get("predicted") or {}
     mem = m.get("memory") or {}
-    host_text = f"{_num(host.get('p50'))} / {_num(host.get('p90'))}" if host else "—"
-    pred_text = f"{_num(pred.get('p50'))} [{_num(pred.get('low'))}–{_num(pred.get('high'))}]" if pred else "—"
+    # Core ML cannot run on Linux: say so in the cells instead of a bare dash.
+    unmeasured = "n/a¹" if m["format"] == "coreml" else "—"
+    host_text = f"{units.ms(host.get('p50'))} / {units.ms(host.get('p90'))}" if host else unmeasured
+    if host.get("noisy"):
+        host_text += " (noisy)"
+    pred_text = (f"{units.ms(pred.get('p50'))} [{_num(pred.get('low'))}–{_num(pred.get('high'))}]"
+                 if pred else "—")
+    top1 = _pct(acc.get("top1")) if acc else unmeasured
+    agree = _pct(acc.get("agreement_with_teacher")) if acc else unmeasured
+    ece = f"{cal['ece']:.4f}" if cal.get("ece") is not None else unmeasured
     return (f"| {m['name']} | {m['format']} | {m['precision']} | {m['params']:,} | {m['macs']:,} "
-            f"| {_bytes(m.get('size_bytes'))} | {_pct(acc.get('top1'))} | {_pct(acc.get('agreement_with_teacher'))} "
-            f"| {_num(cal.get('ece'))} | {host_text} | {pred_text} | {_bytes(mem.get('weights_bytes'))} "
-            f"| {_bytes(mem.get('peak_activation_bytes'))} |")
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        # Byte counts and other large integral figures read better with separators.
-        return f"{int(value):,}" if value.is_integer() and abs(value) >= 1e4 else f"{value:.4g}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.2f}%"
-
-
-def _bytes(value: int | None) -> str:
-    if value is None:
-        return "—"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(value)
+            f"| {_bytes(m.get('size_bytes'))} | {top1} | {agree} | {ece} | {host_text} | {pred_text} "
+            f"| {_bytes(mem.get('weights_bytes'))} | {_bytes(mem.get('peak_activation_bytes'))} |")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from .labels import group_points, place_labels
+
 _ROLE_COLOURS = {"teacher": "#7f7f7f", "student": "#1f77b4", "baseline": "#ff7f0e"}
 
 
@@ -20,14 +22,21 @@ def _figure(width: float, height: float):
     return plt.subplots(figsize=(width, height), dpi=100)
 
 
-def _png(fig) -> bytes:
+def _png(fig, layout: bool = True) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.tight_layout()
+    if layout:
+        fig.tight_layout()
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+def _log_helps(values: list[float]) -> bool:
+    """A log axis only when the values span more than a decade (else it hides the differences)."""
+    positive = [v for v in values if v > 0]
+    return bool(positive) and max(positive) / min(positive) > 10
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
@@ -42,35 +51,58 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 def accuracy_vs_latency(models: list[dict[str, Any]], target: str) -> bytes | None:
     """Top-1 vs predicted p50 latency on the target (low/high as error bars), Pareto front joined."""
+    fig = accuracy_vs_latency_figure(models, target)
+    return None if fig is None else _png(fig, layout=False)
+
+
+def accuracy_vs_latency_figure(models: list[dict[str, Any]], target: str):
+    """The figure of :func:`accuracy_vs_latency`, laid out and labelled (tests inspect its labels)."""
     rows = []
     for m in models:
         top1 = (m.get("accuracy") or {}).get("top1")
         pred = (m.get("latency_ms") or {}).get("predicted") or {}
-        if top1 is not None and pred.get("p50") is not None:
+        if top1 is not None and all(pred.get(k) is not None for k in ("p50", "low", "high")):
             rows.append((m, pred, top1))
     if not rows:
         return None
-    fig, ax = _figure(7.5, 4.5)
-    # Models of one network share a latency: stagger their labels so they do not overprint.
-    offsets = ((6, 6), (6, -12), (6, 18), (6, -24), (6, 30), (6, -36))
-    for k, (m, pred, top1) in enumerate(rows):
+    fig, ax = _figure(7.5, 4.8)
+    for m, pred, top1 in rows:
         colour = _ROLE_COLOURS.get(m["role"], "#2ca02c")
         ax.errorbar([pred["p50"]], [100 * top1],
                     xerr=[[pred["p50"] - pred["low"]], [pred["high"] - pred["p50"]]],
                     fmt="o", color=colour, capsize=3, alpha=0.85)
-        ax.annotate(m["name"], (pred["p50"], 100 * top1), textcoords="offset points", xytext=offsets[k % len(offsets)],
-                    fontsize=8)
     front = pareto_front([(pred["p50"], top1) for _m, pred, top1 in rows])
     ax.plot([rows[i][1]["p50"] for i in front], [100 * rows[i][2] for i in front], "--", color="#d62728",
             label="Pareto front")
     ax.scatter([rows[i][1]["p50"] for i in front], [100 * rows[i][2] for i in front], s=140, facecolors="none",
                edgecolors="#d62728")
-    ax.set_xscale("log")
-    ax.set_xlabel(f"predicted p50 latency on {target} (ms, log; bars: low-high)")
+    log = _log_helps([v for _m, pred, _t in rows for v in (pred["low"], pred["high"])])
+    if log:
+        ax.set_xscale("log")
+    _pad_limits(ax, [pred["low"] for _m, pred, _t in rows], [pred["high"] for _m, pred, _t in rows],
+                [100 * t for *_r, t in rows], log)
+    ax.set_xlabel(f"predicted p50 latency on {target} (ms{', log scale' if log else ''}; bars: low-high)")
     ax.set_ylabel("top-1 on the test split (%)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="best")
-    return _png(fig)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    whiskers = [(pred["low"], 100 * top1, pred["high"], 100 * top1) for _m, pred, top1 in rows]
+    place_labels(ax, group_points([pred["p50"] for _m, pred, _t in rows], [100 * t for *_r, t in rows],
+                                  [m["name"] for m, _p, _t in rows]), segments=whiskers)
+    return fig
+
+
+def _pad_limits(ax, lows: list[float], highs: list[float], ys: list[float], log: bool) -> None:
+    """Leave room around the points for their labels (a third of the span, or a factor on a log axis)."""
+    x0, x1 = min(lows), max(highs)
+    if log:
+        ax.set_xlim(x0 / 1.6, x1 * 2.5)
+    else:
+        span = (x1 - x0) or max(abs(x1), 1e-3)
+        ax.set_xlim(max(0.0, x0 - 0.35 * span), x1 + 0.6 * span)
+    y0, y1 = min(ys), max(ys)
+    yspan = max(y1 - y0, 2.0)
+    ax.set_ylim(max(0.0, y0 - 0.35 * yspan), min(100.0, y1 + 0.35 * yspan) + 0.5)
 
 
 def reliability_diagrams(models: list[dict[str, Any]]) -> bytes | None:
@@ -102,7 +134,8 @@ def reliability_diagrams(models: list[dict[str, Any]]) -> bytes | None:
         ax.plot([0, 1], [0, 1], "k--", linewidth=1)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.set_title(f"{m['name']}  ECE {m['calibration']['ece']:.4f}", fontsize=9)
+        ece = m["calibration"]["ece"]
+        ax.set_title(f"{m['name']}  ECE {'not measured' if ece is None else f'{ece:.4f}'}", fontsize=9)
         ax.set_xlabel("confidence", fontsize=8)
         ax.set_ylabel("accuracy", fontsize=8)
         ax.legend(loc="upper left", fontsize=7)
@@ -110,22 +143,30 @@ def reliability_diagrams(models: list[dict[str, Any]]) -> bytes | None:
 
 
 def latency_on_targets(rows: list[dict[str, Any]], model: str) -> bytes | None:
-    """Horizontal bars: predicted p50 of ``model`` on every profile (whiskers low-high), budget ticks."""
+    """Predicted p50 of ``model`` on every profile as a dot with a low-high whisker, budget as a red tick.
+
+    Dots, not bars: the latencies span several decades, and a bar on a log axis has no meaningful
+    length (it starts at an arbitrary floor), so its size would mislead.
+    """
     rows = [r for r in rows if r.get("p50") is not None]
     if not rows:
         return None
     rows = sorted(rows, key=lambda r: r["p50"])
-    fig, ax = _figure(7.5, 0.45 * len(rows) + 1.2)
+    fig, ax = _figure(7.5, 0.42 * len(rows) + 1.4)
     ys = list(range(len(rows)))
-    colours = ["#1f77b4" if r.get("supported", True) else "#c7c7c7" for r in rows]
-    ax.barh(ys, [r["p50"] for r in rows], color=colours,
-            xerr=[[r["p50"] - r["low"] for r in rows], [r["high"] - r["p50"] for r in rows]], capsize=3)
     for y, r in zip(ys, rows):
+        colour = "#1f77b4" if r.get("supported", True) else "#9a9a9a"
+        ax.errorbar([r["p50"]], [y], xerr=[[r["p50"] - r["low"]], [r["high"] - r["p50"]]], fmt="o", color=colour,
+                    capsize=3)
         if r.get("budget_ms"):
-            ax.plot([r["budget_ms"]] * 2, [y - 0.4, y + 0.4], color="#d62728", linewidth=2)
+            ax.plot([r["budget_ms"]] * 2, [y - 0.35, y + 0.35], color="#d62728", linewidth=2)
     ax.set_yticks(ys, [r["target"] for r in rows], fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel(f"predicted latency of {model} (ms, log)\nred: the profile's p90 budget; grey: precision "
-                  "not listed by the profile", fontsize=8)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    values = [v for r in rows for v in (r["low"], r["high"], r.get("budget_ms") or r["p50"])]
+    log = _log_helps(values)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(f"predicted latency of {model} (ms{', log scale' if log else ''}): dot p50, whisker low-high\n"
+                  "red: the profile's p90 budget; grey: precision not listed by the profile", fontsize=8)
     ax.grid(True, axis="x", which="both", alpha=0.3)
     return _png(fig)

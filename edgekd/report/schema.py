@@ -22,10 +22,11 @@ def report_schema() -> dict[str, Any]:
 def schema_errors(report: Any) -> list[str]:
     """Every schema violation of ``report`` as ``path: message`` lines, most relevant first."""
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import relevance
+    from jsonschema.exceptions import best_match, relevance
 
     validator = Draft202012Validator(report_schema())
-    errors = sorted(validator.iter_errors(report), key=relevance)
+    # best_match descends into oneOf/anyOf, so a bad field inside a nullable object is named, not its parent.
+    errors = sorted((best_match([e]) for e in validator.iter_errors(report)), key=relevance)
     return [f"{_path(e.absolute_path)}: {_message(e)}" for e in errors]
 
 

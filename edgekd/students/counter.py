@@ -45,7 +45,7 @@ def count_params_macs(model: nn.Module, input_shape: Sequence[int]) -> tuple[int
 
     total = 0
 
-    def conv_hook(m: nn.Module, _inp, out: torch.Tensor) -> None:
+    def conv_hook(m, _inp, out: torch.Tensor) -> None:  # an nn.Conv{1,2,3}d
         nonlocal total
         # Each output element needs (in_channels / groups) * prod(kernel) multiply-accumulates.
         per_output = (m.in_channels // m.groups) * math.prod(m.kernel_size)

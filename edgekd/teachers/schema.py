@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from ..data.schema import AudioFeatures
-from ..sections import Section
+from ..sections import BatchSize, Section
 
 InputLayout = Literal["nchw", "nhwc", "auto"]
 
@@ -22,12 +22,13 @@ InputLayout = Literal["nchw", "nhwc", "auto"]
 class ScratchTeacher(Section):
     """A small CNN teacher trained on the spot on the training split."""
 
-    kind: Literal["scratch-cnn"] = "scratch-cnn"
+    kind: Literal["scratch-cnn"] = Field("scratch-cnn", description="selects this teacher kind")
     width: int = Field(48, ge=4, le=512, description="channels of the first conv; doubles twice")
-    epochs: int = Field(12, ge=1)
-    lr: float = Field(3e-3, gt=0)
-    weight_decay: float = Field(5e-4, ge=0)
-    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(12, ge=1, description="training epochs of the teacher")
+    lr: float = Field(3e-3, gt=0, description="learning rate (AdamW, cosine schedule)")
+    weight_decay: float = Field(5e-4, ge=0, description="AdamW weight decay")
+    batch_size: BatchSize = Field("auto", description="an integer, or auto: 64 unless that gives fewer than 20 "
+                                                   "optimizer steps per epoch, then ceil(train samples / 20)")
 
 
 def _layout() -> Any:
@@ -54,7 +55,7 @@ class TorchTeacher(Section):
     be self-contained apart from installed packages.
     """
 
-    kind: Literal["torch"] = "torch"
+    kind: Literal["torch"] = Field("torch", description="selects this teacher kind")
     factory: str = Field(..., description='"path/to/file.py:make_model": the file and the function that builds the '
                                           "model")
     factory_kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the factory")
@@ -83,8 +84,8 @@ class TorchTeacher(Section):
 class TorchScriptTeacher(Section):
     """A TorchScript file (``torch.jit.save``); loaded on the CPU."""
 
-    kind: Literal["torchscript"] = "torchscript"
-    path: Path
+    kind: Literal["torchscript"] = Field("torchscript", description="selects this teacher kind")
+    path: Path = Field(..., description="the TorchScript file")
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()
@@ -93,8 +94,8 @@ class TorchScriptTeacher(Section):
 class OnnxTeacher(Section):
     """An ONNX model run as a black box in onnxruntime (its first output is the logits)."""
 
-    kind: Literal["onnx"] = "onnx"
-    path: Path
+    kind: Literal["onnx"] = Field("onnx", description="selects this teacher kind")
+    path: Path = Field(..., description="the .onnx file")
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()
@@ -103,8 +104,8 @@ class OnnxTeacher(Section):
 class TFLiteTeacher(Section):
     """A ``.tflite`` model run as a black box in LiteRT (int8/uint8 I/O is (de)quantized)."""
 
-    kind: Literal["tflite"] = "tflite"
-    path: Path
+    kind: Literal["tflite"] = Field("tflite", description="selects this teacher kind")
+    path: Path = Field(..., description="the .tflite file")
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()
@@ -113,8 +114,8 @@ class TFLiteTeacher(Section):
 class KerasTeacher(Section):
     """A Keras model (``.keras``, ``.h5``) or a TensorFlow SavedModel folder, run as a black box."""
 
-    kind: Literal["keras"] = "keras"
-    path: Path
+    kind: Literal["keras"] = Field("keras", description="selects this teacher kind")
+    path: Path = Field(..., description="a .keras or .h5 file, or a SavedModel folder")
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()

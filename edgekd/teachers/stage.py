@@ -15,7 +15,10 @@ import torch.nn.functional as F
 
 from .. import atomic
 from ..artifact import Artifact
+from ..distill import ddp
+from ..distill.sizing import TEACHER_MAX_BATCH, effective_batch_size, finish_history
 from ..distill.trainer import TrainSpec, fit
+from ..progress import NullReporter
 from ..stage import BuildContext, Stage
 from ..state import BuildState
 from ..students import count_params_macs
@@ -26,16 +29,18 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     cfg = ctx.config.teacher
     data = ctx.data
     if cfg.kind == "scratch-cnn":
-        model, history = _train_scratch(ctx)
+        model, history, chance = _train_scratch(ctx)
         state = state.with_curve("teacher", history)
         path, rel = ctx.artifact_file("teacher.pt")
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
         atomic.write_bytes(path, buffer.getvalue())
-        description = f"ScratchCNN(width={cfg.width}) trained {cfg.epochs} epochs on {data.name}"
+        description = (f"ScratchCNN(width={cfg.width}) trained {cfg.epochs} epochs on {data.name}, "
+                       f"batch {history['batch_size']}")
         params, macs = count_params_macs(model, data.input_shape)
         teacher = Artifact(name="teacher", role="teacher", format="torch", precision="fp32", path=rel, model=model,
                            input_shape=data.input_shape, params=params, macs=macs).with_note(description)
+        teacher = teacher.with_note(chance) if chance else teacher
     else:
         teacher = _load_file_teacher(cfg, data)
     return state.add(teacher)
@@ -77,11 +82,14 @@ def _train_scratch(ctx):
     cfg = ctx.config.teacher
     torch.manual_seed(ctx.config.seed)
     model = ScratchCNN(ctx.data.input_shape[0], ctx.data.num_classes, cfg.width)
-    spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=cfg.batch_size)
+    batch, rule = effective_batch_size(cfg.batch_size, len(ctx.data.train), TEACHER_MAX_BATCH)
+    spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=batch)
     history = fit(model, ctx.data.train, ctx.data.val, spec, lambda logits, y, _i, _x: F.cross_entropy(logits, y),
                   seed=ctx.config.seed, label="teacher", checkpoint=ctx.work_dir / "checkpoints" / "teacher.ckpt",
                   reporter=ctx.reporter)
-    return model, history
+    history, chance = finish_history(history, rule, ctx.data.val.y, "the teacher", "teacher.epochs, "
+                                     "teacher.batch_size", ctx.reporter if ddp.is_main() else NullReporter())
+    return model, history, chance
 
 
 def _source_file(cfg) -> Path:

@@ -115,3 +115,28 @@ def test_bad_arguments():
 def test_real_clock_smoke():
     stats = measure_latency(lambda: None, warmup=1, min_runs=3, min_seconds=0)
     assert stats["runs"] >= 3 and stats["p50"] >= 0.0 and isinstance(stats["noisy"], bool)
+
+
+def test_fewer_than_10_runs_are_flagged_noisy_with_the_reason():
+    from edgekd.measure.latency import MIN_RUNS
+
+    assert MIN_RUNS == 10
+    one = summarize([1268.0])  # one slow call: cv 0, no tail, still not a measurement to judge
+    assert one["cv"] == 0.0 and one["noisy"] is True and one["noise"] == ["1 timed run < 10"]
+    nine = summarize([5.0] * 9)
+    assert nine["noisy"] is True and nine["noise"] == ["9 timed runs < 10"]
+    ten = summarize([5.0] * 10)
+    assert ten["noisy"] is False and ten["noise"] == []
+
+
+def test_a_slow_model_capped_at_three_seconds_is_flagged():
+    clock = FakeClock()
+    stats = measure_latency(clock.runner(itertools.repeat(1300)), clock=clock)  # 1.3 s per call
+    assert stats["runs"] == 3 and stats["noisy"] is True and "3 timed runs < 10" in stats["noise"]
+
+
+def test_noise_reasons_name_every_rule():
+    s = summarize([6.0, 14.0] * 50)
+    assert s["noise"] == [f"CV {s['cv']:.2f} > 0.25"]
+    tail = summarize([10.0] * 989 + [32.0] * 11)
+    assert tail["noise"] == ["p99/p50 3.2 > 3"]

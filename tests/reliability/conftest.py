@@ -132,3 +132,41 @@ def keras_file(tmp_path_factory) -> Path:
 def wav_writer():
     """The ``write_wavs`` helper (conftest modules cannot be imported by name)."""
     return write_wavs
+
+
+# A tiny default build (digits at 8x8, one epoch each, ONNX only, no latency timing).
+TINY_BUILD = ["teacher.epochs=1", "distill.epochs=1", "bench.latency_mode=off", "export.formats=[onnx]",
+              "teacher.width=8", "data.resolution=8", "distill.batch_size=256"]
+
+
+@pytest.fixture(scope="session")
+def tiny_failed_build(tmp_path_factory) -> Path:
+    """A tiny build into a new folder that failed at its very last serialisation (the manifest).
+
+    Every stage finished and is recorded in ``.edgekd-work``; nothing was promoted.
+    Do not modify: copy it.
+    """
+    from edgekd import api, promote
+
+    def fail(path, manifest):
+        raise RuntimeError("injected failure while serialising the manifest")
+
+    out = tmp_path_factory.mktemp("failed") / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(promote, "write_manifest", fail)
+        with pytest.raises(RuntimeError, match="injected failure"):
+            api.build(None, "raspberry-pi-4", out, overrides=TINY_BUILD)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_finished_build(tiny_failed_build, tmp_path_factory) -> Path:
+    """The failed tiny build, resumed to the end (every stage restored, then promoted). Copy it."""
+    import shutil
+
+    from edgekd import api
+
+    out = tmp_path_factory.mktemp("finished") / "out"
+    shutil.copytree(tiny_failed_build, out)
+    api.build(None, "raspberry-pi-4", out, overrides=TINY_BUILD, resume=True)
+    return out

@@ -104,3 +104,59 @@ def test_core_ml_accuracy_comes_from_a_measured_twin():
     assert chosen is coreml
     top1 = _by_metric(entries)["top1"]
     assert top1["value"] == 0.88 and top1["model"] == "student-int8.onnx"
+
+
+def test_noisy_host_latency_is_not_judged_and_does_not_fail_the_build():
+    profile = _profile("host", max_latency_p90_ms=20.0)
+    noisy = _model("student-int8.onnx", "onnx", "int8", host_p90=21.64)
+    noisy.metrics["latency_ms"]["host"].update(noisy=True, noise=["CV 0.61 > 0.25"], runs=200)
+    entry = _by_metric(judge([ARTIFACTS[0], noisy], profile, [])[1])["latency_p90_ms (measured on host)"]
+    assert entry["passed"] is True and entry["judged"] is False
+    assert entry["note"] == "not judged: noisy (CV 0.61 > 0.25)" and entry["value"] == 21.64
+
+
+def test_host_latency_from_fewer_than_10_runs_is_not_judged():
+    profile = _profile("host", max_latency_p90_ms=20.0)
+    one_run = _model("student-int8.onnx", "onnx", "int8", host_p90=25.0)
+    one_run.metrics["latency_ms"]["host"].update(noisy=False, runs=1)  # a report from before the runs rule
+    entry = _by_metric(judge([ARTIFACTS[0], one_run], profile, [])[1])["latency_p90_ms (measured on host)"]
+    assert entry["judged"] is False and "1 timed run < 10" in entry["note"]
+    quiet = _model("student-int8.onnx", "onnx", "int8", host_p90=25.0)
+    quiet.metrics["latency_ms"]["host"].update(noisy=False, runs=300)
+    entry = _by_metric(judge([ARTIFACTS[0], quiet], profile, [])[1])["latency_p90_ms (measured on host)"]
+    assert entry["judged"] is True and entry["passed"] is False  # a clean miss still fails
+
+
+DIGITS = {"classes": [str(i) for i in range(10)], "samples": {"test": 360}}
+
+
+def test_a_model_at_chance_fails_the_gate_whatever_its_budgets():
+    profile = _profile(min_top1=None, max_top1_drop=None)
+    at_chance = [_model("teacher", "torch", "fp32", role="teacher", top1=0.95),
+                 _model("student-int8.onnx", "onnx", "int8", top1=0.12)]
+    entries = _by_metric(judge(at_chance, profile, [], DIGITS)[1])
+    line = entries["top1_above_chance"]
+    # 10 balanced classes on 360 test samples: better than chance needs 47 correct (13.06%)
+    assert line["limit"] == pytest.approx(47 / 360) and line["value"] == 0.12 and not line["passed"]
+    assert line["source"] == "chance" and line["unit"] == "fraction"
+    assert entries["teacher_top1_above_chance"]["passed"]
+    fine = [at_chance[0], _model("student-int8.onnx", "onnx", "int8", top1=0.90)]
+    assert _by_metric(judge(fine, profile, [], DIGITS)[1])["top1_above_chance"]["passed"]
+    assert "top1_above_chance" not in _by_metric(judge(fine, profile, [])[1])  # no data summary: no line
+
+
+def test_chance_is_the_most_frequent_test_class_from_the_confusion_matrix():
+    # 3 classes, 60 test samples, 40 of them class 0: guessing "0" scores 66.7%.
+    matrix = {"labels": ["a", "b", "c"], "counts": [[40, 0, 0], [10, 0, 0], [10, 0, 0]]}
+    student = _model("student-int8.onnx", "onnx", "int8", top1=40 / 60, confusion_matrix=matrix)
+    data = {"classes": ["a", "b", "c"], "samples": {"test": 60}}
+    line = _by_metric(judge([ARTIFACTS[0], student], _profile(), [], data)[1])["top1_above_chance"]
+    assert not line["passed"] and line["limit"] > 2 / 3
+
+
+def test_every_entry_has_a_unit():
+    _, entries = judge(ARTIFACTS, _profile(min_top1=0.5, max_ece=0.1), [], DIGITS)
+    units = {e["metric"]: e["unit"] for e in entries}
+    assert units["top1"] == units["top1_drop_vs_teacher"] == "fraction" and units["ece"] == "ece"
+    assert units["model_bytes"] == "bytes" and units["failed_conversions"] == "count"
+    assert units["latency_p90_ms (predicted upper bound)"] == "ms"

@@ -9,28 +9,36 @@ from edgekd.report.github import annotations, escape_data, escape_property, summ
 RESULT = {
     "passed": False, "target": "raspberry-pi-4",
     "budgets": [
-        {"metric": "latency_p90_ms", "limit": 50.0, "value": 3.25, "passed": True, "model": "s-int8.onnx"},
-        {"metric": "model_bytes", "limit": 20000000.0, "value": 25000000.0, "passed": False,
+        {"metric": "latency_p90_ms", "limit": 50.0, "value": 3.25, "unit": "ms", "passed": True, "judged": True,
          "model": "s-int8.onnx"},
-        {"metric": "top1", "limit": 0.9, "value": 0.85, "passed": False, "model": "s-int8.onnx"},
-        {"metric": "host_latency_p90_ms", "limit": 50.0, "value": 80.0, "passed": True, "judged": False,
-         "note": "not judged: noisy (CV 0.4)", "model": "s-int8.onnx"},
+        {"metric": "model_bytes", "limit": 20000000.0, "value": 25000000.0, "unit": "bytes", "passed": False,
+         "judged": True, "model": "s-int8.onnx"},
+        {"metric": "top1", "limit": 0.9, "value": 0.85, "unit": "fraction", "passed": False, "judged": True,
+         "model": "s-int8.onnx"},
+        {"metric": "host_latency_p90_ms", "limit": 50.0, "value": 80.0, "unit": "ms", "passed": True,
+         "judged": False, "note": "not judged: noisy (CV 0.4 > 0.25)", "model": "s-int8.onnx"},
     ],
     "regressions": [
-        {"metric": "top1", "baseline": 0.9, "value": 0.85, "change": -0.05555, "limit": 0.05, "passed": False},
-        {"metric": "size_bytes", "baseline": 1000, "value": 1010, "change": 0.01, "limit": 0.05, "passed": True},
-        {"metric": "host_p90_ms", "baseline": 2.0, "value": 3.0, "change": 0.5, "limit": 0.05, "passed": True,
-         "skipped": "measured on another CPU (A vs baseline B)"},
+        {"metric": "top1", "baseline": 0.9, "value": 0.85, "change": -0.0556, "difference": -0.05,
+         "method": "newcombe-wilson", "interval": [-0.09, -0.01], "limit": None,
+         "rule": "95% interval of the change [-9.00, -1.00] pts below 0", "passed": False},
+        {"metric": "size_bytes", "baseline": 1000, "value": 1010, "change": 0.01, "difference": 10,
+         "method": "relative", "interval": None, "limit": 0.05, "rule": "relative change limit +5.0%",
+         "passed": True},
+        {"metric": "host_p90_ms", "baseline": 2.0, "value": 3.0, "change": 0.5, "difference": 1.0,
+         "method": "relative", "interval": None, "limit": 0.05, "rule": "relative change limit +5.0%",
+         "passed": True, "skipped": "measured on another CPU (A vs baseline B)"},
     ],
 }
 
 EXPECTED_ANNOTATIONS = [
-    "::error title=budget model_bytes missed::model_bytes (s-int8.onnx) = 25,000,000, limit 20,000,000 on "
-    "raspberry-pi-4",
-    "::error title=budget top1 missed::top1 (s-int8.onnx) = 0.85, limit 0.9 on raspberry-pi-4",
+    "::error title=budget model_bytes missed::model_bytes 23.8 MiB, limit ≤ 19.1 MiB (s-int8.onnx) on raspberry-pi-4",
+    # "%" is escaped as %25 in workflow commands
+    "::error title=budget top1 missed::top1 85.00%25, limit ≥ 90.00%25 (s-int8.onnx) on raspberry-pi-4",
     "::warning title=budget host_latency_p90_ms not judged::host_latency_p90_ms (s-int8.onnx): not judged: noisy "
-    "(CV 0.4)",
-    "::error title=top1 regressed::top1 = 0.85 vs baseline 0.9 (-5.6%25, allowed 5.0%25 worse)",
+    "(CV 0.4 > 0.25)",
+    "::error title=top1 regressed::top1 85.00%25 vs baseline 90.00%25 (-5.00 pts; 95%25 interval of the change "
+    "[-9.00, -1.00] pts below 0)",
     "::warning title=host_p90_ms not compared with the baseline::host_p90_ms: measured on another CPU (A vs "
     "baseline B)",
     "::notice title=edgekd check on raspberry-pi-4::failed: 3 misses (4 budgets, 3 baseline comparisons)",
@@ -43,20 +51,21 @@ Report: `runs/gate/report.json`; baseline: `benchmarks/baseline/report.json`.
 
 ### Budgets
 
-| metric | limit | value | model | result |
-|---|---:|---:|---|---|
-| latency_p90_ms | 50 | 3.25 | s-int8.onnx | pass |
-| model_bytes | 20,000,000 | 25,000,000 | s-int8.onnx | **MISS** |
-| top1 | 0.9 | 0.85 | s-int8.onnx | **MISS** |
-| host_latency_p90_ms | 50 | 80 | s-int8.onnx | not judged: noisy (CV 0.4) |
+| result | metric | value | limit | model |
+|---|---|---:|---:|---|
+| pass | latency_p90_ms | 3.25 ms | ≤ 50 ms | s-int8.onnx |
+| **MISS** | model_bytes | 23.8 MiB | ≤ 19.1 MiB | s-int8.onnx |
+| **MISS** | top1 | 85.00% | ≥ 90.00% | s-int8.onnx |
+| not judged: noisy (CV 0.4 > 0.25) | host_latency_p90_ms | 80 ms | ≤ 50 ms | s-int8.onnx |
 
 ### Change vs baseline
 
-| metric | baseline | value | change | allowed | result |
-|---|---:|---:|---:|---:|---|
-| top1 | 0.9 | 0.85 | -5.6% | 5.0% | **REGRESSED** |
-| size_bytes | 1,000 | 1,010 | +1.0% | 5.0% | pass |
-| host_p90_ms | 2 | 3 | +50.0% | 5.0% | not compared: measured on another CPU (A vs baseline B) |
+| result | metric | baseline | value | change | judged by |
+|---|---|---:|---:|---:|---|
+| **REGRESSED** | top1 | 90.00% | 85.00% | -5.00 pts | 95% interval of the change [-9.00, -1.00] pts below 0 |
+| pass | size_bytes | 1000 B | 1010 B | +1.0% | relative change limit +5.0% |
+| not compared: measured on another CPU (A vs baseline B) | host_p90_ms | 2 ms | 3 ms | +50.0% \
+| relative change limit +5.0% |
 """
 
 

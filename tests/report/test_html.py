@@ -36,7 +36,8 @@ def test_html_is_self_contained(built):
     assert re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html) is None
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
     images = re.findall(r'<img [^>]*src="([^"]+)"', html)
-    assert len(images) >= 3  # accuracy vs latency, reliability diagrams, latency on every profile
+    # training curves, confusion matrix, accuracy vs latency, reliability diagrams, latency on every profile
+    assert len(images) >= 5
     for src in images:
         assert src.startswith("data:image/png;base64,")
         png = base64.b64decode(src.split(",", 1)[1], validate=True)
@@ -102,3 +103,12 @@ def test_chromium_loads_every_image(built, tmp_path):
     match = re.search(r"<title>images:(\d+):broken:(\d+)</title>", dom.stdout)
     assert match, dom.stdout[:500]
     assert int(match.group(1)) >= 3 and int(match.group(2)) == 0
+
+
+def test_verdict_and_budgets_come_first(report):
+    html = render_html(report)
+    positions = [html.index(f">{title}</h2>") for title in SECTION_TITLES]
+    assert positions == sorted(positions) and SECTION_TITLES[:3] == ("Summary", "Budgets", "Models")
+    summary = html[positions[0]:positions[1]]
+    assert ("PASSED" in summary or "FAILED" in summary) and "deployable model" in summary
+    assert 'alt="training loss and val top-1 per epoch"' in html and 'alt="confusion matrix of ' in html

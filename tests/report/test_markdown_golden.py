@@ -1,4 +1,10 @@
-"""Golden output of report.md for a small hand-made report."""
+"""Golden output of report.md for a small hand-made report.
+
+Changed by hand for issue 18: the verdict and the budget table come first (result column first,
+values and limits in their units: top-1 in %, bytes in KiB/MiB, latency in ms, a "not judged"
+noisy entry); the build line moved under "Build"; model cells carry units (ms) and Core ML cells
+say n/a with a footnote; new Training and Confusion matrix sections.
+"""
 
 from edgekd.report.markdown import render_markdown
 
@@ -15,36 +21,80 @@ REPORT = {
         {"name": "s-int8.onnx", "format": "onnx", "precision": "int8", "params": 100, "macs": 20000,
          "size_bytes": 512, "accuracy": {"top1": 0.85, "agreement_with_teacher": 0.9},
          "calibration": {"ece": 0.1}, "latency_ms": {"host": None, "predicted": None},
-         "memory": {"weights_bytes": None, "peak_activation_bytes": None}, "notes": ["INT8 note"]},
+         "memory": {"weights_bytes": None, "peak_activation_bytes": None}, "notes": ["INT8 note"],
+         "confusion_matrix": {"split": "test", "labels": ["a", "b"], "counts": [[5, 1], [0, 4]]}},
+        {"name": "s-int8.mlpackage", "format": "coreml", "precision": "int8", "params": 100, "macs": 20000,
+         "size_bytes": 2048, "latency_ms": {"host": None, "predicted": {"p50": 0.5, "low": 0.25, "high": 1.0}},
+         "memory": {"weights_bytes": 1024, "peak_activation_bytes": 512}, "notes": []},
     ],
     "budgets": [
         {"metric": "top1", "limit": 0.9, "value": 0.85, "passed": False, "model": "s-int8.onnx"},
         {"metric": "model_bytes", "limit": 20000000.0, "value": 512.0, "passed": True, "model": "s-int8.onnx"},
+        {"metric": "latency_p90_ms (measured on host)", "limit": 20.0, "value": 21.64, "unit": "ms", "passed": True,
+         "judged": False, "note": "not judged: noisy (CV 0.61 > 0.25)", "model": "s-int8.onnx", "source": "budget"},
     ],
+    "training": {"student_history": {"epochs": [{"epoch": 1, "loss": 1.2, "val_top1": 0.5},
+                                                {"epoch": 2, "loss": 0.8, "val_top1": 0.8}],
+                                     "best_epoch": 2, "best_val_top1": 0.8, "epochs_run": 2, "batch_size": 11,
+                                     "steps_per_epoch": 20, "batch_size_rule": "auto: ceil(210 / 20) = 11",
+                                     "chance": {"split": "val", "samples": 30, "chance": 0.5, "threshold": 0.7,
+                                                "top1": 0.8, "at_chance": False}},
+                 "baseline_history": None},
     "conversion_failures": [{"format": "coreml", "op": "svd", "error": "coreml: unsupported op svd"}],
 }
 
 EXPECTED = """\
 # edgekd build report — pi: FAILED
 
-edgekd 0.1.0, 2026-01-01T00:00:00+00:00, 12.5 s on Test CPU (2 cores). Data: toy (10 test samples). \
-Deployable model: **s-int8.onnx**.
+**FAILED: 1 budget missed (1 not judged).** Deployable model: **s-int8.onnx**.
 
-## Models
+What failed:
 
-| model | format | precision | params | MACs | size | top-1 | agree w/ teacher | ECE | host p50 / p90 ms \
-| predicted on pi ms | weights | arena |
-|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-| teacher | torch | fp32 | 1,000 | 200,000 | 4.0 KiB | 90.00% | 100.00% | 0.05 | 1 / 1.5 | 2 [1–4] \
-| 3.9 KiB | 2.0 KiB |
-| s-int8.onnx | onnx | int8 | 100 | 20,000 | 512 B | 85.00% | 90.00% | 0.1 | — | — | — | — |
+- top1 85.00%, limit ≥ 90.00% (s-int8.onnx)
 
 ## Budgets
 
-| metric | limit | value | model | result |
-|---|---:|---:|---|---|
-| top1 | 0.9 | 0.85 | s-int8.onnx | **MISS** |
-| model_bytes | 20,000,000 | 512 | s-int8.onnx | pass |
+| result | metric | value | limit | model | source |
+|---|---|---:|---:|---|---|
+| **MISS** | top1 | 85.00% | ≥ 90.00% | s-int8.onnx | budget |
+| pass | model_bytes | 512 B | ≤ 19.1 MiB | s-int8.onnx | budget |
+| not judged: noisy (CV 0.61 > 0.25) | latency_p90_ms (measured on host) | 21.6 ms | ≤ 20 ms | s-int8.onnx | budget |
+
+## Build
+
+edgekd 0.1.0, 2026-01-01T00:00:00+00:00, 12.5 s on Test CPU (2 cores). Data: toy (10 test samples).
+
+## Models
+
+| model | format | precision | params | MACs | size | top-1 | agree w/ teacher | ECE | host p50 / p90 \
+| predicted on pi | weights | arena |
+|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| teacher | torch | fp32 | 1,000 | 200,000 | 4.0 KiB | 90.00% | 100.00% | 0.0500 | 1 ms / 1.5 ms | 2 ms [1–4] \
+| 3.9 KiB | 2.0 KiB |
+| s-int8.onnx | onnx | int8 | 100 | 20,000 | 512 B | 85.00% | 90.00% | 0.1000 | — | — | — | — |
+| s-int8.mlpackage | coreml | int8 | 100 | 20,000 | 2.0 KiB | n/a¹ | n/a¹ | n/a¹ | n/a¹ | 0.5 ms [0.25–1] \
+| 1.0 KiB | 512 B |
+
+¹ Core ML prediction needs macOS: on Linux a Core ML model is converted, saved and its spec checked, but \
+accuracy, calibration and host latency cannot be measured (the gate takes its accuracy from the same student \
+measured in another format).
+
+## Training
+
+| model | epochs | batch | steps / epoch | best val top-1 (epoch) | chance check |
+|---|---:|---:|---:|---:|---|
+| student | 2 | 11 | 20 | 80.00% (2) | above chance (≥ 70.00%) |
+
+- batch of student: auto: ceil(210 / 20) = 11
+
+## Confusion matrix — s-int8.onnx, test split
+
+Rows: true class; columns: predicted class.
+
+| true \\ predicted | a | b |
+|---|---:|---:|
+| a | 5 | 1 |
+| b | 0 | 4 |
 
 ## Conversion failures
 

@@ -59,3 +59,32 @@ def test_check_exits_2_naming_the_schema_violation(report, save):
     assert result.returncode == 2, result.stderr
     assert "does not match the report schema" in result.stderr and "$.models[0].format" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_issue_18_fields_are_in_the_schema_and_in_a_real_report(report):
+    defs = report_schema()["$defs"]
+    assert {"confusion_matrix", "notes"} <= set(defs["model"]["properties"])
+    assert {"unit", "judged", "note"} <= set(defs["budget"]["properties"])
+    assert {"training", "at_chance"} <= set(report_schema()["properties"])
+    # the model the gate judged carries its confusion matrix on the test split
+    chosen = next(m for m in report["models"] if m["name"] == report["chosen"])
+    matrix = chosen["confusion_matrix"]
+    assert matrix["split"] == "test" and matrix["labels"] == report["data"]["classes"]
+    assert sum(map(sum, matrix["counts"])) == report["data"]["samples"]["test"]
+    diagonal = sum(matrix["counts"][i][i] for i in range(len(matrix["labels"])))
+    assert diagonal / report["data"]["samples"]["test"] == pytest.approx(chosen["accuracy"]["top1"])
+    assert all(b["unit"] in ("fraction", "ece", "ms", "bytes", "count") for b in report["budgets"])
+    student = report["training"]["student_history"]
+    assert student["batch_size"] >= 1 and student["steps_per_epoch"] >= 1 and student["chance"]["split"] == "val"
+    assert report["at_chance"] == []  # one epoch on digits already beats guessing
+
+
+@pytest.mark.parametrize("mutate, where", [
+    (lambda r: next(m for m in r["models"] if m.get("confusion_matrix"))["confusion_matrix"]["counts"][0]
+     .__setitem__(0, -1), "confusion_matrix.counts[0][0]"),
+    (lambda r: r["budgets"][0].update(unit="furlongs"), "$.budgets[0].unit"),
+    (lambda r: r["training"]["student_history"].update(batch_size=0), "student_history.batch_size"),
+])
+def test_new_fields_are_validated(report, mutate, where):
+    mutate(report)
+    assert any(where in e for e in schema_errors(report)), schema_errors(report)
