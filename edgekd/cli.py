@@ -98,9 +98,9 @@ def _github_check(result: dict, report: str, baseline: str | None) -> None:
     import os
 
     from . import atomic
-    from .report.github import SUMMARY_ENV, annotations, summary_markdown
+    from .report.github import SUMMARY_ENV, annotation_lines, summary_markdown
 
-    for line in annotations(result):
+    for line in annotation_lines(result):
         click.echo(line)
     summary = summary_markdown(result, report, baseline)
     path = os.environ.get(SUMMARY_ENV)

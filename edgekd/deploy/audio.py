@@ -62,7 +62,7 @@ def write_frontend_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     import io
 
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
     atomic.write_bytes(path, buffer.getvalue())
 
 

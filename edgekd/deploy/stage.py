@@ -88,7 +88,8 @@ def _audio_frontend(chosen: Artifact, source: Path, folder: Path, ctx: BuildCont
         return None
     params, arrays = frontend_params(ctx.data.frontend)
     if chosen.format == "onnx":
-        clip = int(round(ctx.config.data.clip_seconds * ctx.config.data.sample_rate))
+        audio_cfg: Any = ctx.config.data  # an audio_folder section (the data room made an audio front end)
+        clip = int(round(audio_cfg.clip_seconds * audio_cfg.sample_rate))
         onnx_with_frontend(source, ctx.data.frontend, clip, folder / _MODEL_FILE["onnx"], ctx.config.export.opset)
         return {"in_graph": True, "params": params}
     write_frontend_arrays(folder / "frontend.npz", arrays)

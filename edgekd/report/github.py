@@ -36,7 +36,7 @@ def command(level: str, title: str, message: str) -> str:
     return f"::{level} title={escape_property(title)}::{escape_data(message)}"
 
 
-def annotations(result: dict[str, Any]) -> list[str]:
+def annotation_lines(result: dict[str, Any]) -> list[str]:
     """The annotation lines of a check result (see :func:`edgekd.api.check`)."""
     lines = []
     for b in result["budgets"]:

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from edgekd.report.github import annotations, escape_data, escape_property, summary_markdown
+from edgekd.report.github import annotation_lines, escape_data, escape_property, summary_markdown
 
 RESULT = {
     "passed": False, "target": "raspberry-pi-4",
@@ -70,7 +70,7 @@ Report: `runs/gate/report.json`; baseline: `benchmarks/baseline/report.json`.
 
 
 def test_annotations_golden():
-    assert annotations(RESULT) == EXPECTED_ANNOTATIONS
+    assert annotation_lines(RESULT) == EXPECTED_ANNOTATIONS
 
 
 def test_summary_golden():
@@ -79,7 +79,8 @@ def test_summary_golden():
 
 def test_passing_result_has_only_the_notice():
     passing = {"passed": True, "target": "pi", "budgets": [RESULT["budgets"][0]], "regressions": []}
-    assert annotations(passing) == ["::notice title=edgekd check on pi::passed (1 budgets, 0 baseline comparisons)"]
+    assert annotation_lines(passing) == [
+        "::notice title=edgekd check on pi::passed (1 budgets, 0 baseline comparisons)"]
     assert "passed ✅" in summary_markdown(passing, "r.json") and "Change vs baseline" not in summary_markdown(
         passing, "r.json")
 

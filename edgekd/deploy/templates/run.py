@@ -88,13 +88,13 @@ def image_input(path: Path, pre: dict) -> np.ndarray:
     from PIL import Image
 
     height, width = pre["size"]
-    with Image.open(path) as image:
-        image = image.convert(pre["color"])
+    with Image.open(path) as decoded:
+        image = decoded.convert(pre["color"])
         if image.size != (width, height):
             if not pre["resize"]:
                 print(f"note: {path} is {image.size[1]}x{image.size[0]}, the model takes {height}x{width}: resizing "
                       "(bilinear); the training images were not resized", file=sys.stderr)
-            image = image.resize((width, height), Image.BILINEAR)
+            image = image.resize((width, height), Image.Resampling.BILINEAR)
         pixels = np.asarray(image, dtype=np.uint8).reshape(height, width, -1)
     x = pixels.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0)
     mean = np.asarray(pre["mean"], dtype=np.float32)[:, None, None]
