@@ -126,7 +126,9 @@ def figures(chosen: Artifact, accuracy_of: Artifact, budgets: list[dict], target
         "measured": {
             "accuracy": {**accuracy, "split": "test (held out from training and model selection)",
                          "model": accuracy_of.name},
-            "calibration": accuracy_of.metrics.get("calibration"),
+            # the scalar metrics (ECE, NLL, Brier); the reliability bins stay in report.json
+            "calibration": {k: v for k, v in (accuracy_of.metrics.get("calibration") or {}).items()
+                            if not isinstance(v, (list, dict))} or None,
             "size_bytes": chosen.metrics.get("size_bytes"),
             "host_latency_ms": {**(latency.get("host") or {}), "cpu": cpu_model()} if latency.get("host") else None,
             "tflm_arena_bytes": memory.get("tflm_arena_bytes"),
