@@ -88,5 +88,5 @@ def audio_build(tmp_path_factory):
                                 "sample_rate": 8000, "clip_seconds": 0.3,
                                 "features": {"n_fft": 256, "hop_length": 80, "n_mels": 16},
                                 "split": {"method": "pattern", "field": "index", "test": "0-1"}},
-              "student": {"name": "dscnn"}, "export": {"formats": ["onnx"]}}
+              "student": {"name": "ds-cnn"}, "export": {"formats": ["onnx"]}}
     return build(tmp, "raspberry-pi-4", config)
