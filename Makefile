@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-speech bench-kd-sweep bench-compress bench-latency bench-devices-export bench-tf-features bench-byo-teachers bench-small-data gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-small-data gate baseline clean
 
 install: $(STAMP)
 
@@ -55,6 +55,13 @@ endif
 bench-devices-export: $(STAMP)
 	$(BIN)/python benchmarks/devices/export.py
 
+# Predicted vs published on-device latency (benchmarks/devices/): cost every network once (cached in
+# benchmarks/work/devices/costs/), fit the device model per runtime family, leave-one-source-out validation,
+# bands; writes benchmarks/results/devices.json, edgekd/predict/device_coefficients.yaml and RESULTS.md.
+bench-devices: $(STAMP)
+	$(BIN)/python benchmarks/devices/costs.py
+	$(BIN)/python benchmarks/devices/validate.py --write
+
 # Predicted vs measured host latency for >= 20 students (writes benchmarks/results/latency.json).
 bench-latency: $(STAMP)
 	$(BIN)/python benchmarks/latency.py
@@ -70,6 +77,22 @@ bench-speech: $(STAMP)
 # edgekd's TensorFlow-style MFCC/log-mel vs tf.signal on every FSDD recording (writes results/tf-features.json).
 bench-tf-features: $(STAMP)
 	$(BIN)/python benchmarks/tf_features.py $(BENCH_ARGS)
+
+# The function-matching KD recipe (benchmarks/vision-fm.yaml), hours long: the KD student and the hard-label
+# baseline train as two one-thread processes side by side (logs: benchmarks/work/vision-fm-{student,baseline}.log);
+# after an interruption the same command resumes both from their last epoch (checkpoints in benchmarks/work/).
+# The curves so far: `python benchmarks/vision.py --config benchmarks/vision-fm.yaml --merge`.
+bench-vision-fm: $(STAMP)
+	mkdir -p benchmarks/work
+	for role in student baseline; do \
+	  OMP_NUM_THREADS=1 $(BIN)/python benchmarks/vision.py --config benchmarks/vision-fm.yaml --role $$role \
+	    --no-onnx --threads 1 $(BENCH_ARGS) > benchmarks/work/vision-fm-$$role.log 2>&1 & \
+	done; wait
+	tail -n 3 benchmarks/work/vision-fm-student.log benchmarks/work/vision-fm-baseline.log
+
+# Speech with train-time augmentation (time shift, noise, SpecAugment): benchmarks/speech-aug.yaml.
+bench-speech-aug: $(STAMP)
+	$(BIN)/python benchmarks/speech.py --config benchmarks/speech-aug.yaml $(BENCH_ARGS)
 
 # KD's temperature and alpha chosen on the validation split (one teacher, a small grid, the baseline).
 bench-kd-sweep: $(STAMP)
@@ -92,6 +115,11 @@ bench-byo-teachers: $(STAMP)
 # folder with default settings end above chance? (writes benchmarks/results/small_data.json)
 bench-small-data: $(STAMP)
 	$(BIN)/python benchmarks/small_data.py
+
+# Where TFLite INT8 conversion time goes: litert-torch PT2E phase by phase vs the AI Edge Quantizer
+# (writes benchmarks/results/tflite-convert.json).
+bench-tflite-convert: $(STAMP)
+	$(BIN)/python benchmarks/tflite_convert.py
 
 # Build the default example, then gate it on its budgets and on the committed baseline (exit 3 on a miss).
 # Top-1 and ECE are judged by what the 360 test images resolve (Newcombe-Wilson interval, bootstrap of

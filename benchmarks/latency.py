@@ -3,8 +3,8 @@
 1. Calibrate the host, as ``edgekd targets fit --runtime onnxruntime --runtime litert``
    does, starting from the spec figures of ``targets/host.yaml``: one-node micro-benchmarks
    for the roofline's efficiencies, then per-runtime latency models fitted on random
-   calibration networks (``edgekd.fitting.synthetic``, seeds 1000+) timed in each runtime. The
-   calibration networks' timings are kept in ``results/latency-calibration.json``.
+   fitting networks (``edgekd.fitting.synthetic``, seeds 1000+) timed in each runtime. The
+   fitting networks' timings are kept in ``results/latency-calibration.json``.
    Nothing here looks at a benchmark network's latency before predicting it.
 2. For every student (MobileNetV2 widths x input resolutions), export FP32 and INT8 to ONNX
    (onnxruntime) and TFLite (LiteRT), then time the four variants of one network alone, in
@@ -66,7 +66,7 @@ def build_variants(width: float, res: int, folder: Path) -> dict[str, tuple[Path
     out["onnxruntime/int8"] = (int8, "onnx", "int8")
     for precision in ("fp32", "int8"):
         path = folder / f"{tag}-{precision}.tflite"
-        export_tflite(model, shape, path, int8=precision == "int8", calibration=calib if precision == "int8" else None)
+        export_tflite(model, shape, path, int8=precision == "int8", representative=calib if precision == "int8" else None)
         out[f"litert/{precision}"] = (path, "tflite", precision)
     return out
 
@@ -75,7 +75,7 @@ def measure(networks: dict, threads: int, rounds: int, block_s: float) -> dict[t
     """Host latency of every variant of every network, each timed alone in blocks, all networks per round.
 
     Returns ``(width, res, variant) -> time_in_blocks statistics`` (ms); the judged figure is
-    ``quiet_p50``, the same statistic the calibration networks were measured with.
+    ``quiet_p50``, the same statistic the fitting networks were measured with.
     """
     from edgekd.fitting.runtime_timing import time_in_blocks
     from edgekd.runtimes import open_runner
@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "latency.json"))
     parser.add_argument("--rounds", type=int, default=16, help="timing rounds (one block per variant per round)")
     parser.add_argument("--block-seconds", type=float, default=0.05, help="length of one timing block")
-    parser.add_argument("--networks", type=int, default=40, help="random calibration networks")
+    parser.add_argument("--networks", type=int, default=40, help="random fitting networks")
     parser.add_argument("--calibration", default=None,
-                        help="refit on the calibration networks' timings in this file instead of timing them again")
+                        help="refit on the fitting networks' timings in this file instead of timing them again")
     parser.add_argument("--profile", default=None,
                         help="reuse a profile this script calibrated (full mode) instead of calibrating again")
     args = parser.parse_args(argv)
@@ -257,7 +257,7 @@ def markdown(result: dict) -> str:
         f"{result['duration_s']:.0f} s.{busy}{partial}", "",
         "Measured figure per variant: the lowest of its per-block medians (one block of ≥ 15 runs and "
         f"≥ {1000 * result.get('block_seconds', 0.05):.0f} ms per variant per round, {result.get('rounds', 16)} rounds, "
-        "every variant of every network in each round), the statistic the calibration networks were timed with: "
+        "every variant of every network in each round), the statistic the fitting networks were timed with: "
         "this shared VM changes speed for seconds at a time, and the slow periods are other tenants, not the model.", "",
         f"**{100 * s['within_10pct']:.0f}% of {s['n']} predictions within ±10%** of the measured p50 "
         f"(target ≥ 90%); median |error| {100 * s['median_abs_error']:.1f}%, median signed error "
@@ -267,7 +267,7 @@ def markdown(result: dict) -> str:
         f"{100 * s['roofline_median_abs_error']:.1f}%), spec-only {100 * s['spec_only_within_10pct']:.0f}% "
         f"({100 * s['spec_only_median_abs_error']:.1f}%).", "",
         "| runtime / precision | n | within ±10% | median abs error | median signed error "
-        "| model's leave-one-out median abs error on its calibration networks |",
+        "| model's leave-one-out median abs error on its fitting networks |",
         "|---|---:|---:|---:|---:|---:|"]
     held = result.get("held_out_summary") or {}
     if held:

@@ -7,7 +7,12 @@ scored on test/. On the official split it also times a KD epoch with the soft-la
 against running the teacher at every step. Writes ``benchmarks/results/speech.json`` and
 the speech section of ``benchmarks/RESULTS.md``.
 
-Usage: ``python benchmarks/speech.py [--set key=value ...] [--speaker theo]``
+``--config benchmarks/speech-aug.yaml`` runs the augmented recipe (time shift, noise, SpecAugment;
+the teacher runs on every augmented batch, so no cache timing) and writes ``results/speech-aug.json``
+and its own section; ``--split held-out`` runs only the held-out-speaker split.
+
+Usage: ``python benchmarks/speech.py [--config FILE] [--split both|official|held-out] [--set key=value ...]
+[--speaker theo]``
 """
 
 from __future__ import annotations
@@ -20,49 +25,60 @@ from vision_common import (ROOT, atomic, cache_speedup, distill_run, machine, mm
                            bench_parser, save_student, write_section)
 
 CONFIG = ROOT / "benchmarks" / "speech.yaml"
-OUT = ROOT / "benchmarks" / "results" / "speech.json"
 STUDENT = ROOT / "benchmarks" / "work" / "speech-student.pt"  # `make bench-compress` starts from it
 
 
 def main() -> None:
     """Run both splits and write the results."""
-    parser = bench_parser(__doc__, OUT)
+    parser = bench_parser(__doc__, None)
+    parser.add_argument("--config", type=Path, default=CONFIG, help="the build config (default benchmarks/speech.yaml)")
+    parser.add_argument("--split", choices=("both", "official", "held-out"), default="both")
     parser.add_argument("--speaker", default="theo", help="speaker held out for the speaker-shift split")
     args = parser.parse_args()
+    stem = args.config.stem
+    args.out = args.out or ROOT / "benchmarks" / "results" / f"{stem}.json"
     if args.render_only:
-        rerender(args.out, args.note, "speech", render)
+        rerender(args.out, args.note, stem, render)
         return
     started = time.perf_counter()
     splits = {"official (index 0-4 test)": [],
               f"held-out speaker ({args.speaker})": ["data.split.field=speaker", f"data.split.test=[{args.speaker}]"]}
+    if args.split != "both":
+        splits = dict([list(splits.items())[0 if args.split == "official" else 1]])
     results = {"benchmark": "speech", "dataset": "FSDD (Free Spoken Digit Dataset, CC BY-SA 4.0, Z. Jackson et al.)",
-               "config": str(CONFIG.relative_to(ROOT)), "overrides": args.overrides, "machine": machine(),
-               "splits": {}}
+               "config": str(args.config.resolve().relative_to(ROOT)), "overrides": args.overrides,
+               "machine": machine(), "splits": {}}
     for i, (name, extra) in enumerate(splits.items()):
         print(f"### split: {name}", flush=True)
-        run = distill_run(CONFIG, [*extra, *args.overrides])
+        run = distill_run(args.config, [*extra, *args.overrides])
+        data = run["ctx"].data
         entry = {"rows": run["rows"], "ratios": ratios(run["rows"]), "seconds": run["seconds"],
-                 "samples": run["ctx"].data.summary()["samples"],
-                 "best_epochs": {k: v["best_epoch"] for k, v in run["history"].items()}}
+                 "samples": data.summary()["samples"], "recipe": run["state"].distill_method,
+                 "best_epochs": {k: v["best_epoch"] for k, v in run["history"].items()},
+                 "val_top1": {k: v["best_val_top1"] for k, v in run["history"].items()}}
         if i == 0:
             teacher = next(a for a in run["artifacts"] if a.role == "teacher")
-            entry["soft_label_cache"] = cache_speedup(run["ctx"], teacher.model)
-            save_student(run, STUDENT)
-            results["input_shape"] = list(run["ctx"].data.input_shape)
-            results["preprocessing"] = run["ctx"].data.preprocessing
+            if data.train.augment is None:  # an augmented split holds waveforms: nothing to cache
+                entry["soft_label_cache"] = cache_speedup(run["ctx"], teacher.model)
+            if args.config == CONFIG and name.startswith("official"):
+                save_student(run, STUDENT)
+            results["input_shape"] = list(data.input_shape)
+            results["preprocessing"] = data.preprocessing
         results["splits"][name] = entry
         print(json.dumps({k: v for k, v in entry.items() if k != "rows"}, indent=1, default=str), flush=True)
     results["wall_s"] = time.perf_counter() - started
     results["note"] = args.note
     atomic.write_json(args.out, results)
-    write_section("speech", render(results))
+    write_section(stem, render(results))
     print(f"wrote {args.out} ({results['wall_s']:.0f} s)")
 
 
 def render(results: dict) -> str:
     """The RESULTS.md section."""
     m = results["machine"]
-    lines = [f"## Speech: FSDD, DS-CNN student from a log-mel CNN teacher (`make bench-speech`)", "",
+    augmented = not results["config"].endswith("/speech.yaml")
+    title = "Speech: FSDD, DS-CNN student from a log-mel CNN teacher"
+    lines = [f"## {title} (`make bench-speech`{', config ' + results['config'] if augmented else ''})", "",
              f"{m['date']} · {m['cpu']} · {m['cores']} cores (shared) · torch {m['torch']} · "
              f"wall {results['wall_s'] / 60:.1f} min · config `{results['config']}`"
              + (f" with `{' '.join(results['overrides'])}`" if results["overrides"] else ""), "",
@@ -86,6 +102,9 @@ def render(results: dict) -> str:
             lines += ["", f"Soft-label cache: a KD epoch takes {c['cached']['epoch_s']:.1f} s with cached teacher "
                           f"logits vs {c['per_step']['epoch_s']:.1f} s running the teacher every step "
                           f"(**{c['epoch_speedup']:.2f}×**; filling the cache once: {c['cached']['setup_s']:.1f} s)."]
+    aug = (results.get("preprocessing") or {}).get("train_augment")
+    if aug:
+        lines += ["", f"Train augmentation (teacher, KD student and baseline alike): {aug}."]
     if results.get("note"):
         lines += ["", results["note"]]
     lines += ["", "Target (≥ 97% of teacher top-1 at ≤ 25% of its MACs, above the baseline) reported as measured. "

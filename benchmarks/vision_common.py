@@ -58,8 +58,18 @@ def machine() -> dict:
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def distill_run(config_path: Path, overrides: list[str], reporter=None) -> dict:
+def distill_run(config_path: Path, overrides: list[str], reporter=None, work: Path | None = None,
+                before_distill=None, distill_stage=None) -> dict:
     """Run the teacher and distill stages of a build; score teacher, student and baseline on test/.
+
+    Args:
+        config_path: The benchmark's build config.
+        overrides: ``key=value`` config overrides.
+        reporter: Progress sink (default: print each epoch).
+        work: Output folder of the build; its ``.edgekd-work/checkpoints`` hold the trainer's per-epoch
+            checkpoints, so a rerun with the same folder resumes training. Default: a new temp folder.
+        before_distill: ``f(data, teacher_model)`` called between the teacher and distill stages.
+        distill_stage: A stage ``f(state, ctx) -> state`` run instead of the build's distill stage.
 
     Returns:
         ``{"ctx", "artifacts", "rows": {role: {top1, params, macs}}, "seconds"}``.
@@ -67,17 +77,21 @@ def distill_run(config_path: Path, overrides: list[str], reporter=None) -> dict:
     started = time.perf_counter()
     cfg = load_config(config_path, overrides)
     data = load_data(cfg)
-    work = Path(tempfile.mkdtemp(prefix="edgekd-bench-"))
+    work = work or Path(tempfile.mkdtemp(prefix="edgekd-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     ctx = BuildContext(config=cfg, target=load_target("host"), out_dir=work, data=data,
                        reporter=reporter or PrintReporter(), threads=torch.get_num_threads())
-    state = run_stages(("teacher", "distill"), ctx)
+    state = run_stages(("teacher",), ctx)
+    if before_distill is not None:
+        before_distill(data, next(a for a in state.artifacts if a.role == "teacher").model)
+    state = distill_stage(state, ctx) if distill_stage is not None else run_stages(("distill",), ctx, state)
     arts = list(state.artifacts)
     rows = {}
     for art in arts:
         role = "baseline" if art.role == "baseline" else art.role
         rows[role] = {"top1": evaluate_top1(art.model, data.test), "params": art.params, "macs": art.macs,
                       "notes": list(art.notes)}
-    return {"ctx": ctx, "artifacts": arts, "rows": rows, "seconds": time.perf_counter() - started,
+    return {"ctx": ctx, "state": state, "artifacts": arts, "rows": rows, "seconds": time.perf_counter() - started,
             "overrides": list(overrides),
             "history": {f"{k}_history": v for k, v in state.training_curves.items()}}
 

@@ -16,7 +16,7 @@ from .progress import NullReporter, Reporter
 from .targets import TargetProfile, list_targets, load_target
 
 __all__ = ["BuildResult", "build", "check", "config_sections", "export_fitting_networks", "fit_target",
-           "list_students", "list_targets", "load_target", "show_student"]
+           "list_students", "list_targets", "load_target", "predict_latency", "show_student"]
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,37 @@ def config_sections(section: str | None = None) -> list[dict[str, Any]]:
     from .config_docs import config_sections as _sections
 
     return _sections(section)
+
+
+def predict_latency(graph: str | os.PathLike, target: str | TargetProfile = "host", precision: str = "fp32",
+                    runtime: str | None = None, threads: int | None = None) -> dict[str, Any]:
+    """Predict batch-1 latency of a model graph on a device profile, without building anything.
+
+    A profile with ``device:`` facts is costed by the device model (validated against published
+    on-device measurements, ``benchmarks/RESULTS.md``), one with a fitted runtime model for
+    ``runtime`` by that model, any other by the roofline (see :mod:`edgekd.predict.latency`).
+
+    Args:
+        graph: An ONNX file (FP32, or QDQ INT8 for an INT8 artifact).
+        target: A profile name from ``targets/``, a profile YAML path, or a loaded profile.
+        precision: ``fp32``, ``fp16`` or ``int8``: the precision the model ships in.
+        runtime: ``litert``, ``onnxruntime``, ``tflite-micro``, ``x-cube-ai`` or ``edgetpu``
+            (default: the profile's runtime).
+        threads: CPU threads to cost (default: the profile's ``runtime.threads``).
+
+    Returns:
+        ``p50``/``low``/``high`` in ms, ``method``, ``band`` (how low/high were derived),
+        ``per_op`` rows and the figures of :func:`edgekd.predict.latency.predict_latency`.
+
+    Raises:
+        BadInputError: Unknown target or precision, an unreadable graph, bad ``threads``.
+    """
+    from .predict.latency import band_description
+    from .predict.latency import predict_latency as _predict
+
+    profile = target if isinstance(target, TargetProfile) else load_target(str(target))
+    pred = _predict(graph, profile, precision, runtime=runtime, threads=threads)
+    return {**pred, "band": band_description(pred)}
 
 
 def list_students() -> list[Any]:

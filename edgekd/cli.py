@@ -9,6 +9,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -266,7 +267,7 @@ def _resolution(value) -> tuple[int, int]:
     """``224`` -> (224, 224); ``97x40`` or ``[97, 40]`` -> (H, W)."""
     from .errors import ConfigError
 
-    parts = value.lower().split("x") if isinstance(value, str) else value
+    parts: Any = value.lower().split("x") if isinstance(value, str) else value
     if isinstance(parts, int) and not isinstance(parts, bool):
         parts = (parts, parts)
     try:

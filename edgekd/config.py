@@ -8,23 +8,25 @@ MobileNetV2-style student, INT8, ONNX). ``--set a.b=value`` overrides any key.
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from .data.schema import DATA_SECTIONS
+from .data.schema import DATA_SECTIONS, DataSection
 from .errors import ConfigError
 from .sections import BatchSize, Section
-from .teachers.schema import TEACHER_SECTIONS
+from .teachers.schema import TEACHER_SECTIONS, TeacherSection
 
 # The largest seed every library we seed accepts (scikit-learn's random_state: 32-bit unsigned).
 MAX_SEED = 2**32 - 1
 
 # Each room defines its own sections; the union's tag is the section's `kind`.
-DataConfig = Annotated[Union[DATA_SECTIONS], Field(discriminator="kind")]
-TeacherConfig = Annotated[Union[TEACHER_SECTIONS], Field(discriminator="kind")]
+DataConfig = Annotated[DataSection, Field(discriminator="kind")]
+TeacherConfig = Annotated[TeacherSection, Field(discriminator="kind")]
 
 
 class StudentConfig(Section):
@@ -46,7 +48,9 @@ class HintLayers(Section):
 class DistillConfig(Section):
     """Knowledge distillation. Every method keeps the Hinton term
     α·T²·KL(p_T^teacher ‖ p_T^student) + (1-α)·CE; ``fitnets`` adds hint_weight·MSE on
-    adapted feature maps, ``rkd`` adds the distance and angle terms on embeddings or logits."""
+    adapted feature maps, ``rkd`` adds the distance and angle terms on embeddings or logits.
+    The learning rate warms up linearly for ``warmup_epochs``, then follows a cosine to zero at
+    the last epoch (so a longer run is a longer cosine, not more epochs at the end)."""
 
     method: Literal["hinton", "fitnets", "rkd"] = Field("hinton",
         description="hinton, or hinton plus fitnets hints or rkd relations")
@@ -68,7 +72,27 @@ class DistillConfig(Section):
     optimizer: Literal["adamw", "sgd"] = Field("adamw", description="adamw, or sgd with Nesterov momentum 0.9")
     warmup_epochs: int = Field(1, ge=0, description="epochs of linear learning-rate warm-up")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present")
-    train_baseline: bool = Field(False, description="also train the student on hard labels alone")
+    train_baseline: bool = Field(False, description="also train the student on hard labels alone (with the same "
+                                                    "augmentation, mixing, schedule, EMA and epochs)")
+    recipe: Literal["standard", "function_matching"] = Field(
+        "standard", description="standard: the teacher's logits are cached once when nothing changes the train "
+                                "batches, else it runs on each batch; function_matching (Beyer et al. 2022): the "
+                                "teacher labels, at every step, exactly the augmented and mixed images the student "
+                                "sees (never cached); needs mixup or cutmix")
+    mixup: float = Field(0.0, ge=0, description="mixup between the images of a batch, proportion ~ Beta(a, a); "
+                                                "labels mixed alike; 0 = off (1.0 = uniform proportion)")
+    cutmix: float = Field(0.0, ge=0, description="CutMix: paste a box of another image, kept area ~ Beta(a, a); "
+                                                 "0 = off; with mixup too, each batch uses one of them at random")
+    ema: float | None = Field(None, gt=0, lt=1, description="decay of an exponential moving average of the student's "
+                                                            "weights, updated every step (e.g. 0.999); the average is "
+                                                            "what is validated, kept and exported; null = off")
+
+    @model_validator(mode="after")
+    def _function_matching_mixes(self) -> "DistillConfig":
+        if self.recipe == "function_matching" and self.mixup == 0 and self.cutmix == 0:
+            raise ValueError("recipe 'function_matching' matches the teacher on mixed images: set mixup "
+                             "(e.g. 1.0) or cutmix")
+        return self
 
 
 class PruneConfig(Section):
@@ -86,13 +110,23 @@ class PruneConfig(Section):
 
 
 class QuantizeConfig(Section):
-    """Post-training static INT8 on the calibration split."""
+    """Post-training static INT8, activation ranges set on the representative samples."""
 
-    enabled: bool = Field(True, description="write INT8 models (static, calibrated on the calibration split)")
+    enabled: bool = Field(True, description="write INT8 models (static, on the representative samples)")
     method: Literal["minmax", "entropy", "percentile"] = Field("minmax",
-        description="how activation ranges are chosen from the calibration split")
+        description="how activation ranges are chosen from the representative samples")
     per_channel: bool = Field(True, description="per-output-channel weight scales (else per tensor)")
-    accuracy_aware: bool = Field(False, description="ONNX: keep sensitive ops in float until the top-1 drop fits")
+    accuracy_aware: bool = Field(False, description="keep the most sensitive ops in float (ONNX; TFLite: see "
+                                 "tflite_fallback) until the val top-1 drop fits max_top1_drop")
+    engine: Literal["edgekd", "inc"] = Field("edgekd", description="ONNX INT8: edgekd = onnxruntime static "
+                                             "(accuracy-aware loop with accuracy_aware); inc = Intel Neural "
+                                             "Compressor's autotune on the val split (always accuracy-aware)")
+    tflite_engine: Literal["aeq", "pt2e"] = Field("aeq", description="TFLite INT8: aeq = AI Edge Quantizer on the "
+                                                  "FP32 .tflite (per-op recipes, fast); pt2e = litert-torch PT2E "
+                                                  "(converts the model again, every op int8)")
+    tflite_fallback: Literal["auto", "float", "int16", "none"] = Field(
+        "auto", description="accuracy-aware TFLite (aeq): sensitive ops fall back to float, or to int16 activations "
+        "with int8 weights (stays fully integer); auto = int16 for tflite-micro, none for edgetpu, else float")
     max_top1_drop: float | None = Field(None, ge=0, le=1, description="accuracy-aware budget (absolute, on val); "
                                         "default: the target's max_top1_drop, else 0.01")
     max_trials: int = Field(10, ge=1, description="accuracy-aware: most op sets tried")
@@ -168,7 +202,7 @@ class BuildConfig(Section):
 _YAML11_BOOL_WORDS = {"on", "off", "yes", "no", "y", "n"}
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> BuildConfig:
+def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] = ()) -> BuildConfig:
     """Read a YAML config (or the embedded default), apply ``a.b=value`` overrides, validate.
 
     Args:

@@ -225,7 +225,7 @@ def art_from_record(rec: dict[str, Any]) -> Artifact:
 def data_digest(data) -> str:
     """sha256 over every split's inputs and labels (and the class names)."""
     digest = hashlib.sha256(json.dumps([data.name, list(data.class_names), list(data.input_shape)]).encode())
-    for split in (data.train, data.val, data.test, data.calibration):
+    for split in (data.train, data.val, data.test, data.representative):
         for tensor in (split.x, split.y):
             digest.update(str(tuple(tensor.shape)).encode())
             digest.update(tensor.contiguous().numpy().tobytes())

@@ -15,82 +15,19 @@ from __future__ import annotations
 import copy
 import difflib
 import os
-import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from .device_facts import DeviceFacts, check_device_section
 from .efficiency import DEFAULT_EFFICIENCY, DEFAULT_OP_OVERHEAD_S, Efficiency, RuntimeModel, Section
 from .errors import TargetError
+from .units import Bytes, BytesPerSecond, Fraction, Hertz, Milliseconds
 
 Precision = Literal["fp32", "fp16", "int8"]
 TARGETS_ENV = "EDGEKD_TARGETS_DIR"
-
-_BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-_TIME_UNITS_MS = {"ms": 1.0, "s": 1000.0, "us": 1e-3, "µs": 1e-3}
-_HZ_UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
-_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ/]*)\s*$")
-
-
-def _split(value: str, what: str, allowed: str) -> tuple[float, str]:
-    match = _QUANTITY.match(value)
-    if not match:
-        raise ValueError(f"{value!r} is not a {what}; write e.g. {allowed}")
-    return float(match.group(1)), match.group(2).lower()
-
-
-def _parse_bytes(value: Any) -> Any:
-    """``512 KiB`` -> 524288; integers pass through; anything else is an error naming the units."""
-    if isinstance(value, bool):
-        raise ValueError("expected a byte count such as 524288 or '512 KiB'")
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if not isinstance(value, str):
-        return value
-    number, unit = _split(value, "byte size", "'512 KiB', '2 MB' or '1.5 GiB'")
-    if unit.endswith("/s"):
-        unit = unit[:-2]
-    if unit and unit not in _BYTE_UNITS:
-        raise ValueError(f"unknown byte unit {unit!r} in {value!r}; use B, KB, MB, GB (x1000) or KiB, MiB, GiB (x1024)")
-    return int(round(number * _BYTE_UNITS.get(unit, 1)))
-
-
-def _parse_ms(value: Any) -> Any:
-    """``20 ms`` / ``0.02 s`` / ``500 us`` -> milliseconds; a bare number is milliseconds."""
-    if isinstance(value, bool) or not isinstance(value, str):
-        return value
-    number, unit = _split(value, "duration", "'20 ms' or '0.02 s'")
-    if unit and unit not in _TIME_UNITS_MS:
-        raise ValueError(f"unknown time unit {unit!r} in {value!r}; use ms, s or us")
-    return number * _TIME_UNITS_MS.get(unit, 1.0)
-
-
-def _parse_hz(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, str):
-        return value
-    number, unit = _split(value, "frequency", "'1.5 GHz' or 1.5e9")
-    if unit and unit not in _HZ_UNITS:
-        raise ValueError(f"unknown frequency unit {unit!r} in {value!r}; use Hz, kHz, MHz or GHz")
-    return number * _HZ_UNITS.get(unit, 1.0)
-
-
-def _parse_fraction(value: Any) -> Any:
-    """Fractions in [0, 1]; ``85%`` -> 0.85; a bare 85 is refused (it is ambiguous)."""
-    if isinstance(value, str) and value.strip().endswith("%"):
-        return float(value.strip()[:-1]) / 100.0
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value <= 100:
-        raise ValueError(f"{value} looks like a percent; fractions are in [0, 1]: write {value / 100:g}")
-    return value
-
-
-Bytes = Annotated[int, BeforeValidator(_parse_bytes), Field(ge=0)]
-Milliseconds = Annotated[float, BeforeValidator(_parse_ms), Field(gt=0)]
-Hertz = Annotated[float, BeforeValidator(_parse_hz), Field(gt=0)]
-Fraction = Annotated[float, BeforeValidator(_parse_fraction), Field(ge=0, le=1)]
-
 
 class Cpu(Section):
     cores: int = Field(gt=0)
@@ -115,13 +52,13 @@ class ComputeUnit(Section):
 
 
 class Memory(Section):
-    bandwidth_bytes_per_s: Annotated[float, BeforeValidator(_parse_bytes), Field(gt=0)]
+    bandwidth_bytes_per_s: BytesPerSecond
     ram_bytes: Bytes
     flash_bytes: Bytes
     weights_in: Literal["ram", "flash"] = "ram"
     # Optional: an op whose bytes fit in this cache streams at the cache's rate, not DRAM's.
     cache_bytes: Bytes | None = None
-    cache_bandwidth_bytes_per_s: Annotated[float, BeforeValidator(_parse_bytes), Field(gt=0)] | None = None
+    cache_bandwidth_bytes_per_s: BytesPerSecond | None = None
 
 
 class Runtime(Section):
@@ -153,8 +90,9 @@ def _default_family(data: dict) -> str:
 
     A phone running Core ML on its neural engine behaves like an accelerator, not like its CPU.
     """
-    runtime = data.get("runtime") if isinstance(data.get("runtime"), dict) else {}
-    units = data.get("compute_units") if isinstance(data.get("compute_units"), list) else []
+    runtime_raw, units_raw = data.get("runtime"), data.get("compute_units")
+    runtime: dict = runtime_raw if isinstance(runtime_raw, dict) else {}
+    units: list = units_raw if isinstance(units_raw, list) else []
     unit_type = next((u.get("type") for u in units if isinstance(u, dict)
                       and u.get("name") == runtime.get("compute_unit")), None)
     if unit_type in ("npu", "tpu", "dsp"):
@@ -182,6 +120,8 @@ class TargetProfile(Section):
     op_overhead_s: float = Field(ge=0)
     # Measured per-runtime models (runtime -> precision -> model); used instead of the roofline.
     latency_models: dict[Literal["onnxruntime", "litert"], dict[Precision, RuntimeModel]] = Field(default_factory=dict)
+    # Micro-architecture facts; a profile with them is costed by the device model (device_facts.py).
+    device: DeviceFacts | None = None
     budgets: Budgets = Field(default_factory=Budgets)
 
     @model_validator(mode="before")
@@ -205,6 +145,7 @@ class TargetProfile(Section):
         if self.runtime.compute_unit not in names:
             raise ValueError(f"runtime.compute_unit {self.runtime.compute_unit!r} is not one of the "
                              f"compute_units ({', '.join(names)})")
+        check_device_section(self.kind, self.runtime.name, self.device)
         if self.kind == "mcu" and self.runtime.threads != 1:
             raise ValueError("runtime.threads must be 1 on an mcu (its runtimes are single-threaded)")
         for precision in self.precisions:

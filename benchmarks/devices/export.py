@@ -64,7 +64,7 @@ def _export_one(fmt: str, module, shape, path: Path) -> None:
     calibration = None
     if fmt == "tflite_int8":
         calibration = np.random.default_rng(0).standard_normal((CALIBRATION_SAMPLES, *shape)).astype(np.float32)
-    export_tflite(module, shape, path, int8=fmt == "tflite_int8", calibration=calibration, int8_io=False,
+    export_tflite(module, shape, path, int8=fmt == "tflite_int8", representative=calibration, int8_io=False,
                   channels_last_io=channels_last)
 
 

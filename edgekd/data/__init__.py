@@ -18,32 +18,33 @@ def load_data(config: "BuildConfig") -> DataBundle:
             (one line, with a fix).
     """
     from .checks import check_bundle
+    from .schema import AudioFolderData, DigitsData, ImageFolderData, NpzData
 
-    kind = config.data.kind
+    data = config.data
     teacher_features = getattr(getattr(config, "teacher", None), "features", None)
-    if teacher_features is not None and kind != "audio_folder":
+    if teacher_features is not None and not isinstance(data, AudioFolderData):
         from ..errors import ConfigError
 
-        raise ConfigError(f"teacher.features is a front end for audio, but data.kind is {kind}",
+        raise ConfigError(f"teacher.features is a front end for audio, but data.kind is {data.kind}",
                           fix="remove teacher.features (it applies to data.kind audio_folder only)")
     # Each loader is imported on use: PIL/scipy stay out of `import edgekd`.
-    if kind == "digits":
+    if isinstance(data, DigitsData):
         from .digits import load_digits_bundle
 
-        return check_bundle(load_digits_bundle(config.data, config.seed), "sklearn digits")
-    if kind == "image_folder":
+        return check_bundle(load_digits_bundle(data, config.seed), "sklearn digits")
+    if isinstance(data, ImageFolderData):
         from .images import load_image_folder
 
-        return check_bundle(load_image_folder(config.data, config.seed), str(config.data.root))
-    if kind == "audio_folder":
+        return check_bundle(load_image_folder(data, config.seed), str(data.root))
+    if isinstance(data, AudioFolderData):
         from .audio import load_audio_folder
 
-        return check_bundle(load_audio_folder(config.data, config.seed, teacher_features), str(config.data.root))
-    if kind == "npz":
+        return check_bundle(load_audio_folder(data, config.seed, teacher_features), str(data.root))
+    if isinstance(data, NpzData):
         from .npz import load_npz
 
-        return check_bundle(load_npz(config.data, config.seed), str(config.data.path))
-    raise AssertionError(f"unhandled data kind {kind!r}")  # the config schema admits no other
+        return check_bundle(load_npz(data, config.seed), str(data.path))
+    raise AssertionError(f"unhandled data kind {data.kind!r}")  # the config schema admits no other
 
 
 __all__ = ["DataBundle", "Split", "load_data"]

@@ -13,7 +13,8 @@ from .audio_io import fix_length, read_wav
 from .bundle import DataBundle, Split
 from .folders import require_dir, require_two_classes, scan_class_folders, scan_flat
 from .schema import AudioFeatures, AudioFolderData, check_features_fit
-from .splits import calibration_indices, check_covers_classes, split_pool
+from .spec_augment import SpecAugment
+from .splits import check_covers_classes, representative_indices, split_pool
 
 AUDIO_EXTENSIONS = (".wav",)
 _BATCH = 256
@@ -31,7 +32,7 @@ def load_audio_folder(cfg: AudioFolderData, seed: int, teacher_features: AudioFe
 
     Args:
         cfg: The ``audio_folder`` data section.
-        seed: Seeds the split and the calibration subset.
+        seed: Seeds the split and the representative subset.
         teacher_features: The teacher's own front end (``teacher.features``): every split then
             also holds the teacher's inputs (``Split.teacher_x``), computed from the same clips,
             and an augmented train split computes them from the same augmented waveforms.
@@ -68,7 +69,9 @@ def load_audio_folder(cfg: AudioFolderData, seed: int, teacher_features: AudioFe
     feats = compute_features(frontend, wave_t)
     teacher_feats = compute_features(teacher_frontend, wave_t) if teacher_frontend is not None else None
     y = torch.from_numpy(labels)
-    augment = AudioAugmenter(frontend, cfg.sample_rate, cfg.augment.time_shift_ms, cfg.augment.noise_snr_db,
+    masks = SpecAugment(cfg.augment.time_masks, cfg.augment.time_mask_frames, cfg.augment.freq_masks,
+                        cfg.augment.freq_mask_bins)
+    augment = AudioAugmenter(frontend, cfg.sample_rate, cfg.augment.time_shift_ms, cfg.augment.noise_snr_db, masks,
                              teacher_frontend=teacher_frontend)
 
     def take(ix: np.ndarray) -> Split:
@@ -86,7 +89,7 @@ def load_audio_folder(cfg: AudioFolderData, seed: int, teacher_features: AudioFe
         name=name or "audio", task="audio", class_names=pool.class_names,
         input_shape=frontend.output_shape(length),
         train=train, val=take(idx.val), test=take(idx.test),
-        calibration=take(calibration_indices(idx.train, cfg.calibration_samples, seed)),
+        representative=take(representative_indices(idx.train, cfg.representative_samples, seed)),
         preprocessing=_describe(cfg, length, frontend, augment),
         frontend=frontend,
         teacher_input_shape=teacher_frontend.output_shape(length) if teacher_frontend is not None else None,
@@ -113,32 +116,38 @@ def compute_features(frontend: torch.nn.Module, waves: torch.Tensor) -> torch.Te
 
 
 class AudioAugmenter:
-    """Time shift and additive white noise on waveforms, then the features.
+    """Time shift and additive white noise on waveforms, the features, then SpecAugment masks.
 
+    The noise is white Gaussian, scaled per clip to the SNR against that clip's mean power
+    over the whole (zero-padded) window; a ``(low, high)`` SNR is drawn uniformly per clip.
     Randomness comes only from the generator the trainer passes, so a replayed epoch sees
     the same augmented batches.
     """
 
-    def __init__(self, frontend: torch.nn.Module, sample_rate: int, time_shift_ms: float, noise_snr_db: float | None,
-                 teacher_frontend: torch.nn.Module | None = None):
+    def __init__(self, frontend: torch.nn.Module, sample_rate: int, time_shift_ms: float,
+                 noise_snr_db: float | tuple[float, float] | None, masks: SpecAugment | None = None,
+                 teacher_frontend: LogMelFrontend | None = None):
         self.frontend = frontend
         self.max_shift = int(round(time_shift_ms * sample_rate / 1000.0))
         self.noise_snr_db = noise_snr_db
+        self.masks = masks or SpecAugment()
         self.teacher_frontend = teacher_frontend
         # (model inputs, teacher inputs) of the last batch, for teacher_inputs_of.
         self._paired: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def active(self) -> bool:
-        return self.max_shift > 0 or self.noise_snr_db is not None
+        return self.max_shift > 0 or self.noise_snr_db is not None or self.masks.active
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.max_shift:
             out["time_shift_samples"] = f"uniform in ±{self.max_shift}, zero filled (not wrapped)"
         if self.noise_snr_db is not None:
-            out["noise"] = f"white Gaussian at {self.noise_snr_db} dB SNR of the clip's mean power"
-        return out
+            snr = self.noise_snr_db
+            level = f"{snr[0]}-{snr[1]} dB (uniform per clip)" if isinstance(snr, (tuple, list)) else f"{snr} dB"
+            out["noise"] = f"white Gaussian at {level} SNR of the clip's mean power"
+        return {**out, **self.masks.describe()}
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """``(N, 1, 1, samples)`` waveforms → augmented features ``(N, 1, frames, n_feat)``."""
@@ -152,9 +161,15 @@ class AudioAugmenter:
         if self.noise_snr_db is not None:
             noise = torch.randn(wave.shape, generator=generator)
             power = wave.pow(2).mean(dim=1, keepdim=True)
-            wave = wave + noise * torch.sqrt(power / 10.0 ** (self.noise_snr_db / 10.0))
+            snr_range = self.noise_snr_db
+            snr: float | torch.Tensor = (torch.empty(n, 1).uniform_(float(snr_range[0]), float(snr_range[1]),
+                                                                    generator=generator)
+                                         if isinstance(snr_range, (tuple, list)) else float(snr_range))
+            wave = wave + noise * torch.sqrt(power / 10.0 ** (snr / 10.0))
         with torch.no_grad():
             feats = self.frontend(wave)
+            if self.masks.active:  # SpecAugment masks the student's features; the teacher sees its own, unmasked
+                feats = self.masks(feats, generator)
             if self.teacher_frontend is not None:
                 self._paired = (feats, self.teacher_frontend(wave))
         return feats

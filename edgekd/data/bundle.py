@@ -1,4 +1,4 @@
-"""The in-memory dataset every stage reads: fixed train/val/test/calibration splits."""
+"""The in-memory dataset every stage reads: fixed train/val/test/representative splits."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class Split:
     With ``augment`` set, ``x`` may hold the *raw* samples that ``augment`` turns into model
     inputs: an augmented audio train split keeps waveforms ``(N, 1, 1, samples)`` because
     time shift and noise act before the features. So always pass a train batch through
-    ``augment`` when it is set (as the trainer does); val, test and calibration never augment.
+    ``augment`` when it is set (as the trainer does); val, test and representative never augment.
 
     ``teacher_x`` (audio with ``teacher.features``) holds the teacher's own inputs, row for row
     with ``x``; use :meth:`for_teacher` and :meth:`teacher_batch` wherever the teacher runs.
@@ -67,7 +67,7 @@ class DataBundle:
         class_names: Label index → name.
         input_shape: One sample's shape, channels first.
         train, val, test: The fixed splits.
-        calibration: A subset of ``train`` used to calibrate INT8 quantization.
+        representative: A subset of ``train``: the representative samples INT8 quantization sets its ranges on.
         preprocessing: What the device must do to raw input (written to the report).
         frontend: Audio only: the ``nn.Module`` that maps raw waveforms ``(N, samples)`` to
             model inputs; ``FrontendAndModel(frontend, model)`` puts it inside an exported graph.
@@ -83,7 +83,7 @@ class DataBundle:
     train: Split
     val: Split
     test: Split
-    calibration: Split
+    representative: Split
     preprocessing: dict[str, Any] = field(default_factory=dict)
     frontend: Any = field(default=None, compare=False)
     teacher_input_shape: tuple[int, ...] | None = None
@@ -102,6 +102,6 @@ class DataBundle:
             "input_shape": list(self.input_shape),
             **({"teacher_input_shape": list(self.teacher_input_shape)} if self.teacher_input_shape else {}),
             "samples": {"train": len(self.train), "val": len(self.val), "test": len(self.test),
-                        "calibration": len(self.calibration)},
+                        "representative": len(self.representative)},
             "preprocessing": self.preprocessing,
         }

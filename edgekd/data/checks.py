@@ -14,7 +14,7 @@ from ..errors import DataError
 from .bundle import DataBundle
 
 # Fewest samples each split needs: one is enough to train, select an epoch and measure.
-MIN_SAMPLES = {"train": 1, "val": 1, "test": 1, "calibration": 1}
+MIN_SAMPLES = {"train": 1, "val": 1, "test": 1, "representative": 1}
 _SHOWN = 5  # sample indices named in a message
 
 
@@ -29,7 +29,7 @@ def check_bundle(bundle: DataBundle, source: str) -> DataBundle:
         DataError: a split below its minimum size, or inputs with NaN/±inf (naming the
             split, the counts and the first samples).
     """
-    for name in ("train", "val", "test", "calibration"):
+    for name in ("train", "val", "test", "representative"):
         split = getattr(bundle, name)
         if len(split) < MIN_SAMPLES[name]:
             raise DataError(f"{source}: the {name} split has {len(split)} samples (needs at least "

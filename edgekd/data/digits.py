@@ -22,7 +22,7 @@ def load_digits_bundle(cfg: DigitsData, seed: int) -> DataBundle:
 
     Args:
         cfg: The data section of the config.
-        seed: Seeds the split and the calibration subset.
+        seed: Seeds the split and the representative subset.
 
     Returns:
         A :class:`DataBundle` with 1×R×R images in [-1, 1].
@@ -41,7 +41,7 @@ def load_digits_bundle(cfg: DigitsData, seed: int) -> DataBundle:
     train_idx, val_idx = train_test_split(rest, test_size=val_share, stratify=digits.target[rest],
                                           random_state=seed)
     rng = np.random.default_rng(seed)
-    calib_idx = rng.choice(train_idx, size=min(cfg.calibration_samples, len(train_idx)), replace=False)
+    representative_idx = rng.choice(train_idx, size=min(cfg.representative_samples, len(train_idx)), replace=False)
 
     def take(idx: np.ndarray) -> Split:
         idx_t = torch.from_numpy(np.sort(idx))
@@ -55,7 +55,7 @@ def load_digits_bundle(cfg: DigitsData, seed: int) -> DataBundle:
         train=take(train_idx),
         val=take(val_idx),
         test=take(test_idx),
-        calibration=take(calib_idx),
+        representative=take(representative_idx),
         preprocessing={
             "source": "8x8 grey levels 0..16 (sklearn.datasets.load_digits)",
             "resize": {"size": [cfg.resolution, cfg.resolution], "mode": "bilinear"},

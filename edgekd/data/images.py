@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import DataError
 from .bundle import DataBundle, Split
 from .folders import require_dir, require_two_classes, scan_class_folders
 from .schema import ImageFolderData
-from .splits import calibration_indices, check_covers_classes, read_list, split_pool
+from .splits import check_covers_classes, read_list, representative_indices, split_pool
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # Float conversion in chunks keeps the peak at uint8 pool + float output, not two float copies.
@@ -25,7 +27,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
 
     Args:
         cfg: The ``image_folder`` data section.
-        seed: Seeds the split and the calibration subset.
+        seed: Seeds the split and the representative subset.
 
     Raises:
         DataError: missing folder, no or empty class folders, an undecodable image,
@@ -62,8 +64,9 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
     check_covers_classes(labels, idx.train, "train", pool.class_names, str(root))
     check_covers_classes(y_test, np.arange(len(y_test)), "test", pool.class_names,
                          str(cfg.test_root or root))
-    calib = calibration_indices(idx.train, cfg.calibration_samples, seed)
-    augment = ImageAugmenter(mean, std, cfg.augment.random_crop_padding, cfg.augment.horizontal_flip)
+    calib = representative_indices(idx.train, cfg.representative_samples, seed)
+    augment = ImageAugmenter(mean, std, cfg.augment.random_crop_padding, cfg.augment.horizontal_flip,
+                             cfg.augment.resized_crop_scale)
 
     def take(ix: np.ndarray, with_augment: bool = False) -> Split:
         return Split(_to_float(pixels[ix], mean, std), torch.from_numpy(labels[ix]),
@@ -74,7 +77,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
         name=name or "images", task="image", class_names=pool.class_names,
         input_shape=(cfg.channels, *size),
         train=take(idx.train, with_augment=True), val=take(idx.val),
-        test=Split(x_test, torch.from_numpy(y_test)), calibration=take(calib),
+        test=Split(x_test, torch.from_numpy(y_test)), representative=take(calib),
         preprocessing={
             "source": f"{'/'.join(IMAGE_EXTENSIONS)} files, decoded with PIL",
             "color": mode,
@@ -87,7 +90,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int) -> DataBundle:
     )
 
 
-def decode_images(files: Sequence[Path], size: tuple[int, int], mode: str, *, fixed: bool) -> np.ndarray:
+def decode_images(files: Sequence[Path], size: tuple[int, ...], mode: str, *, fixed: bool) -> np.ndarray:
     """Decode ``files`` into one uint8 ``(N, C, H, W)`` array.
 
     Args:
@@ -113,17 +116,17 @@ def decode_images(files: Sequence[Path], size: tuple[int, int], mode: str, *, fi
     return out.transpose(0, 3, 1, 2)
 
 
-def _decode_one(path: Path, size: tuple[int, int], mode: str, fixed: bool, first: Path) -> np.ndarray:
+def _decode_one(path: Path, size: tuple[int, ...], mode: str, fixed: bool, first: Path) -> np.ndarray:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            image = image.convert(mode)
+        with Image.open(path) as opened:
+            image = opened.convert(mode)
             if image.size != (size[1], size[0]):
                 if not fixed:
                     raise DataError(f"image {path} is {image.size[1]}x{image.size[0]} (HxW) but {first} is "
                                     f"{size[0]}x{size[1]}", fix="set data.size: [H, W] to resize every image")
-                image = image.resize((size[1], size[0]), Image.BILINEAR)
+                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except DataError:
         raise
@@ -154,26 +157,39 @@ def _to_float(u8: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor
 
 
 class ImageAugmenter:
-    """Random crop with zero padding and horizontal flip, drawn from the trainer's generator.
+    """Random crop (padded, or random-resized) and horizontal flip, drawn from the trainer's generator.
 
     Padding uses the *normalised* value of a black pixel, ``-mean / std``, so a padded
     border looks like the zero padding of the raw image (as torchvision's RandomCrop does).
+    The random-resized crop (Szegedy et al. 2015, torchvision's RandomResizedCrop) takes a
+    box of ``scale`` of the area and aspect ratio 3/4-4/3 and resamples it to the full size
+    with one batched ``grid_sample`` (bilinear), the flip folded into the same transform.
     """
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray, padding: int, flip: bool):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, padding: int, flip: bool,
+                 resized_crop_scale: tuple[float, float] | None = None):
         self.fill = torch.from_numpy(-mean / std).float()[None, :, None, None]
         self.padding = int(padding)
         self.flip = bool(flip)
+        self.scale = tuple(resized_crop_scale) if resized_crop_scale is not None else None
 
     @property
     def active(self) -> bool:
-        return self.padding > 0 or self.flip
+        return self.padding > 0 or self.flip or self.scale is not None
 
     def describe(self) -> dict:
-        return {"random_crop_padding": self.padding, "horizontal_flip": self.flip} if self.active else {}
+        if not self.active:
+            return {}
+        out: dict[str, Any] = {"random_crop_padding": self.padding, "horizontal_flip": self.flip}
+        if self.scale is not None:
+            out = {"resized_crop": {"area": list(self.scale), "aspect": [0.75, 4 / 3], "resample": "bilinear"},
+                   "horizontal_flip": self.flip}
+        return out
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augment a ``(N, C, H, W)`` batch; the same generator state gives the same result."""
+        if self.scale is not None:
+            return self._resized_crop(x, generator)
         n, c, h, w = x.shape
         out = x
         if self.padding:
@@ -186,3 +202,24 @@ class ImageAugmenter:
             mask = torch.rand(n, generator=generator) < 0.5
             out = torch.where(mask[:, None, None, None], out.flip(-1), out)
         return out
+
+    def _resized_crop(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        n = x.shape[0]
+        assert self.scale is not None  # only called when the resized crop is on
+        area = torch.empty(n).uniform_(self.scale[0], self.scale[1], generator=generator)
+        log_ratio = torch.empty(n).uniform_(math.log(3 / 4), math.log(4 / 3), generator=generator)
+        ratio = log_ratio.exp()
+        # Box sides as fractions of the image (clipped to fit); torchvision retries instead of clipping.
+        box_w = (area * ratio).sqrt().clamp(max=1.0)
+        box_h = (area / ratio).sqrt().clamp(max=1.0)
+        # Box centre in grid_sample's [-1, 1] coordinates, anywhere the box stays inside the image.
+        centre_x = (1 - box_w) * (2 * torch.rand(n, generator=generator) - 1)
+        centre_y = (1 - box_h) * (2 * torch.rand(n, generator=generator) - 1)
+        sign = torch.ones(n)
+        if self.flip:
+            sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+        theta = torch.zeros(n, 2, 3)
+        theta[:, 0, 0], theta[:, 0, 2] = box_w * sign, centre_x
+        theta[:, 1, 1], theta[:, 1, 2] = box_h, centre_y
+        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

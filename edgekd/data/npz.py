@@ -13,7 +13,7 @@ from .bundle import DataBundle, Split
 from .checks import non_finite_summary
 from .folders import require_two_classes
 from .schema import NpzData
-from .splits import calibration_indices, check_covers_classes, stratified_take
+from .splits import check_covers_classes, representative_indices, stratified_take
 
 _REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 
@@ -73,7 +73,7 @@ def load_npz(cfg: NpzData, seed: int) -> DataBundle:
     x_test, y_test = splits["test"]
     check_covers_classes(y_train, train_idx, "train", class_names, str(path))
     check_covers_classes(y_test, np.arange(len(y_test)), "test", class_names, str(path))
-    calib = calibration_indices(train_idx, cfg.calibration_samples, seed)
+    calib = representative_indices(train_idx, cfg.representative_samples, seed)
 
     def split(x: np.ndarray, y: np.ndarray) -> Split:
         return Split(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(y))
@@ -81,7 +81,7 @@ def load_npz(cfg: NpzData, seed: int) -> DataBundle:
     return DataBundle(
         name=path.stem, task="image", class_names=class_names, input_shape=shapes["train"],
         train=split(x_train[train_idx], y_train[train_idx]), val=split(x_val, y_val),
-        test=split(x_test, y_test), calibration=split(x_train[calib], y_train[calib]),
+        test=split(x_test, y_test), representative=split(x_train[calib], y_train[calib]),
         preprocessing={"source": f"{path.name} (arrays used as stored, cast to float32)",
                        "stored_layout": cfg.layout, "layout": "NCHW"},
     )

@@ -5,11 +5,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Union, get_args
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from ..sections import Section
+
+
+def _representative_samples():
+    # Renamed from calibration_samples ("calibration" now means probability calibration only); the old key still reads.
+    return Field(256, ge=1, validation_alias=AliasChoices("representative_samples", "calibration_samples"),
+                 description="taken from train: the samples INT8 sets its activation ranges on (old key: "
+                             "calibration_samples)")
 
 
 class DigitsData(Section):
@@ -20,7 +27,7 @@ class DigitsData(Section):
     test_fraction: float = Field(0.2, gt=0, lt=0.5, description="share of the samples held out for test (stratified)")
     val_fraction: float = Field(0.1, gt=0, lt=0.5,
         description="share of the samples held out for validation (stratified)")
-    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
+    representative_samples: int = _representative_samples()
 
 
 # A pattern rule: "0-4" (inclusive integer range), "theo" (one value) or a list of either.
@@ -67,6 +74,19 @@ class ImageAugment(Section):
 
     random_crop_padding: int = Field(0, ge=0, le=64, description="pad by this many pixels, crop back; 0 = off")
     horizontal_flip: bool = Field(False, description="flip half the training images left-right")
+    resized_crop_scale: tuple[float, float] | None = Field(
+        None, description="random-resized ('Inception') crop instead of the padded crop: [min, max] share of the "
+                          "image area (e.g. [0.35, 1]), aspect ratio 3/4-4/3, resized back bilinearly; null = off")
+
+    @model_validator(mode="after")
+    def _one_crop(self) -> "ImageAugment":
+        if self.resized_crop_scale is not None:
+            low, high = self.resized_crop_scale
+            if not 0 < low <= high <= 1:
+                raise ValueError("resized_crop_scale must be [min, max] with 0 < min <= max <= 1")
+            if self.random_crop_padding:
+                raise ValueError("use either random_crop_padding or resized_crop_scale, not both")
+        return self
 
 
 class ImageFolderData(Section):
@@ -81,7 +101,7 @@ class ImageFolderData(Section):
     std: list[float] | None = Field(None, description="per channel, on [0, 1] pixels; default 1")
     split: SplitSpec = Field(default_factory=SplitSpec)
     augment: ImageAugment = Field(default_factory=ImageAugment)
-    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
+    representative_samples: int = _representative_samples()
     limit_per_class: int | None = Field(None, ge=1, description="first N files per class (quick runs)")
 
     @model_validator(mode="after")
@@ -121,9 +141,9 @@ class AudioFeatures(Section):
     hop_length: int = Field(160, ge=1, description="samples between frames (TF: frame_step)")
     win_length: int | None = Field(None, ge=2, description="Hann window length in samples (TF: frame_length); "
                                                            "default n_fft")
-    frame_length_ms: float | None = Field(None, gt=0, description="window length in ms; when set, replaces "
+    frame_length_ms: float | None = Field(None, gt=0, le=10_000, description="window length in ms; when set, replaces "
                                                                   "win_length (round(ms * rate / 1000) samples)")
-    frame_step_ms: float | None = Field(None, gt=0, description="hop in ms; when set, replaces hop_length")
+    frame_step_ms: float | None = Field(None, gt=0, le=10_000, description="hop in ms; when set, replaces hop_length")
     framing: Literal["centred", "tensorflow"] = Field(
         "centred", description="centred: frame t is n_fft samples from t*hop with the window centred in it "
                                "(torch.stft center=False); tensorflow: frame t is the win_length samples from "
@@ -150,7 +170,8 @@ class AudioFeatures(Section):
     @model_validator(mode="before")
     @classmethod
     def _fill_from_preset(cls, data):
-        if isinstance(data, dict) and data.get("preset") in PRESETS:
+        # A non-string preset is left for the field to refuse (a list is not even hashable).
+        if isinstance(data, dict) and isinstance(data.get("preset"), str) and data["preset"] in PRESETS:
             filled = {key: value for key, value in PRESETS[data["preset"]].items() if key not in data}
             # A window or hop given in samples keeps the preset's ms value from replacing it.
             for samples_key, ms_key in (("win_length", "frame_length_ms"), ("hop_length", "frame_step_ms")):
@@ -185,7 +206,8 @@ class AudioFeatures(Section):
         hop = self.hop_length
         if self.frame_step_ms is not None:
             hop = max(1, int(round(self.frame_step_ms * sample_rate / 1000.0)))
-        n_fft = self.n_fft if self.n_fft is not None else next_power_of_two(win)
+        # win is set whenever n_fft is not (the model validator refuses neither being given).
+        n_fft = self.n_fft if self.n_fft is not None else next_power_of_two(win or 0)
         win = win if win is not None else n_fft
         if win < 2 or win > n_fft:
             raise ValueError(f"the window is {win} samples at {sample_rate} Hz; it must be 2..n_fft ({n_fft}): "
@@ -206,10 +228,27 @@ CLIP_PRESETS: dict[str, dict] = {"tensorflow-kws": {"clip_align": "start"}}
 
 
 class AudioAugment(Section):
-    """Train-time waveform augmentation, applied before the features."""
+    """Train-time augmentation: time shift and noise on the waveform, then SpecAugment masks on the features."""
 
     time_shift_ms: float = Field(0.0, ge=0, description="random shift in ±ms, zero filled; 0 = off")
-    noise_snr_db: float | None = Field(None, description="add white noise at this SNR; null = off")
+    noise_snr_db: float | tuple[float, float] | None = Field(
+        None, description="add white Gaussian noise at this SNR (dB, vs the clip's mean power), or a [low, high] "
+                          "range drawn uniformly per clip; null = off")
+    time_masks: int = Field(0, ge=0, le=20, description="SpecAugment: masks over consecutive frames; 0 = off")
+    time_mask_frames: int = Field(0, ge=0, description="SpecAugment: widest time mask, in frames")
+    freq_masks: int = Field(0, ge=0, le=20, description="SpecAugment: masks over consecutive feature bins; 0 = off")
+    freq_mask_bins: int = Field(0, ge=0, description="SpecAugment: widest frequency mask, in mel (or MFCC) bins")
+
+    @model_validator(mode="after")
+    def _widths_with_counts(self) -> "AudioAugment":
+        if self.time_masks and not self.time_mask_frames:
+            raise ValueError("time_masks needs time_mask_frames > 0 (the widest mask)")
+        if self.freq_masks and not self.freq_mask_bins:
+            raise ValueError("freq_masks needs freq_mask_bins > 0 (the widest mask)")
+        snr = self.noise_snr_db
+        if isinstance(snr, tuple) and snr[0] > snr[1]:
+            raise ValueError("noise_snr_db range must be [low, high] with low <= high")
+        return self
 
 
 class AudioFolderData(Section):
@@ -232,7 +271,7 @@ class AudioFolderData(Section):
     features: AudioFeatures = Field(default_factory=AudioFeatures)
     augment: AudioAugment = Field(default_factory=AudioAugment)
     split: SplitSpec = Field(default_factory=SplitSpec)
-    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
+    representative_samples: int = _representative_samples()
     limit_per_class: int | None = Field(None, ge=1, description="first N files per class (quick runs)")
 
     @model_validator(mode="before")
@@ -241,7 +280,7 @@ class AudioFolderData(Section):
         if isinstance(data, dict):
             features = data.get("features")
             name = features.get("preset") if isinstance(features, dict) else getattr(features, "preset", None)
-            data = {**CLIP_PRESETS.get(name, {}), **data}
+            data = {**CLIP_PRESETS.get(name, {}), **data} if isinstance(name, str) else data
         return data
 
     @model_validator(mode="after")
@@ -284,7 +323,9 @@ class NpzData(Section):
     layout: Literal["NCHW", "NHWC"] = Field("NCHW", description="layout of the x arrays (converted to NCHW)")
     class_names: list[str] | None = Field(None, description="default: the label indices as text")
     val_fraction: float = Field(0.1, gt=0, lt=0.9, description="carved from train when there is no x_val")
-    calibration_samples: int = Field(256, ge=1, description="taken from train, for INT8 calibration")
+    representative_samples: int = _representative_samples()
 
 
-DATA_SECTIONS = (DigitsData, ImageFolderData, AudioFolderData, NpzData)
+# A named Union (not a tuple) so type checkers see the config's data field as one of these.
+DataSection = Union[DigitsData, ImageFolderData, AudioFolderData, NpzData]
+DATA_SECTIONS = get_args(DataSection)

@@ -178,7 +178,7 @@ def check_covers_classes(labels: np.ndarray, idx: np.ndarray, split: str, class_
                             fix="add samples of that class or change data.split (fractions, lists or rule)")
 
 
-def calibration_indices(train: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """A seeded random subset of train for INT8 calibration (all of train when it is smaller)."""
+def representative_indices(train: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """A seeded random subset of train: INT8's representative samples (all of train when it is smaller)."""
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(train, size=min(count, len(train)), replace=False))

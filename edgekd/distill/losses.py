@@ -19,7 +19,7 @@ def hinton_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, l
     Args:
         student_logits: (N, K) raw student outputs.
         teacher_logits: (N, K) raw teacher outputs (no gradient needed).
-        labels: (N,) integer class labels.
+        labels: (N,) integer class labels, or (N, K) class probabilities (mixed labels of mixup/CutMix).
         temperature: Softening temperature T > 0.
         alpha: Weight of the soft term in [0, 1].
 

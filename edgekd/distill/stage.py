@@ -20,7 +20,7 @@ from ..stage import BuildContext, Stage
 from ..state import BuildState
 from ..students import build_student, count_params_macs
 from . import ddp
-from .methods import build_objective
+from .methods import build_objective, mixing_of
 from .sizing import DISTILL_MAX_BATCH, effective_batch_size, finish_history
 from .trainer import TrainSpec, fit
 
@@ -44,10 +44,8 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     state = state.add(student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, "
                                         f"{cfg.epochs} epochs, batch {history['batch_size']}"))
     if cfg.train_baseline:
-        baseline, history = _train(ctx, "baseline", _new_student(ctx),
-                                   lambda logits, y, _i, _x: F.cross_entropy(logits, y), None, device)
-        state = state.with_curve("baseline", history)
-        state = state.add(baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"))
+        baseline, history = train_baseline(ctx, device)
+        state = state.with_curve("baseline", history).add(baseline)
     return state
 
 
@@ -56,6 +54,25 @@ def rebuild(art: Artifact, ctx: BuildContext):
     model = _new_student(ctx)
     model.load_state_dict(torch.load(ctx.resolve(art.path), weights_only=True))
     return model.eval()
+
+
+def train_baseline(ctx, device) -> tuple[Artifact, dict]:
+    """The hard-label baseline: the same student, initial weights, recipe and budget, no teacher.
+
+    Its loss is cross-entropy on the labels, which with mixup/CutMix are the mixed label
+    probabilities (``F.cross_entropy`` takes them as they are).
+    """
+    baseline, history = _train(ctx, "baseline", _new_student(ctx),
+                               lambda logits, y, _i, _x: F.cross_entropy(logits, y), None, device)
+    return baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"
+                                                      + _recipe_note(ctx.config.distill)), history
+
+
+def _recipe_note(cfg) -> str:
+    parts = [f"mixup {cfg.mixup}" if cfg.mixup else "", f"cutmix {cfg.cutmix}" if cfg.cutmix else "",
+             f"EMA {cfg.ema}" if cfg.ema else ""]
+    text = ", ".join(p for p in parts if p)
+    return f" and recipe ({text})" if text else ""
 
 
 def _new_student(ctx):
@@ -69,7 +86,8 @@ def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=Non
     data = ctx.data
     batch, rule = effective_batch_size(cfg.batch_size, len(data.train), DISTILL_MAX_BATCH)
     spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=batch,
-                     optimizer=cfg.optimizer, warmup_epochs=cfg.warmup_epochs, patience=cfg.patience)
+                     optimizer=cfg.optimizer, warmup_epochs=cfg.warmup_epochs, patience=cfg.patience,
+                     mixing=mixing_of(cfg, data.num_classes), ema_decay=cfg.ema)
     history = fit(model, data.train, data.val, spec, loss_fn, seed=ctx.config.seed, label=name,
                   checkpoint=ctx.work_dir / "checkpoints" / f"{name}.ckpt", reporter=ctx.reporter,
                   extra=extra, device=device)

@@ -9,6 +9,17 @@ Under ``torchrun`` (see :mod:`edgekd.distill.ddp`) every rank draws the same ord
 trains on its shard with a per-rank batch of ``ceil(batch_size / world)``, so the global
 batch, the steps per epoch and hence the LR schedule match the one-process run; only
 rank 0 writes checkpoints and reports progress.
+
+Recipe options (:class:`TrainSpec`): ``mixing`` mixes each batch after its augmentation
+(mixup/CutMix, labels become class probabilities, see :mod:`edgekd.distill.mixing`) with
+draws from the epoch's generator; ``ema_decay`` keeps an exponential moving average of the
+weights (:mod:`edgekd.distill.ema`) that is what gets evaluated, selected and returned, and
+that the checkpoint carries, so a resumed run continues the same average.
+
+A reporter may define ``epoch_model(label, epoch, model) -> dict``: it is called after each
+epoch's validation with the evaluated weights (the EMA when on) and its figures are stored
+in that epoch's history entry (the benchmarks record held-out curves this way; nothing in
+training reads them).
 """
 
 from __future__ import annotations
@@ -16,18 +27,21 @@ from __future__ import annotations
 import io
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
 from .. import atomic
 from ..data.bundle import Split
-from ..errors import TrainingDivergedError
+from ..errors import ConfigError, TrainingDivergedError
 from ..progress import NullReporter, Reporter
 from . import ddp
+from .ema import WeightEMA
+from .mixing import MixSpec, mix_batch
 from .precise_bn import recompute_bn_statistics
 
 # loss_fn(logits, labels, batch_indices, inputs) -> scalar loss. The indices let KD look up
@@ -46,6 +60,8 @@ class TrainSpec:
     optimizer: str = "adamw"
     warmup_epochs: int = 1
     patience: int | None = None  # early stopping on val top-1; None trains every epoch
+    mixing: MixSpec | None = None  # mixup/CutMix of every train batch; None or inactive = off
+    ema_decay: float | None = None  # EMA of the weights (evaluated and returned); None = off
 
 
 def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: LossFn, *, seed: int,
@@ -68,8 +84,9 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         device: Where to train (default CPU); batches are moved there, the splits stay on the CPU.
 
     Returns:
-        History: per-epoch loss and val top-1, best epoch and its val top-1, the (global) batch size
-        and the optimizer steps per epoch.
+        History: per-epoch loss and val top-1 (with EMA: of the average, and ``val_top1_raw`` of the
+        trained weights), best epoch and its val top-1, the (global) batch size and the optimizer
+        steps per epoch. The model ends with the best epoch's weights (the average's, with EMA).
 
     Raises:
         TrainingDivergedError: the loss became NaN or infinite.
@@ -85,37 +102,46 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
     batch = math.ceil(spec.batch_size / world_size)
     steps_per_epoch = math.ceil(math.ceil(len(train) / world_size) / batch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine_with_warmup(spec, steps_per_epoch))
-    state = {"epoch": 0, "history": [], "best_top1": -1.0, "best_epoch": -1,
+    ema = WeightEMA(model, spec.ema_decay) if spec.ema_decay else None
+    state: dict[str, Any] = {"epoch": 0, "history": [], "best_top1": -1.0, "best_epoch": -1,
              "best_state": _clone_state(model), "stale": 0}
     if checkpoint is not None and checkpoint.exists():
-        state = _load_checkpoint(checkpoint, model, optimizer, scheduler, extra)
+        state = _load_checkpoint(checkpoint, model, optimizer, scheduler, extra, ema)
+    probe = getattr(reporter, "epoch_model", None)
     layout = _fast_layout(train)
-    model.to(memory_format=layout)
+    model.to(memory_format=layout)  # type: ignore[call-overload]  # stubs omit memory_format
     net = ddp.wrap(model, device)
     for epoch in range(state["epoch"], spec.epochs):
         torch.manual_seed(seed * 1000 + epoch)
         started = time.perf_counter()
         loss = _train_one_epoch(net, train, spec, loss_fn, optimizer, scheduler, seed, epoch, label,
-                                extra=extra, batch=batch, device=device)
+                                extra=extra, batch=batch, device=device,
+                                after_step=(lambda: ema.update(model)) if ema is not None else None)
         loss = ddp.mean_scalar(loss, device)
         # Fresh BatchNorm statistics for these weights before val picks the best epoch (precise_bn.py).
         recompute_bn_statistics(model, train, batch, seed=seed * 1000 + epoch, device=device, layout=layout)
         ddp.sync_buffers(model)
-        val_top1 = evaluate_top1(model, val, device=device)
-        rate = len(train) / max(time.perf_counter() - started, 1e-9)
-        state["history"].append({"epoch": epoch + 1, "loss": loss, "val_top1": val_top1})
-        if val_top1 > state["best_top1"]:
-            state.update(best_top1=val_top1, best_epoch=epoch + 1, best_state=_clone_state(model), stale=0)
-        else:
-            state["stale"] += 1
+        entry = {"epoch": epoch + 1, "loss": loss}
+        if ema is not None:
+            entry["val_top1_raw"] = evaluate_top1(model, val, device=device)
+        with ema.applied(model) if ema is not None else _as_is(model):
+            val_top1 = entry["val_top1"] = evaluate_top1(model, val, device=device)
+            if val_top1 > state["best_top1"]:
+                state.update(best_top1=val_top1, best_epoch=epoch + 1, best_state=_clone_state(model), stale=0)
+            else:
+                state["stale"] += 1
+            rate = len(train) / max(time.perf_counter() - started, 1e-9)  # training + validation, not the probe
+            if probe is not None:
+                entry.update(probe(label, epoch + 1, model) or {})
+        state["history"].append(entry)
         state["epoch"] = epoch + 1
         if checkpoint is not None and rank == 0:
-            _save_checkpoint(checkpoint, model, optimizer, scheduler, state, extra)
+            _save_checkpoint(checkpoint, model, optimizer, scheduler, state, extra, ema)
         reporter.epoch(label, epoch + 1, spec.epochs, loss, val_top1, rate)
         if spec.patience is not None and state["stale"] >= spec.patience:
             break
     model.load_state_dict(state["best_state"])
-    model.to(memory_format=torch.contiguous_format)  # exporters and golden tests expect the default layout
+    model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # stubs omit memory_format
     model.eval()
     ddp.barrier()  # the last checkpoint is on disk before any rank moves on
     return {"epochs": state["history"], "best_epoch": state["best_epoch"], "best_val_top1": state["best_top1"],
@@ -147,7 +173,8 @@ def evaluate_top1(model: nn.Module, split: Split, device: torch.device | str | N
 
 def _train_one_epoch(model, train: Split, spec: TrainSpec, loss_fn: LossFn, optimizer, scheduler,
                      seed: int, epoch: int, label: str, *, extra: nn.Module | None = None,
-                     batch: int | None = None, device: torch.device | None = None) -> float:
+                     batch: int | None = None, device: torch.device | None = None,
+                     after_step: Callable[[], None] | None = None) -> float:
     model.train()
     if extra is not None:
         extra.train()
@@ -160,7 +187,11 @@ def _train_one_epoch(model, train: Split, spec: TrainSpec, loss_fn: LossFn, opti
     for step, start in enumerate(range(0, len(order), batch)):
         idx = order[start:start + batch]
         inputs = train.x[idx] if train.augment is None else train.augment(train.x[idx], generator)
-        inputs, labels = inputs.to(device or "cpu"), train.y[idx].to(device or "cpu")
+        labels = train.y[idx]
+        if spec.mixing is not None and spec.mixing.active:
+            # After the per-sample augmentation, from the same generator: a replayed epoch mixes alike.
+            inputs, labels = mix_batch(inputs, labels, spec.mixing, generator)
+        inputs, labels = inputs.to(device or "cpu"), labels.to(device or "cpu")
         # The model sees channels-last images (about 2x faster for depthwise students on CPU); the loss
         # (and a black-box teacher inside it) gets the plain tensor.
         loss = loss_fn(model(inputs.contiguous(memory_format=layout)), labels, idx, inputs)
@@ -174,6 +205,8 @@ def _train_one_epoch(model, train: Split, spec: TrainSpec, loss_fn: LossFn, opti
             ddp.average_gradients(extra)
         optimizer.step()
         scheduler.step()
+        if after_step is not None:
+            after_step()
         total += float(loss.detach()) * len(idx)
         count += len(idx)
     return total / max(count, 1)
@@ -208,19 +241,31 @@ def _clone_state(model: nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, state: dict, extra=None) -> None:
+@contextmanager
+def _as_is(model: nn.Module) -> Iterator[nn.Module]:
+    yield model
+
+
+def _save_checkpoint(path: Path, model, optimizer, scheduler, state: dict, extra=None, ema=None) -> None:
     buffer = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "state": state,
-                "extra": extra.state_dict() if extra is not None else None}, buffer)
+                "extra": extra.state_dict() if extra is not None else None,
+                "ema": ema.state_dict() if ema is not None else None}, buffer)
     atomic.write_bytes(path, buffer.getvalue())
 
 
-def _load_checkpoint(path: Path, model, optimizer, scheduler, extra=None) -> dict:
+def _load_checkpoint(path: Path, model, optimizer, scheduler, extra=None, ema=None) -> dict:
     saved = torch.load(path, weights_only=True, map_location="cpu")
     model.load_state_dict(saved["model"])
     if extra is not None and saved.get("extra") is not None:
         extra.load_state_dict(saved["extra"])
+    if ema is not None:
+        if saved.get("ema") is None:
+            raise ConfigError(
+                f"{path} was written by a run without distill.ema, so it has no average to continue",
+                fix="delete that checkpoint (training restarts) or turn distill.ema off")
+        ema.load_state_dict(saved["ema"])
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     return saved["state"]

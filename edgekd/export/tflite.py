@@ -5,7 +5,7 @@
   TF-style pipelines expect); ``litert_torch.to_channel_last_io`` moves the transpose into the
   graph, where the converter folds it away.
 * INT8: PT2E static quantization with litert-torch's ``PT2EQuantizer`` (symmetric per-channel
-  int8 weights, int8 activations, HistogramObserver ranges from the calibration set), then the
+  int8 weights, int8 activations, HistogramObserver ranges from the representative set), then the
   converter in ``STATIC`` QDQ mode (``QuantConfig(pt2e_quantizer=...)``). Without that
   QuantConfig the converter keeps QUANTIZE/DEQUANTIZE pairs around float kernels; with it the
   model is fully integer and its input/output are int8.
@@ -28,7 +28,7 @@ from ..atomic import atomic_path
 from ..errors import ConfigError, ConversionError
 from ._common import first_line, quiet, with_batch
 
-MAX_CALIBRATION = 1024  # PT2E observers converge long before this; keeps calibration bounded
+MAX_REPRESENTATIVE = 1024  # PT2E observers converge long before this; keeps the range-setting pass bounded
 
 # Messages litert-torch / torch.export give for an op they cannot lower, e.g.
 # "No lowering found for aten.linalg_svd.default" or "... 'aten::linalg_svd' ...".
@@ -40,7 +40,7 @@ _OP_PATTERNS = (
 )
 
 
-def export_tflite(module, input_shape, path, *, int8: bool = False, calibration: np.ndarray | None = None,
+def export_tflite(module, input_shape, path, *, int8: bool = False, representative: np.ndarray | None = None,
                   int8_io: bool = False, channels_last_io: bool = True) -> Path:
     """Convert ``module`` to a ``.tflite`` file with litert-torch.
 
@@ -51,7 +51,7 @@ def export_tflite(module, input_shape, path, *, int8: bool = False, calibration:
         input_shape: Sample shape ``(C, H, W)`` or ``(1, C, H, W)``.
         path: Destination ``.tflite``; written atomically.
         int8: Fully-integer INT8 (PT2E static) instead of FP32.
-        calibration: Float32 NCHW samples ``[N, C, H, W]``, the representative data for the
+        representative: Float32 NCHW samples ``[N, C, H, W]``, the representative data for the
             activation ranges; required when ``int8`` (at most 1024 are used).
         int8_io: With ``int8``, keep int8 input and output tensors (what TFLite Micro and Edge
             TPU need; callers quantize with the tensor's scale/zero point). When False the
@@ -62,25 +62,25 @@ def export_tflite(module, input_shape, path, *, int8: bool = False, calibration:
         The final path.
 
     Raises:
-        ConfigError: ``int8`` without a calibration array of the right shape.
+        ConfigError: ``int8`` without a representative array of the right shape.
         ConversionError: litert-torch cannot convert the model; names the op when it can.
     """
     import torch
 
     shape = with_batch(input_shape)
     if int8:
-        calibration = _check_calibration(calibration, shape)
+        representative = _check_representative(representative, shape)
     model = copy.deepcopy(module).eval()
     sample = torch.randn(*shape, dtype=torch.float32)
     final = Path(path)
     with atomic_path(final) as tmp, torch.no_grad():
         with quiet() as log:
             try:
-                data = _convert(model, sample, int8, calibration, channels_last_io)
+                data = _convert(model, sample, int8, representative, channels_last_io)
                 if int8 and not int8_io:
                     data = float_io(data)
             except Exception as exc:  # litert-torch raises many types; the user needs one line
-                error = exc
+                error: Exception | None = exc
             else:
                 error = None
         if error is not None:
@@ -89,9 +89,12 @@ def export_tflite(module, input_shape, path, *, int8: bool = False, calibration:
     return final
 
 
-def _convert(model, sample, int8: bool, calibration, channels_last_io: bool) -> bytes:
+def _convert(model, sample, int8: bool, representative, channels_last_io: bool) -> bytes:
     import litert_torch
 
+    from .fold_bn import fold_batchnorm
+
+    model = fold_batchnorm(model)  # fewer nodes for litert-torch's repeated traces (see fold_bn.py)
     if channels_last_io:
         model = litert_torch.to_channel_last_io(model, args=[0]).eval()
         sample = sample.permute(0, 2, 3, 1).contiguous()
@@ -105,7 +108,7 @@ def _convert(model, sample, int8: bool, calibration, channels_last_io: bool) -> 
     quantizer = pt2eq.PT2EQuantizer().set_global(pt2eq.get_symmetric_quantization_config(is_per_channel=True))
     graph = torch.export.export(model, (sample,)).module()
     prepared = quantize_pt2e.prepare_pt2e(graph, quantizer)
-    for x in calibration:  # batch 1: the exported graph carries batch 1 in its reshapes
+    for x in representative:  # batch 1: the exported graph carries batch 1 in its reshapes
         xt = torch.from_numpy(np.ascontiguousarray(x[None]))
         prepared(xt.permute(0, 2, 3, 1).contiguous() if channels_last_io else xt)
     quantized = quantize_pt2e.convert_pt2e(prepared, fold_quantize=False)
@@ -120,17 +123,17 @@ def _convert(model, sample, int8: bool, calibration, channels_last_io: bool) -> 
     return bytes(edge.model_content())
 
 
-def _check_calibration(calibration, shape) -> np.ndarray:
-    if calibration is None:
-        raise ConfigError("tflite int8 export needs calibration data",
-                          fix="pass calibration= a float32 NCHW array of representative inputs")
-    arr = np.asarray(calibration, dtype=np.float32)
+def _check_representative(representative, shape) -> np.ndarray:
+    if representative is None:
+        raise ConfigError("tflite int8 export needs representative data",
+                          fix="pass representative= a float32 NCHW array of representative inputs")
+    arr = np.asarray(representative, dtype=np.float32)
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4 or tuple(arr.shape[1:]) != tuple(shape[1:]) or len(arr) == 0:
-        raise ConfigError(f"calibration data has shape {list(arr.shape)}, the model takes {list(shape)} (NCHW)",
-                          fix="pass calibration samples shaped like the model input")
-    return arr[:MAX_CALIBRATION]
+        raise ConfigError(f"representative data has shape {list(arr.shape)}, the model takes {list(shape)} (NCHW)",
+                          fix="pass representative samples shaped like the model input")
+    return arr[:MAX_REPRESENTATIVE]
 
 
 def float_io(model_bytes: bytes) -> bytes:

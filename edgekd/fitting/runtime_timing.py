@@ -58,7 +58,7 @@ def _export_variants(model, shape, folder: Path, runtimes, precisions) -> dict[t
         if "litert" in runtimes:
             files[("litert", precision)] = export_tflite(
                 model, shape, folder / f"{precision}.tflite", int8=precision == "int8",
-                calibration=calib if precision == "int8" else None)
+                representative=calib if precision == "int8" else None)
     return files
 
 

@@ -49,6 +49,6 @@ def _analysis_export(art: Artifact, artifacts: Sequence[Artifact], ctx) -> Path 
     if not int8.exists():
         from ..quantize.ort_static import quantize_onnx_static
 
-        quantize_onnx_static(fp32, int8, ctx.data.calibration.x.numpy(), method=ctx.config.quantize.method,
+        quantize_onnx_static(fp32, int8, ctx.data.representative.x.numpy(), method=ctx.config.quantize.method,
                              per_channel=ctx.config.quantize.per_channel)
     return int8

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -71,6 +72,8 @@ class OpCost:
     bytes_written: int
     folded: bool = False
     fused: str = ""  # an activation applied while this node writes its output ("relu", "relu6", ...)
+    # Geometry of a conv-like node (``layers.LayerShape``) for device cost models; None = not known.
+    shape: Any = None
 
 
 def load_static(onnx_path: str | os.PathLike | onnx.ModelProto, batch: int = 1,
@@ -184,7 +187,8 @@ class TensorTable:
         for value in list(graph.input) + list(graph.value_info) + list(graph.output):
             ttype = value.type.tensor_type
             dims = [d.dim_value if d.HasField("dim_value") else None for d in ttype.shape.dim]
-            self.shape[value.name] = None if not ttype.HasField("shape") or None in dims else tuple(dims)
+            self.shape[value.name] = None if not ttype.HasField("shape") or None in dims \
+                else tuple(int(d) for d in dims if d is not None)
             self.dtype[value.name] = ttype.elem_type
         self.initializers = {init.name: init for init in graph.initializer}
         for init in graph.initializer:
@@ -290,7 +294,7 @@ def stored_itemsize(name: str, consumers: dict[str, list[onnx.NodeProto]], table
     users = consumers.get(name, [])
     if not users or depth > 4:
         return None
-    sizes = []
+    sizes: list[int | None] = []
     for user in users:
         if user.op_type == "QuantizeLinear":
             sizes.append(itemsize(table.dtype.get(user.output[0], onnx.TensorProto.INT8)))
@@ -298,7 +302,8 @@ def stored_itemsize(name: str, consumers: dict[str, list[onnx.NodeProto]], table
             sizes.append(stored_itemsize(user.output[0], consumers, table, depth + 1))
         else:
             return None
-    return None if None in sizes else max(sizes)
+    known = [size for size in sizes if size is not None]
+    return max(known) if len(known) == len(sizes) else None
 
 
 def _precision(node: onnx.NodeProto, inputs: list[str], table: TensorTable, source) -> str:
@@ -353,17 +358,6 @@ def node_work(node: onnx.NodeProto, table: TensorTable, label: str = "") -> tupl
     if op in ELEMENTWISE_OPS:
         return "elementwise", 0, out_elems * ELEMENTWISE_OPS[op]
     return "other", 0, out_elems  # Concat, Transpose, Pad, Resize...: data movement, counted as 1 op/element
-
-
-def summarize(costs: list[OpCost]) -> dict:
-    """Totals of a cost table: MACs, ops, bytes and node counts per op class."""
-    live = [c for c in costs if not c.folded]
-    by_class: dict[str, int] = {}
-    for c in live:
-        by_class[c.op_class] = by_class.get(c.op_class, 0) + 1
-    return {"macs": sum(c.macs for c in live), "ops": sum(c.ops for c in live),
-            "bytes_read": sum(c.bytes_read for c in live), "bytes_written": sum(c.bytes_written for c in live),
-            "nodes": len(costs), "folded": len(costs) - len(live), "by_class": by_class}
 
 
 def graph_file_bytes(onnx_path: str | os.PathLike) -> int:

@@ -53,15 +53,17 @@ def _op_precision(cost: OpCost, requested: str, graph_has_int8: bool) -> str:
 
 
 def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precision: str,
-                    runtime: str | None = None) -> dict:
+                    runtime: str | None = None, threads: int | None = None) -> dict:
     """Predict batch-1 latency of ``onnx_path`` on ``profile`` at ``precision``.
 
     Args:
         onnx_path: ONNX graph of the network (float or QDQ INT8).
         profile: The device profile.
         precision: ``fp32``, ``fp16`` or ``int8`` (the artifact's precision).
-        runtime: The runtime that will run it (``onnxruntime``, ``litert``); selects a measured
-            runtime model when the profile has one, else the roofline is used.
+        runtime: The runtime that will run it (``onnxruntime``, ``litert``, ``tflite-micro``,
+            ``x-cube-ai``, ``edgetpu``); selects a measured runtime model when the profile has
+            one, else the device model when the profile has ``device:`` facts, else the roofline.
+        threads: CPU threads to cost (default the profile's ``runtime.threads``).
 
     Returns:
         ``p50``, ``low``, ``high`` (milliseconds), ``per_op`` (one dict per costed node:
@@ -76,7 +78,15 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
     """
     if precision not in _ELEM_BYTES:
         raise TargetError(f"unknown precision {precision!r} for latency prediction", fix="use fp32, fp16 or int8")
-    model = profile.latency_models.get(runtime or "", {}).get(precision)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise TargetError(f"threads must be a whole number >= 1, got {threads!r}", fix="pass threads=1 or more")
+    by_runtime: dict[str, dict] = {str(name): models for name, models in profile.latency_models.items()}
+    model = by_runtime.get(runtime or "", {}).get(precision)
+    if model is None and profile.device is not None:
+        from .device_predict import predict_on_device
+        from .layers import costs_with_shapes
+
+        return predict_on_device(costs_with_shapes(onnx_path), profile, precision, runtime, threads)
     if model is not None:
         from .runtime_model import predict_with_model
 
@@ -84,7 +94,12 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
         return {**pred, "bound_counts": {}, "macs": int(sum(op["macs"] for op in pred["per_op"])),
                 "compute_unit": profile.runtime.compute_unit, "target": profile.name, "precision": precision,
                 "method": f"runtime-model:{runtime}"}
-    costs = [c for c in op_costs(onnx_path) if not c.folded]
+    return roofline_latency(op_costs(onnx_path), profile, precision, threads)
+
+
+def roofline_latency(rows: list[OpCost], profile: TargetProfile, precision: str, threads: int | None = None) -> dict:
+    """The analytical roofline of the module docstring over cost rows (any reader's ``OpCost``)."""
+    costs = [c for c in rows if not c.folded]
     has_int8 = any(c.precision == "int8" for c in costs)
     eff = profile.efficiency
     dram_bandwidth = profile.memory.bandwidth_bytes_per_s
@@ -96,15 +111,14 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
     for cost in costs:
         op_prec = _op_precision(cost, precision, has_int8)
         if op_prec not in peaks:
-            peaks[op_prec] = profile.peak_macs(op_prec)
+            peaks[op_prec] = profile.peak_macs(op_prec, threads)
         graph_prec = cost.precision if cost.precision in _ELEM_BYTES else "fp32"
         scale = 1.0 if has_int8 else _ELEM_BYTES[op_prec] / _ELEM_BYTES[graph_prec]
         nbytes = (cost.bytes_read + cost.bytes_written) * scale
         work = cost.macs if cost.macs else cost.ops
         cached = bool(cache_bytes and cache_bandwidth and nbytes <= cache_bytes)
         bandwidth = cache_bandwidth if cached else dram_bandwidth
-        # Profiles have no grouped-conv band yet: a grouped conv is costed at the dense conv rate.
-        cls = "conv" if cost.op_class == "grouped" else cost.op_class
+        cls = "conv" if cost.op_class == "grouped" else cost.op_class  # no grouped band in the roofline
         cls = cls if cls in ("conv", "depthwise", "pointwise", "gemm", "pool") else "elementwise"
         band = getattr(getattr(eff, cls), op_prec)
         row: dict = {}
@@ -128,3 +142,14 @@ def predict_latency(onnx_path: str | os.PathLike, profile: TargetProfile, precis
         "peak_macs_per_s": peaks, "compute_unit": profile.runtime.compute_unit,
         "target": profile.name, "precision": precision, "method": "roofline",
     }
+
+
+def band_description(pred: dict) -> str:
+    """How a prediction's ``low``/``high`` were derived, in one sentence (report.json ``band``)."""
+    if pred.get("band"):
+        return str(pred["band"])
+    if str(pred.get("method", "")).startswith("runtime-model"):
+        return ("5th-95th percentile of the runtime model's leave-one-out errors on the random networks it was "
+                "fitted on (edgekd targets fit --runtime)")
+    return ("the profile's low/high efficiency bands per op class (spec priors or host micro-benchmarks); "
+            "not validated against measured networks")

@@ -44,7 +44,7 @@ MIN_NETWORKS = 14
 
 
 def tiles_key(tiles: tuple[int, int]) -> str:
-    """How a (padding, alignment) pair is written in calibration records: ``"16/4"``."""
+    """How a (padding, alignment) pair is written in fitting records: ``"16/4"``."""
     return f"{tiles[0]}/{tiles[1]}"
 
 
@@ -154,7 +154,7 @@ def fit_model(features_by_tile: dict[tuple[int, int], np.ndarray], seconds: np.n
 
     Args:
         features_by_tile: ``(padding, alignment)`` tiles -> one row of :data:`FEATURES` per
-            calibration network (``graph_features`` with those tiles). The pair with the lowest
+            fitting network (``graph_features`` with those tiles). The pair with the lowest
             leave-one-out median |error| is kept (ties: the smallest tiles).
         seconds: Each network's measured latency.
         about: What was measured with (runtime version, threads, ...), stored as is.
@@ -165,7 +165,7 @@ def fit_model(features_by_tile: dict[tuple[int, int], np.ndarray], seconds: np.n
         leave-one-out median |error| and share within ±10%) and ``about``.
     """
     if len(seconds) < MIN_NETWORKS:
-        raise ValueError(f"need at least {MIN_NETWORKS} calibration networks, got {len(seconds)}")
+        raise ValueError(f"need at least {MIN_NETWORKS} fitting networks, got {len(seconds)}")
     seconds = np.asarray(seconds, dtype=np.float64)
     loo_by_tile = {tile: leave_one_out_errors(np.asarray(f), seconds) for tile, f in sorted(features_by_tile.items())}
     tile = min(loo_by_tile, key=lambda t: (float(np.median(np.abs(loo_by_tile[t]))), t))
@@ -186,7 +186,7 @@ def predict_with_model(onnx_path: str | os.PathLike, model: dict) -> dict:
     """Latency of ``onnx_path`` under a fitted runtime model (milliseconds).
 
     ``low``/``high`` divide the point prediction by (1 + the band's high / low error): if the
-    model over-predicted 95% of calibration networks by at most ``high``, the true latency is
+    model over-predicted 95% of fitting networks by at most ``high``, the true latency is
     at least ``p50 / (1 + high)``.
     """
     coef = model["coefficients"]

@@ -36,13 +36,16 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
 
 
 def _predict(graph, art: Artifact, ctx: BuildContext) -> dict | None:
-    from .latency import FORMAT_RUNTIMES, predict_latency
+    from .latency import FORMAT_RUNTIMES, band_description, predict_latency
 
     if graph is None:
         return None
     pred = predict_latency(graph, ctx.target, art.precision, runtime=FORMAT_RUNTIMES.get(art.format))
-    return {"p50": pred["p50"], "low": pred["low"], "high": pred["high"], "target": ctx.target.name,
-            "method": pred["method"]}
+    out = {"p50": pred["p50"], "low": pred["low"], "high": pred["high"], "target": ctx.target.name,
+           "method": pred["method"], "band": band_description(pred)}
+    if "threads" in pred:
+        out["threads"] = pred["threads"]
+    return out
 
 
 def _memory(graph, art: Artifact, ctx: BuildContext) -> dict:

@@ -34,7 +34,7 @@ def classifier_layers(model: nn.Module, num_classes: int) -> list[nn.Module]:
     model (a 1×1-conv classifier head).
     """
     weighted: list[nn.Module] = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
-    ignored = [m for m in weighted if isinstance(m, nn.Linear) and m.out_features == num_classes]
+    ignored: list[nn.Module] = [m for m in weighted if isinstance(m, nn.Linear) and m.out_features == num_classes]
     if weighted and weighted[-1] not in ignored:
         ignored.append(weighted[-1])
     return ignored

@@ -1,10 +1,11 @@
-"""Post-training INT8: onnxruntime static, Intel Neural Compressor tuning, TFLite, Core ML."""
+"""Post-training INT8: onnxruntime static (+ accuracy-aware loop), Intel Neural Compressor, AI Edge Quantizer."""
 
 from __future__ import annotations
 
 from typing import Any
 
-_LAZY = {"quantize_onnx_static": "ort_static", "tune_onnx_int8": "inc_tune"}
+_LAZY = {"quantize_onnx_static": "ort_static", "tune_onnx_int8": "inc_tune", "tune_onnx_inc": "inc_engine",
+         "tune_tflite_int8": "tflite_selective"}
 __all__ = sorted(_LAZY)
 
 

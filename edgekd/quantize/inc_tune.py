@@ -5,11 +5,12 @@ Its quantization works here, but its tuning loop is unusable for edgekd: when no
 meets the goal it logs "Don't find the quantized model ..." and calls ``exit(0)`` (the whole
 process ends with status 0 and nothing is saved: complaint 4 in ANCHORS.md), it stops at the
 first config within a *relative* ``tolerable_loss`` and it does not rank ops by sensitivity.
-So the loop is ours, on onnxruntime's quantizer (the same code path as
+(``quantize.engine: inc`` runs it anyway with those faults contained: :mod:`edgekd.quantize.inc_engine`.)
+So the default loop is ours, on onnxruntime's quantizer (the same code path as
 :func:`edgekd.quantize.ort_static.quantize_onnx_static`, so the artifacts match):
 
 1. Sensitivity: for each weighted op (Conv, Gemm, MatMul, ConvTranspose), quantize that op
-   alone and measure the logits' mean squared error against FP32 on calibration samples.
+   alone and measure the logits' mean squared error against FP32 on representative samples.
 2. Trials: quantize everything; then keep the 1, 2, 3, ... most sensitive ops in float
    (``nodes_to_exclude``), calling ``eval_fn`` each time, until the top-1 drop (absolute,
    FP32 top-1 minus INT8 top-1) is within ``max_top1_drop`` or ``max_trials`` is reached.
@@ -35,7 +36,7 @@ WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 SENSITIVITY_SAMPLES = 64
 
 
-def tune_onnx_int8(fp32_path, out_path, calibration: np.ndarray, eval_fn: Callable[[str], float], *,
+def tune_onnx_int8(fp32_path, out_path, representative: np.ndarray, eval_fn: Callable[[str], float], *,
                    max_top1_drop: float, max_trials: int = 10, method: str = "minmax",
                    per_channel: bool = True) -> dict:
     """Quantize an ONNX model to INT8, keeping sensitive ops in float to meet a top-1 budget.
@@ -44,7 +45,7 @@ def tune_onnx_int8(fp32_path, out_path, calibration: np.ndarray, eval_fn: Callab
         fp32_path: The FP32 ``.onnx``.
         out_path: Destination ``.onnx`` of the best model found; written atomically, also
             when the budget is missed.
-        calibration: Float32 NCHW calibration samples (also used to rank op sensitivity).
+        representative: Float32 NCHW representative samples (also used to rank op sensitivity).
         eval_fn: ``eval_fn(model_path) -> top1`` in [0, 1] on held-out labelled data.
         max_top1_drop: Largest acceptable absolute top-1 drop (0.01 = one point).
         max_trials: Most quantized candidates to evaluate with ``eval_fn``.
@@ -63,14 +64,14 @@ def tune_onnx_int8(fp32_path, out_path, calibration: np.ndarray, eval_fn: Callab
     if max_trials < 1:
         raise ConfigError(f"max_trials must be at least 1, got {max_trials}", fix="set max_trials >= 1")
     fp32_path, final = Path(fp32_path), Path(out_path)
-    calibration = np.asarray(calibration, dtype=np.float32)
+    representative = np.asarray(representative, dtype=np.float32)
     baseline = float(eval_fn(str(fp32_path)))
-    with tempfile.TemporaryDirectory(prefix=".edgekd-tune-") as work:
-        work = Path(work)
+    with tempfile.TemporaryDirectory(prefix=".edgekd-tune-") as work_name:
+        work = Path(work_name)
         candidates = _weighted_nodes(fp32_path, work)
 
         def quantize(excluded: list[str], name: str) -> Path:
-            return quantize_onnx_static(fp32_path, work / name, calibration, method=method,
+            return quantize_onnx_static(fp32_path, work / name, representative, method=method,
                                         per_channel=per_channel, nodes_to_exclude=excluded)
 
         history: list[dict] = []
@@ -79,7 +80,7 @@ def tune_onnx_int8(fp32_path, out_path, calibration: np.ndarray, eval_fn: Callab
         n_float = 0
         while len(history) < max_trials and n_float <= len(candidates):
             if n_float == 1 and ranking is None:  # only rank when all-INT8 missed the budget
-                ranking = _rank_by_sensitivity(fp32_path, candidates, calibration, quantize)
+                ranking = _rank_by_sensitivity(fp32_path, candidates, representative, quantize)
             excluded = list(ranking[:n_float]) if ranking else []
             path = quantize(excluded, f"trial{len(history)}.onnx")
             top1 = float(eval_fn(str(path)))
@@ -120,9 +121,9 @@ def _weighted_nodes(fp32_path: Path, work: Path) -> list[str]:
     return [n.name for n in graph.node if n.op_type in WEIGHTED_OPS and n.name]
 
 
-def _rank_by_sensitivity(fp32_path: Path, candidates: list[str], calibration: np.ndarray, quantize) -> list[str]:
+def _rank_by_sensitivity(fp32_path: Path, candidates: list[str], representative: np.ndarray, quantize) -> list[str]:
     """Candidates, most sensitive first: logits MSE vs FP32 when only that op is INT8."""
-    sample = calibration[:SENSITIVITY_SAMPLES]
+    sample = representative[:SENSITIVITY_SAMPLES]
     reference = _logits(fp32_path, sample)
     scores = {}
     for i, node in enumerate(candidates):

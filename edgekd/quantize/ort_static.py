@@ -29,7 +29,7 @@ from ..export._common import quiet
 
 METHODS = ("minmax", "entropy", "percentile")
 CALIBRATION_BATCH = 8
-MAX_CALIBRATION = 1024  # entropy/percentile keep histograms of every activation: bound the data
+MAX_REPRESENTATIVE = 1024  # entropy/percentile keep histograms of every activation: bound the data
 
 
 class ArrayReader:
@@ -63,15 +63,15 @@ class ArrayReader:
         return len(self.data)
 
 
-def quantize_onnx_static(fp32_path, out_path, calibration: np.ndarray, *, method: str = "minmax",
+def quantize_onnx_static(fp32_path, out_path, representative: np.ndarray, *, method: str = "minmax",
                          per_channel: bool = True, nodes_to_exclude: list[str] | None = None) -> Path:
     """Quantize an FP32 ONNX model to static INT8 (QDQ) with onnxruntime.
 
     Args:
         fp32_path: The FP32 ``.onnx`` (e.g. from :func:`edgekd.export.onnx.export_onnx`).
         out_path: Destination ``.onnx``; written atomically.
-        calibration: Float32 NCHW representative inputs ``[N, C, H, W]`` (at most 1024 used).
-        method: Activation range calibration: ``"minmax"``, ``"entropy"`` or ``"percentile"``.
+        representative: Float32 NCHW representative inputs ``[N, C, H, W]`` (at most 1024 used).
+        method: How activation ranges are set: ``"minmax"``, ``"entropy"`` or ``"percentile"``.
         per_channel: Per-output-channel weight scales (recommended for depthwise convs).
         nodes_to_exclude: Node names to keep in float (used by accuracy-aware tuning).
 
@@ -84,7 +84,7 @@ def quantize_onnx_static(fp32_path, out_path, calibration: np.ndarray, *, method
         ConversionError: onnxruntime could not quantize the model.
     """
     if method not in METHODS:
-        raise ConfigError(f"unknown calibration method {method!r}", fix=f"use one of {', '.join(METHODS)}")
+        raise ConfigError(f"unknown activation-range method {method!r}", fix=f"use one of {', '.join(METHODS)}")
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -92,7 +92,7 @@ def quantize_onnx_static(fp32_path, out_path, calibration: np.ndarray, *, method
     fp32_path = Path(fp32_path)
     proto = onnx.load(str(fp32_path), load_external_data=False)
     input_name, fixed_batch = _input_info(proto)
-    data = _check_calibration(calibration, proto, input_name)
+    data = _check_representative(representative, proto, input_name)
     calib_method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                     "percentile": CalibrationMethod.Percentile}[method]
     final = Path(out_path)
@@ -109,7 +109,7 @@ def quantize_onnx_static(fp32_path, out_path, calibration: np.ndarray, *, method
         except Exception:  # pre-processing is an optimisation; quantize the original if it fails
             prepped = fp32_path
         reader = ArrayReader(input_name, data, batch=1 if fixed_batch else CALIBRATION_BATCH)
-        extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
+        extra: dict[str, bool | float] = {"ActivationSymmetric": False, "WeightSymmetric": True}
         if method == "percentile":
             extra["CalibPercentile"] = 99.999
         try:
@@ -139,14 +139,14 @@ def _input_info(proto) -> tuple[str, bool]:
     return inputs[0].name, fixed
 
 
-def _check_calibration(calibration, proto, input_name: str) -> np.ndarray:
-    arr = np.asarray(calibration, dtype=np.float32)
+def _check_representative(representative, proto, input_name: str) -> np.ndarray:
+    arr = np.asarray(representative, dtype=np.float32)
     if arr.ndim == 3:
         arr = arr[None]
     dims = next(i for i in proto.graph.input if i.name == input_name).type.tensor_type.shape.dim
     want = [d.dim_value if d.HasField("dim_value") else -1 for d in dims][1:]
     if len(arr) == 0 or arr.ndim != len(want) + 1 or any(w > 0 and w != s for w, s in zip(want, arr.shape[1:])):
-        raise DataError(f"calibration data has shape {list(arr.shape)}, the model input {input_name!r} takes "
+        raise DataError(f"representative data has shape {list(arr.shape)}, the model input {input_name!r} takes "
                         f"[batch, {', '.join(str(w) for w in want)}]",
-                        fix="pass calibration samples shaped like the model input (NCHW float32)")
-    return arr[:MAX_CALIBRATION]
+                        fix="pass representative samples shaped like the model input (NCHW float32)")
+    return arr[:MAX_REPRESENTATIVE]

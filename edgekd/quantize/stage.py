@@ -1,9 +1,12 @@
-"""Quantize stage: post-training INT8 of every exported format, calibrated on the calibration split.
+"""Quantize stage: post-training INT8 of every exported format, activation ranges set on the representative samples.
 
 - ONNX: onnxruntime static QDQ quantization of the exported FP32 graph; with
   ``quantize.accuracy_aware`` the accuracy-aware loop of :mod:`edgekd.quantize.inc_tune`
-  keeps the most sensitive ops in float until the val top-1 drop fits the budget.
-- TFLite: full-integer PT2E quantization through litert-torch (int8 input/output for MCU runtimes).
+  keeps the most sensitive ops in float until the val top-1 drop fits the budget;
+  ``quantize.engine: inc`` runs Intel Neural Compressor's autotune instead (:mod:`.engines`).
+- TFLite: ``quantize.tflite_engine: aeq`` (default) quantizes the FP32 ``.tflite`` with the AI Edge
+  Quantizer, accuracy-aware with per-op float/int16 fallback (:mod:`.engines`); ``pt2e`` is the
+  full-integer PT2E path through litert-torch. Int8 input/output for MCU runtimes either way.
 - Core ML: an FP16 package and an 8-bit-weight package (activations stay float: that is what
   Core ML offers).
 """
@@ -26,14 +29,14 @@ DEFAULT_MAX_TOP1_DROP = 0.01
 def run(state: BuildState, ctx: BuildContext) -> BuildState:
     """Add an INT8 artifact for each FP32 export (and an FP16 one for Core ML)."""
     student = final_student(state.artifacts)
-    calibration = ctx.data.calibration.x.numpy()
+    representative = ctx.data.representative.x.numpy()
     new: list[Artifact] = []
     for fp32 in [a for a in state.artifacts if a.parent == student.name and a.precision == "fp32"]:
         path, rel = ctx.artifact_file(f"student-int8{_SUFFIX[fp32.format]}")
         try:
             if fp32.format == "coreml":
                 new.append(_coreml_fp16(fp32, student, ctx))
-            note, metrics = _quantize(fp32, student, path, calibration, ctx)
+            note, metrics = _quantize(fp32, student, path, representative, ctx)
         except ConversionError as exc:
             state = record_failure(state, ctx, exc)
             continue
@@ -41,10 +44,10 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
                           metrics=metrics, notes=(note,))
         if metrics.get("int8_tuning", {}).get("met_budget") is False:
             t = metrics["int8_tuning"]
+            kept = len(t.get("fallback_ops", t["float_ops"]))
             art = art.with_note(f"accuracy-aware INT8 did not meet the {100 * t['max_top1_drop']:.2f}-point top-1 "
-                                f"budget "
-                                f"in {t['trials']} trials; kept the best model found (val drop "
-                                f"{100 * t['drop']:.2f} points, {len(t['float_ops'])} ops in float)")
+                                f"budget in {t['trials']} trials; kept the best model found (val drop "
+                                f"{100 * t['drop']:.2f} points, {kept} ops in {t.get('fallback', 'float')})")
         new.append(art)
     return state.add(*new)
 
@@ -63,24 +66,33 @@ def max_top1_drop(ctx) -> float:
     return float(budget) if budget is not None else DEFAULT_MAX_TOP1_DROP
 
 
-def _quantize(fp32: Artifact, student: Artifact, path, calibration, ctx) -> tuple[str, dict]:
+def _quantize(fp32: Artifact, student: Artifact, path, representative, ctx) -> tuple[str, dict]:
     qcfg = ctx.config.quantize
+    if fp32.format == "onnx" and qcfg.engine == "inc":
+        from .engines import onnx_inc
+
+        return onnx_inc(fp32, path, representative, ctx)
+    if fp32.format == "tflite" and qcfg.tflite_engine == "aeq":
+        from .engines import tflite_aeq
+
+        return tflite_aeq(fp32, path, representative, ctx)
     if fp32.format == "onnx":
-        scheme = (f"{'per-channel' if qcfg.per_channel else 'per-tensor'} weights, {qcfg.method} calibration on "
-                  f"{len(calibration)} samples")
+        scheme = (f"{'per-channel' if qcfg.per_channel else 'per-tensor'} weights, {qcfg.method} activation ranges on "
+                  f"{len(representative)} representative samples")
         if qcfg.accuracy_aware:
-            return _tuned(fp32, path, calibration, scheme, ctx)
+            return _tuned(fp32, path, representative, scheme, ctx)
         from .ort_static import quantize_onnx_static
 
-        quantize_onnx_static(ctx.resolve(fp32.path), path, calibration, method=qcfg.method,
+        quantize_onnx_static(ctx.resolve(fp32.path), path, representative, method=qcfg.method,
                              per_channel=qcfg.per_channel)
         return f"onnxruntime static INT8 (QDQ, {scheme})", {}
     if fp32.format == "tflite":
         from ..export.tflite import export_tflite
 
         int8_io = tflite_int8_io(ctx)
-        export_tflite(student.model, student.input_shape, path, int8=True, calibration=calibration, int8_io=int8_io)
-        return (f"TFLite full-integer INT8 (PT2E, {len(calibration)} calibration samples, "
+        export_tflite(student.model, student.input_shape, path, int8=True, representative=representative,
+                      int8_io=int8_io)
+        return (f"TFLite full-integer INT8 (PT2E, {len(representative)} representative samples, "
                 f"{'int8' if int8_io else 'float'} input/output)"), {}
     from ..export.coreml import export_coreml
 
@@ -88,14 +100,14 @@ def _quantize(fp32: Artifact, student: Artifact, path, calibration, ctx) -> tupl
     return "Core ML 8-bit weights (linear, per-channel); activations FP16", {}
 
 
-def _tuned(fp32: Artifact, path, calibration, scheme: str, ctx) -> tuple[str, dict]:
+def _tuned(fp32: Artifact, path, representative, scheme: str, ctx) -> tuple[str, dict]:
     """Accuracy-aware INT8: ops ranked by sensitivity stay float until the val top-1 drop fits."""
     from .inc_tune import tune_onnx_int8
 
     qcfg = ctx.config.quantize
     budget = max_top1_drop(ctx)
     x_val, y_val = ctx.data.val.numpy()
-    result = tune_onnx_int8(ctx.resolve(fp32.path), path, calibration, lambda p: onnx_top1(p, x_val, y_val),
+    result = tune_onnx_int8(ctx.resolve(fp32.path), path, representative, lambda p: onnx_top1(p, x_val, y_val),
                             max_top1_drop=budget, max_trials=qcfg.max_trials, method=qcfg.method,
                             per_channel=qcfg.per_channel)
     tuning = {"split": "val", "max_top1_drop": budget, "baseline_top1": result["baseline_top1"],

@@ -62,7 +62,7 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
 
 def host_info() -> dict[str, Any]:
     """What machine the measurements come from."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in _VERSIONED:
         try:
             versions[name] = metadata.version(name)

@@ -112,7 +112,7 @@ def _confusion(report: dict[str, Any]) -> list[str]:
 
 def _prediction_methods(models: list[dict[str, Any]], target: str) -> list[str]:
     """A line naming the measured runtime models used, when any was (the roofline is the default)."""
-    methods = {}
+    methods: dict[str, list[str]] = {}
     for m in models:
         method = ((m.get("latency_ms") or {}).get("predicted") or {}).get("method", "roofline")
         if method != "roofline":

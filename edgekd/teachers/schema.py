@@ -9,7 +9,7 @@ Relative paths are resolved against the current working directory.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args
 
 from pydantic import Field, field_validator
 
@@ -123,4 +123,6 @@ class KerasTeacher(Section):
 
 FileTeacher = TorchTeacher | TorchScriptTeacher | OnnxTeacher | TFLiteTeacher | KerasTeacher
 
-TEACHER_SECTIONS = (ScratchTeacher, TorchTeacher, TorchScriptTeacher, OnnxTeacher, TFLiteTeacher, KerasTeacher)
+# A named Union (not a tuple) so type checkers see the config's teacher field as one of these.
+TeacherSection = Union[ScratchTeacher, TorchTeacher, TorchScriptTeacher, OnnxTeacher, TFLiteTeacher, KerasTeacher]
+TEACHER_SECTIONS = get_args(TeacherSection)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import atomic
-from ..artifact import Artifact
+from ..artifact import Artifact, Format
 from ..distill import ddp
 from ..distill.sizing import TEACHER_MAX_BATCH, effective_batch_size, finish_history
 from ..distill.trainer import TrainSpec, fit
@@ -60,7 +60,8 @@ def rebuild(art: Artifact, ctx: BuildContext):
 
 # The artifact format of each file kind: the runtime the teacher really runs in. Keras has no
 # artifact format of its own; its in-memory wrapper is torch-callable.
-_FORMATS = {"torch": "torch", "torchscript": "torch", "onnx": "onnx", "tflite": "tflite", "keras": "torch"}
+_FORMATS: dict[str, Format] = {"torch": "torch", "torchscript": "torch", "onnx": "onnx", "tflite": "tflite",
+                               "keras": "torch"}
 
 
 def _load_file_teacher(cfg, data) -> Artifact:

@@ -17,7 +17,7 @@ FEATURES = {"n_fft": 128, "hop_length": 64, "n_mels": 16}
 
 def cfg(root, **kwargs):
     base = dict(root=str(root), layout="flat", sample_rate=8000, clip_seconds=0.25, features=FEATURES,
-                calibration_samples=4)
+                representative_samples=4)
     base.update(kwargs)
     return AudioFolderData(**base)
 
@@ -30,7 +30,7 @@ def test_flat_layout_official_style_split(fsdd_like):
     assert bundle.input_shape == (1, 30, 16) and bundle.test.x.shape == (30, 1, 30, 16)
     assert len(bundle.test) == 3 * 2 * 5 and len(bundle.train) + len(bundle.val) == 30
     assert len(bundle.val) == 3  # 10% of each class's 10 train files
-    assert bundle.train.augment is None and len(bundle.calibration) == 4
+    assert bundle.train.augment is None and len(bundle.representative) == 4
     assert bundle.preprocessing["features"]["mel"]["n_mels"] == 16
     assert bundle.frontend is not None and bundle.frontend.output_shape(2000) == bundle.input_shape
 
@@ -70,7 +70,7 @@ def test_augment_deterministic_and_changes_features(fsdd_like):
     clean = bundle.frontend(x.flatten(1))
     assert one.shape == (6, *bundle.input_shape) and torch.equal(one, two)
     assert not torch.allclose(one, other) and not torch.allclose(one, clean)
-    assert bundle.val.x.shape[1:] == bundle.input_shape and bundle.calibration.x.shape[1:] == bundle.input_shape
+    assert bundle.val.x.shape[1:] == bundle.input_shape and bundle.representative.x.shape[1:] == bundle.input_shape
     assert set(bundle.preprocessing["train_augment"]) == {"time_shift_samples", "noise"}
 
 

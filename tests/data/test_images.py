@@ -26,7 +26,7 @@ def test_class_order_shapes_labels_and_ratio_split(image_folder):
     assert bundle.input_shape == (3, 6, 8) and bundle.train.x.shape[1:] == (3, 6, 8)
     # 10 per class: test 20% → 2, val 10% of the whole → 1, train 7.
     assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (21, 3, 6)
-    assert len(bundle.calibration) == 21
+    assert len(bundle.representative) == 21
     for split in (bundle.train, bundle.val, bundle.test):
         assert torch.bincount(split.y, minlength=3).tolist() == [len(split) // 3] * 3
     # "zebra" was written with the first colour (red): its label is 2 and its pixels red.

@@ -23,9 +23,9 @@ def arrays(n_train=20, n_test=6, shape=(1, 4, 5), classes=2, seed=0):
 
 def test_npz_nchw_carves_val(tmp_path):
     np.savez(tmp_path / "d.npz", **arrays())
-    bundle = load_npz(NpzData(path=str(tmp_path / "d.npz"), class_names=["cat", "dog"], calibration_samples=5), 0)
+    bundle = load_npz(NpzData(path=str(tmp_path / "d.npz"), class_names=["cat", "dog"], representative_samples=5), 0)
     assert bundle.input_shape == (1, 4, 5) and bundle.class_names == ("cat", "dog")
-    assert (len(bundle.train), len(bundle.val), len(bundle.test), len(bundle.calibration)) == (18, 2, 6, 5)
+    assert (len(bundle.train), len(bundle.val), len(bundle.test), len(bundle.representative)) == (18, 2, 6, 5)
     assert bundle.name == "d" and bundle.train.x.dtype.is_floating_point
 
 

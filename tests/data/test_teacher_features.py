@@ -18,7 +18,7 @@ TEACHER = AudioFeatures(preset="tensorflow-kws", type="mfcc", n_mels=20, n_mfcc=
 
 def data_cfg(root, **kwargs):
     base = dict(root=str(root), layout="flat", sample_rate=8000, clip_seconds=0.3, features=STUDENT,
-                calibration_samples=4)
+                representative_samples=4)
     return AudioFolderData(**{**base, **kwargs})
 
 
@@ -44,7 +44,7 @@ def test_teacher_features_are_row_aligned_with_the_students(fsdd_like):
     """With the student's own keys as teacher.features, every split's teacher_x is x: same clips, same order."""
     cfg = data_cfg(fsdd_like(takes=3))
     bundle = load_audio_folder(cfg, seed=0, teacher_features=cfg.features)
-    for split in (bundle.train, bundle.val, bundle.test, bundle.calibration):
+    for split in (bundle.train, bundle.val, bundle.test, bundle.representative):
         assert torch.equal(split.teacher_x, split.x)
 
 

@@ -155,7 +155,7 @@ def test_distill_stage_runs_fitnets_and_the_baseline(tmp_path):
                              "student.options={width: 0.25, depth: 0.5}"])
     train = _split()
     data = DataBundle(name="toy", task="image", class_names=("a", "b", "c"), input_shape=SHAPE, train=train,
-                      val=_split(24, 1), test=_split(24, 2), calibration=_split(8, 3))
+                      val=_split(24, 1), test=_split(24, 2), representative=_split(8, 3))
     ctx = SimpleNamespace(config=cfg, data=data, reporter=None, work_dir=tmp_path / "w",
                           artifact_file=lambda f: (tmp_path / "w" / "artifacts" / f, f"artifacts/{f}"))
     teacher = Artifact(name="teacher", role="teacher", format="torch", precision="fp32", path="t.pt",

@@ -67,7 +67,7 @@ def recordings(tmp_path, takes: int = 8):
 
 
 def data_cfg(root, **kwargs) -> AudioFolderData:
-    base = dict(root=str(root), layout="flat", sample_rate=8000, clip_seconds=0.3, calibration_samples=4,
+    base = dict(root=str(root), layout="flat", sample_rate=8000, clip_seconds=0.3, representative_samples=4,
                 features={"n_fft": 128, "hop_length": 64, "n_mels": 16})
     return AudioFolderData(**{**base, **kwargs})
 
@@ -111,7 +111,7 @@ def test_whole_build_with_a_torch_teacher_on_tf_mfccs(tmp_path):
     overrides = [
         "data.kind=audio_folder", f"data.root={root}", "data.layout=flat", "data.sample_rate=8000",
         "data.clip_seconds=0.3", "data.features={n_fft: 128, hop_length: 64, n_mels: 16}",
-        "data.augment.noise_snr_db=30", "data.calibration_samples=8",
+        "data.augment.noise_snr_db=30", "data.representative_samples=8",
         "teacher.kind=torch", f"teacher.factory={tmp_path / 'mfcc_factory.py'}:make_model",
         "teacher.features={preset: tensorflow-kws, type: mfcc, n_mels: 20, n_mfcc: 10, fmin: 20, fmax: 4000}",
         "student.name=ds-cnn", "student.options={width: 0.25}", "distill.epochs=1", "distill.batch_size=8",

@@ -20,10 +20,10 @@ def tiny_model():
 
 @pytest.fixture(scope="session")
 def data():
-    """(calibration, test) float32 NCHW arrays and test labels."""
-    calibration, _ = tiny.synthetic(64, seed=2)
+    """(representative, test) float32 NCHW arrays and test labels."""
+    representative, _ = tiny.synthetic(64, seed=2)
     test_x, test_y = tiny.synthetic(128, seed=3)
-    return calibration, test_x, test_y
+    return representative, test_x, test_y
 
 
 @pytest.fixture(scope="session")

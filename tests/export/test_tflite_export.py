@@ -46,9 +46,9 @@ def test_tflite_fp32_matches_torch_nhwc(tmp_path, tiny_model, data, lib):
 
 @pytest.mark.parametrize("int8_io", [True, False])
 def test_tflite_int8_is_fully_integer_and_agrees(tmp_path, tiny_model, data, lib, int8_io):
-    calibration, x, _ = data
+    representative, x, _ = data
     before = copy.deepcopy(tiny_model.state_dict())
-    path = export_tflite(tiny_model, lib.SHAPE, tmp_path / "q.tflite", int8=True, calibration=calibration,
+    path = export_tflite(tiny_model, lib.SHAPE, tmp_path / "q.tflite", int8=True, representative=representative,
                          int8_io=int8_io)
     got, inp, out, ops = _run(path, x)
     io_dtype = np.int8 if int8_io else np.float32
@@ -68,7 +68,7 @@ def test_tflite_int8_needs_calibration(tmp_path, tiny_model, lib):
         export_tflite(tiny_model, lib.SHAPE, tmp_path / "q.tflite", int8=True)
     with pytest.raises(ConfigError):
         export_tflite(tiny_model, lib.SHAPE, tmp_path / "q.tflite", int8=True,
-                      calibration=np.zeros((4, 1, 16, 16), np.float32))
+                      representative=np.zeros((4, 1, 16, 16), np.float32))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,4 +1,4 @@
-"""Random calibration networks and their timing in a runtime (onnxruntime only: fast)."""
+"""Random fitting networks and their timing in a runtime (onnxruntime only: fast)."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ def test_networks_exported_here_and_timed_there_fit_a_model_the_predictor_uses(t
     from edgekd.students import build_student
 
     base = yaml.safe_load((Path(__file__).resolve().parents[2] / "targets" / "host.yaml").read_text())
-    base["precisions"] = ["fp32"]  # FP32 only: INT8 calibration networks need a slow quantization each
+    base["precisions"] = ["fp32"]  # FP32 only: INT8 fitting networks need a slow quantization each
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
     out = tmp_path / "board.yaml"
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}

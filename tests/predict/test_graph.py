@@ -7,7 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edgekd.predict.graph import op_costs, summarize
+from edgekd.predict.graph import op_costs
 
 
 def _save(tmp_path, nodes, inputs, outputs, inits, name="m.onnx"):
@@ -66,7 +66,6 @@ def test_matmul_and_batch_dimension_is_one(tmp_path):
     path = _save(tmp_path, [helper.make_node("MatMul", ["a", "w"], ["y"], name="mm")], [a], [y], [_w("w", (16, 7))])
     (cost,) = op_costs(path)
     assert cost.macs == 5 * 7 * 16
-    assert summarize([cost])["macs"] == 5 * 7 * 16
 
 
 def test_qdq_conv_is_int8_and_qdq_nodes_are_folded(tmp_path):
@@ -97,5 +96,5 @@ def test_torch_exported_model_counts_match(tmp_path):
     path = tmp_path / "t.onnx"
     torch.onnx.export(model, torch.zeros(1, 3, 12, 12), path, dynamo=False, input_names=["x"],
                       dynamic_axes={"x": {0: "batch"}})
-    total = summarize(op_costs(path))["macs"]
+    total = sum(c.macs for c in op_costs(path) if not c.folded)
     assert total == 6 * 144 * 27 + 6 * 144 * 9 + 6 * 5

@@ -22,5 +22,6 @@ def test_build_uses_the_runtime_model_of_each_artifact(tmp_path):
                if m["latency_ms"]["predicted"]}
     onnx = {m["name"] for m in result.report["models"] if m["format"] == "onnx"}
     assert onnx and all(methods[name] == "runtime-model:onnxruntime" for name in onnx)
-    assert all(method == "roofline" for name, method in methods.items() if name not in onnx)
+    # The others have no runtime model: the profile's own predictor (its device facts: the device model).
+    assert all(method == "device-model:onnxruntime" for name, method in methods.items() if name not in onnx)
     assert "the runtime models measured on it (onnxruntime model for" in (result.out_dir / "report.md").read_text()

@@ -26,7 +26,7 @@ def _split(n: int, seed: int) -> Split:
 
 def make_ctx(tmp_path, overrides) -> BuildContext:
     data = DataBundle(name="tiny", task="image", class_names=tuple("abcde"), input_shape=SHAPE,
-                      train=_split(64, 1), val=_split(32, 2), test=_split(32, 3), calibration=_split(16, 4))
+                      train=_split(64, 1), val=_split(32, 2), test=_split(32, 3), representative=_split(16, 4))
     return BuildContext(config=load_config(None, overrides), target=load_target("pixel-8"), out_dir=tmp_path,
                         data=data, reporter=NullReporter(), threads=1)
 

@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 # One definition of the fixtures (tests/export/conftest.py), loaded by path because the
 # test folders are not packages.
 _spec = importlib.util.spec_from_file_location("edgekd_tests_export_conftest",
@@ -13,3 +15,11 @@ _spec.loader.exec_module(_shared)
 tiny_model = _shared.tiny_model
 data = _shared.data
 lib = _shared.lib
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite(tmp_path_factory, tiny_model):
+    """The tiny model's FP32 .tflite (litert-torch, NHWC input), converted once per session."""
+    from edgekd.export.tflite import export_tflite
+
+    return export_tflite(tiny_model, _shared.tiny.SHAPE, tmp_path_factory.mktemp("tiny-tflite") / "m.tflite")

@@ -31,21 +31,21 @@ def _quantized_weighted_ops(path) -> int:
 
 
 def test_all_int8_meets_a_loose_budget_in_one_trial(tmp_path, fp32, data):
-    calibration, x, y = data
-    result = tune_onnx_int8(fp32, tmp_path / "t.onnx", calibration, _top1_fn(x, y), max_top1_drop=0.05)
+    representative, x, y = data
+    result = tune_onnx_int8(fp32, tmp_path / "t.onnx", representative, _top1_fn(x, y), max_top1_drop=0.05)
     assert result["met_budget"] and result["trials"] == 1 and result["float_ops"] == []
     assert result["drop"] <= 0.05 and result["path"].exists()
     assert _quantized_weighted_ops(result["path"]) == 4
 
 
 def test_keeps_ops_in_float_until_budget_met(tmp_path, fp32, data):
-    calibration, x, y = data
+    representative, x, y = data
     real = _top1_fn(x, y)
 
     def strict(path):  # every INT8 weighted op costs 10 points: only one may stay INT8
         return real(path) - (0.1 * _quantized_weighted_ops(path) if "trial" in path else 0.0)
 
-    result = tune_onnx_int8(fp32, tmp_path / "t.onnx", calibration, strict, max_top1_drop=0.15, max_trials=8)
+    result = tune_onnx_int8(fp32, tmp_path / "t.onnx", representative, strict, max_top1_drop=0.15, max_trials=8)
     assert result["met_budget"]
     assert len(result["float_ops"]) >= 3 and result["trials"] == len(result["float_ops"]) + 1
     assert _quantized_weighted_ops(result["path"]) == 4 - len(result["float_ops"])
@@ -53,8 +53,8 @@ def test_keeps_ops_in_float_until_budget_met(tmp_path, fp32, data):
 
 
 def test_missed_budget_keeps_best_candidate(tmp_path, fp32, data):
-    calibration, x, y = data
-    result = tune_onnx_int8(fp32, tmp_path / "t.onnx", calibration, _top1_fn(x, y), max_top1_drop=-1.0,
+    representative, x, y = data
+    result = tune_onnx_int8(fp32, tmp_path / "t.onnx", representative, _top1_fn(x, y), max_top1_drop=-1.0,
                             max_trials=3)
     assert result["met_budget"] is False and result["trials"] == 3
     assert result["path"].exists()  # the best candidate is written even though the goal was missed

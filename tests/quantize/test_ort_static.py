@@ -23,8 +23,8 @@ def fp32(tmp_path_factory, tiny_model, lib):
 
 @pytest.mark.parametrize("method", ["minmax", "entropy", "percentile"])
 def test_static_int8_runs_and_agrees(tmp_path, fp32, data, method):
-    calibration, x, y = data
-    out = quantize_onnx_static(fp32, tmp_path / "q.onnx", calibration, method=method)
+    representative, x, y = data
+    out = quantize_onnx_static(fp32, tmp_path / "q.onnx", representative, method=method)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["q.onnx"]
     proto = onnx.load(str(out))
     ops = [n.op_type for n in proto.graph.node]

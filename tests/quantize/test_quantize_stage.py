@@ -23,7 +23,7 @@ def _ctx(tmp_path, lib, overrides, target="pixel-8") -> BuildContext:
         return Split(x=torch.from_numpy(x), y=torch.from_numpy(y))
 
     data = DataBundle(name="tiny", task="image", class_names=tuple("abcd"), input_shape=lib.SHAPE[1:],
-                      train=split(64, 1), val=split(96, 5), test=split(32, 3), calibration=split(32, 2))
+                      train=split(64, 1), val=split(96, 5), test=split(32, 3), representative=split(32, 2))
     return BuildContext(config=load_config(None, overrides), target=load_target(target), out_dir=tmp_path, data=data,
                         reporter=NullReporter(), threads=1)
 

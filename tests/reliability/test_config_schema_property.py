@@ -164,7 +164,7 @@ def test_combined_keys_validate_or_are_a_config_error(picks):
 
 # -- a handful of real builds ------------------------------------------------------------------------
 CAPS = {"teacher.epochs": 1, "teacher.width": 8, "distill.epochs": 1, "data.resolution": 8, "distill.batch_size": 256,
-        "bench.latency_mode": "off", "export.formats": ["onnx"], "data.calibration_samples": 32,
+        "bench.latency_mode": "off", "export.formats": ["onnx"], "data.representative_samples": 32,
         "prune.recovery_epochs": 1}
 # A drawn key under one of these prefixes only matters with its feature on: switch it on too.
 FEATURE_ON = {"prune.": {"prune.enabled": True}, "distill.hint": {"distill.method": "fitnets"},
@@ -176,7 +176,7 @@ def with_feature(key: str, value: Any) -> dict[str, Any]:
     switches = {k: v for prefix, on in FEATURE_ON.items() if key.startswith(prefix) for k, v in on.items()}
     return {**CAPS, **switches, key: value}
 # Keys whose boundary values make a build slow (not wrong): they are capped, not drawn.
-COSTLY = ("epochs", "batch_size", "resolution", "calibration_samples", "max_trials", "width", "latency_mode",
+COSTLY = ("epochs", "batch_size", "resolution", "representative_samples", "max_trials", "width", "latency_mode",
           "formats", "recovery_epochs", "threads")
 
 

@@ -93,20 +93,20 @@ def test_non_finite_npz_split_exits_2_naming_split_and_values(split, value, word
 def bundle(**overrides) -> DataBundle:
     def split(n: int) -> Split:
         return Split(torch.zeros(n, 1, 2, 2), torch.arange(n) % 2)
-    parts = {"train": split(8), "val": split(4), "test": split(4), "calibration": split(4), **overrides}
+    parts = {"train": split(8), "val": split(4), "test": split(4), "representative": split(4), **overrides}
     return DataBundle(name="t", task="image", class_names=("a", "b"), input_shape=(1, 2, 2), **parts)
 
 
-def test_every_kind_is_checked_for_non_finite_calibration_inputs():
+def test_every_kind_is_checked_for_non_finite_representative_inputs():
     x = torch.zeros(4, 1, 2, 2)
     x[2, 0, 1, 1] = float("nan")
-    expected = r"calibration split has non-finite inputs: 1 NaN in 1 of 4 samples \(sample 2\)"
+    expected = r"representative split has non-finite inputs: 1 NaN in 1 of 4 samples \(sample 2\)"
     with pytest.raises(DataError, match=expected):
-        check_bundle(bundle(calibration=Split(x, torch.arange(4) % 2)), "folder")
+        check_bundle(bundle(representative=Split(x, torch.arange(4) % 2)), "folder")
     assert check_bundle(bundle(), "folder").name == "t"
 
 
-@pytest.mark.parametrize("name", ["train", "val", "test", "calibration"])
+@pytest.mark.parametrize("name", ["train", "val", "test", "representative"])
 def test_every_kind_is_checked_for_empty_splits(name):
     with pytest.raises(DataError, match=f"the {name} split has 0 samples \\(needs at least 1\\)"):
         check_bundle(bundle(**{name: Split(torch.zeros(0, 1, 2, 2), torch.zeros(0, dtype=torch.long))}), "f")

@@ -29,7 +29,7 @@ def _data() -> DataBundle:
     g = torch.Generator().manual_seed(0)
     split = Split(torch.randn(6, 1, 8, 8, generator=g), torch.tensor([0, 1, 0, 1, 0, 1]))
     return DataBundle(name="tiny", task="image", class_names=("a", "b"), input_shape=(1, 8, 8), train=split,
-                      val=split, test=split, calibration=split)
+                      val=split, test=split, representative=split)
 
 
 def _ctx(tmp_path, *overrides, target="raspberry-pi-4", data=None) -> BuildContext:
@@ -200,7 +200,7 @@ def test_black_box_teacher_is_reloaded_from_its_file(tmp_path, teacher_files):
     g = torch.Generator().manual_seed(0)
     split = Split(torch.randn(10, 3, 8, 8, generator=g), torch.arange(10) % 5)
     data = DataBundle(name="tiny", task="image", class_names=tuple("abcde"), input_shape=(3, 8, 8), train=split,
-                      val=split, test=split, calibration=split)
+                      val=split, test=split, representative=split)
     onnx = tmp_path / "teacher.onnx"
     onnx.write_bytes(teacher_files["onnx"].read_bytes())
     args = ("teacher.kind=onnx", f"teacher.path={onnx}")

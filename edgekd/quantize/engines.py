@@ -1,0 +1,89 @@
+"""The quantize stage's engine choices (``quantize.engine``, ``quantize.tflite_engine``), kept out of stage.py.
+
+* TFLite ``aeq`` (default): the AI Edge Quantizer on the FP32 ``.tflite`` the export stage wrote;
+  with ``quantize.accuracy_aware`` the sensitivity-ranked fallback loop of
+  :mod:`edgekd.quantize.tflite_selective`. ``pt2e`` stays in stage.py (litert-torch conversion).
+* ONNX ``inc``: Intel Neural Compressor's autotune (:mod:`edgekd.quantize.inc_engine`).
+
+Each returns ``(note, metrics)`` like the stage's other quantizers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Runtimes that cannot run float kernels or int16 ops on their accelerator (a fallback op would
+# leave the Edge TPU), and runtimes that need a fully integer model (TFLite Micro: int16 is fine).
+_NO_FALLBACK_RUNTIMES = {"edgetpu"}
+_INTEGER_ONLY_RUNTIMES = {"tflite-micro"}
+
+
+def tflite_fallback(ctx) -> str:
+    """What sensitive TFLite ops fall back to (``quantize.tflite_fallback``; auto follows the runtime)."""
+    wanted = ctx.config.quantize.tflite_fallback
+    if wanted != "auto":
+        return wanted
+    runtime = ctx.target.runtime.name
+    if runtime in _NO_FALLBACK_RUNTIMES:
+        return "none"
+    return "int16" if runtime in _INTEGER_ONLY_RUNTIMES else "float"
+
+
+def tflite_top1(path, x: np.ndarray, y: np.ndarray, threads: int = 1) -> float:
+    """Top-1 of a ``.tflite`` model in LiteRT on ``(x, y)`` (the TFLite tuner's ``eval_fn``)."""
+    from ..runtimes import open_runner
+
+    logits = open_runner(path, "tflite", threads).predict(x)
+    return float((np.asarray(logits).argmax(1) == np.asarray(y)).mean())
+
+
+def tflite_aeq(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
+    """TFLite INT8 with the AI Edge Quantizer: all-int8, or accuracy-aware with ``quantize.accuracy_aware``."""
+    from .stage import max_top1_drop, tflite_int8_io
+
+    int8_io = tflite_int8_io(ctx)
+    io = "int8" if int8_io else "float"
+    if not ctx.config.quantize.accuracy_aware:
+        from ..atomic import atomic_path
+        from .tflite_aeq import AeqModel
+
+        model = AeqModel(ctx.resolve(fp32.path), representative, ctx.threads)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(model.quantize({}, int8_io=int8_io))
+        return (f"TFLite INT8 (AI Edge Quantizer a8w8: int8 activations, per-channel int8 weights; "
+                f"{min(len(representative), 512)} representative samples, {io} input/output)"), {}
+    from .tflite_selective import tune_tflite_int8
+
+    budget, fallback = max_top1_drop(ctx), tflite_fallback(ctx)
+    x_val, y_val = ctx.data.val.numpy()
+    result = tune_tflite_int8(ctx.resolve(fp32.path), path, representative,
+                              lambda p: tflite_top1(p, x_val, y_val, ctx.threads), max_top1_drop=budget,
+                              max_trials=ctx.config.quantize.max_trials, fallback=fallback, int8_io=int8_io,
+                              threads=ctx.threads)
+    tuning = {"split": "val", "max_top1_drop": budget, "engine": "aeq",
+              **{k: result[k] for k in ("baseline_top1", "top1", "drop", "met_budget", "fallback", "fallback_ops",
+                                        "float_ops", "int16_ops", "trials", "history", "seconds")}}
+    kept = ", ".join(result["fallback_ops"]) or "none"
+    note = (f"accuracy-aware TFLite INT8 (AI Edge Quantizer, {io} input/output): val top-1 drop "
+            f"{100 * result['drop']:.2f} points (budget {100 * budget:.2f}); ops kept in {fallback}: {kept}")
+    return note, {"int8_tuning": tuning}
+
+
+def onnx_inc(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
+    """ONNX INT8 by Intel Neural Compressor's accuracy-aware autotune on the val split."""
+    from .inc_engine import tune_onnx_inc
+    from .stage import max_top1_drop, onnx_top1
+
+    qcfg = ctx.config.quantize
+    budget = max_top1_drop(ctx)
+    x_val, y_val = ctx.data.val.numpy()
+    result = tune_onnx_inc(ctx.resolve(fp32.path), path, representative, lambda p: onnx_top1(p, x_val, y_val),
+                           max_top1_drop=budget, max_trials=qcfg.max_trials, method=qcfg.method)
+    tuning = {"split": "val", "max_top1_drop": budget, "engine": "inc",
+              **{k: result[k] for k in ("baseline_top1", "top1", "drop", "met_budget", "float_ops", "trials",
+                                        "history", "inc_exit", "seconds")}}
+    floats = ", ".join(result["float_ops"]) or "none"
+    note = (f"Neural Compressor accuracy-aware INT8 (onnxruntime QDQ, {qcfg.method} activation ranges, "
+            f"{result['trials']} trials): val top-1 drop {100 * result['drop']:.2f} points "
+            f"(budget {100 * budget:.2f}); ops kept in float: {floats}")
+    return note, {"int8_tuning": tuning}

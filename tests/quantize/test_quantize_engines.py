@@ -1,0 +1,90 @@
+"""The quantize stage's engines: TFLite via the AI Edge Quantizer (all-int8 or accuracy-aware), ONNX via INC."""
+
+from __future__ import annotations
+
+import shutil
+from types import SimpleNamespace
+
+import torch
+
+from edgekd.artifact import Artifact
+from edgekd.config import load_config
+from edgekd.data.bundle import DataBundle, Split
+from edgekd.export.onnx import export_onnx
+from edgekd.pipeline import BuildContext
+from edgekd.progress import NullReporter
+from edgekd.quantize import engines, stage
+from edgekd.state import BuildState
+from edgekd.quantize.tflite_aeq import op_precisions
+from edgekd.targets import load_target
+
+
+def _ctx(tmp_path, lib, overrides, target="pixel-8") -> BuildContext:
+    def split(n, seed):
+        x, y = lib.synthetic(n, seed)
+        return Split(x=torch.from_numpy(x), y=torch.from_numpy(y))
+
+    data = DataBundle(name="tiny", task="image", class_names=tuple("abcd"), input_shape=lib.SHAPE[1:],
+                      train=split(64, 1), val=split(96, 5), test=split(32, 3), representative=split(32, 2))
+    return BuildContext(config=load_config(None, overrides), target=load_target(target), out_dir=tmp_path, data=data,
+                        reporter=NullReporter(), threads=1)
+
+
+def _tflite_artifacts(ctx, model, lib, tiny_tflite) -> list[Artifact]:
+    student = Artifact(name="student", role="student", format="torch", precision="fp32", model=model,
+                       input_shape=lib.SHAPE[1:])
+    path, rel = ctx.artifact_file("student-fp32.tflite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tiny_tflite, path)
+    return [student, student.evolve(name="student-fp32.tflite", format="tflite", path=rel, parent="student")]
+
+
+def test_tflite_defaults_to_the_ai_edge_quantizer_all_int8(tmp_path, tiny_model, lib, tiny_tflite):
+    ctx = _ctx(tmp_path, lib, [])
+    int8 = stage.run(BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite))), ctx).artifacts[-1]
+    assert int8.name == "student-int8.tflite" and "AI Edge Quantizer a8w8" in int8.notes[0]
+    assert "float input/output" in int8.notes[0] and "int8_tuning" not in int8.metrics
+    kinds = [kind for kind, _, _ in op_precisions(ctx.resolve(int8.path).read_bytes())]
+    assert kinds.count("QUANTIZE") == 1 and kinds.count("DEQUANTIZE") == 1  # float I/O around an int8 graph
+
+
+def test_tflite_accuracy_aware_on_an_mcu_target_falls_back_to_int16(tmp_path, tiny_model, lib, tiny_tflite,
+                                                                      monkeypatch):
+    # An eval no all-int8 model satisfies: FP32 scores 1.0, any model with an int8 conv 0.5.
+    def fake_top1(path, x, y, threads=1):
+        ops = op_precisions(open(path, "rb").read())
+        return 0.5 if ("CONV_2D", "INT8", "INT8") in ops else 1.0
+    monkeypatch.setattr(engines, "tflite_top1", fake_top1)
+    ctx = _ctx(tmp_path, lib, ["quantize.accuracy_aware=true", "quantize.max_top1_drop=0.01"], target="stm32h743")
+    int8 = stage.run(BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite))), ctx).artifacts[-1]
+    tuning = int8.metrics["int8_tuning"]
+    assert tuning["fallback"] == "int16" and tuning["met_budget"] is True and tuning["engine"] == "aeq"
+    assert tuning["int16_ops"] and tuning["float_ops"] == [] and "ops kept in int16" in int8.notes[0]
+    ops = op_precisions(ctx.resolve(int8.path).read_bytes())
+    assert all("FLOAT32" not in op for op in ops)  # tflite-micro: int8 I/O and still fully integer
+
+
+def test_onnx_engine_inc_runs_neural_compressor(tmp_path, tiny_model, lib):
+    ctx = _ctx(tmp_path, lib, ["quantize.engine=inc", "quantize.max_top1_drop=0.05"])
+    student = Artifact(name="student", role="student", format="torch", precision="fp32", model=tiny_model,
+                       input_shape=lib.SHAPE[1:])
+    path, rel = ctx.artifact_file("student-fp32.onnx")
+    export_onnx(tiny_model, lib.SHAPE[1:], path)
+    fp32 = student.evolve(name="student-fp32.onnx", format="onnx", path=rel, parent="student")
+    int8 = stage.run(BuildState(artifacts=(student, fp32)), ctx).artifacts[-1]
+    tuning = int8.metrics["int8_tuning"]
+    assert tuning["engine"] == "inc" and tuning["met_budget"] is True and tuning["inc_exit"] is False
+    assert "Neural Compressor" in int8.notes[0] and ctx.resolve(int8.path).is_file()
+
+
+def test_tflite_fallback_auto_follows_the_runtime():
+    def ctx(wanted, runtime):
+        return SimpleNamespace(config=SimpleNamespace(quantize=SimpleNamespace(tflite_fallback=wanted)),
+                               target=SimpleNamespace(runtime=SimpleNamespace(name=runtime)))
+
+    assert engines.tflite_fallback(ctx("auto", "tflite-micro")) == "int16"
+    assert engines.tflite_fallback(ctx("auto", "edgetpu")) == "none"
+    assert engines.tflite_fallback(ctx("auto", "litert")) == "float"
+    assert engines.tflite_fallback(ctx("float", "tflite-micro")) == "float"
+    cfg = load_config(None, []).quantize
+    assert (cfg.engine, cfg.tflite_engine, cfg.tflite_fallback) == ("edgekd", "aeq", "auto")
