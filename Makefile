@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-small-data gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-small-data bench-fit gate baseline clean
 
 install: $(STAMP)
 
@@ -120,6 +120,11 @@ bench-small-data: $(STAMP)
 # (writes benchmarks/results/tflite-convert.json).
 bench-tflite-convert: $(STAMP)
 	$(BIN)/python benchmarks/tflite_convert.py
+
+# Default student vs a small hand grid vs `edgekd build --fit` on FSDD (stm32h7a3, esp32-s3) and CIFAR-10
+# (raspberry-pi-4, pixel-4), budgets tightened so the default misses (benchmarks/results/fit.json; resumable).
+bench-fit: $(STAMP)
+	$(BIN)/python benchmarks/fit.py $(FIT_ARGS)
 
 # Build the default example, then gate it on its budgets and on the committed baseline (exit 3 on a miss).
 # Top-1 and ECE are judged by what the 360 test images resolve (Newcombe-Wilson interval, bootstrap of

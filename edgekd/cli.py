@@ -38,14 +38,19 @@ def cli(debug: bool) -> None:
 @click.option("--resume", is_flag=True, help="Continue a killed build in --out from its last checkpoint.")
 @click.option("--force", is_flag=True, help="Build into a non-empty folder edgekd did not make (its other files are "
                                             "kept; artifacts/ is replaced).")
+@click.option("--fit", is_flag=True, help="Search the student that meets the target's budgets "
+              "(short for --set student.search.enabled=true).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of tables.")
-def build(config, target, out_dir, overrides, resume, force, as_json) -> None:
+def build(config, target, out_dir, overrides, resume, force, fit, as_json) -> None:
     """Build, measure and judge a student (no CONFIG: the embedded digits example).
 
     Exit codes: 0 every budget met, 3 a budget missed, 2 bad input, 1 internal error.
     """
     from . import api
     from .report.console import RichReporter, render_build
+
+    if fit:  # first, so an explicit --set student.search.enabled=false still wins
+        overrides = ("student.search.enabled=true", *overrides)
 
     with RichReporter() as reporter:
         result = api.build(config, target, out_dir, overrides=overrides, resume=resume, force=force,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from .data.schema import DATA_SECTIONS, DataSection
 from .errors import ConfigError
+from .search.schema import SearchConfig
 from .sections import BatchSize, Section
 from .teachers.schema import TEACHER_SECTIONS, TeacherSection
 
@@ -35,6 +36,8 @@ class StudentConfig(Section):
     name: str = Field("mobilenetv2", description="a registered student (edgekd students list)")
     options: dict[str, Any] = Field(default_factory=lambda: {"width": 0.35},
         description="the student's build options, e.g. {width: 0.5} (edgekd students show NAME)")
+    search: SearchConfig = Field(default_factory=SearchConfig, description="search the student that meets the "
+                                 "target's budgets instead (off by default; `edgekd build --fit`)")
 
 
 class HintLayers(Section):

@@ -1,6 +1,6 @@
 """The stage list, and the loop that runs, caches and restores every stage the same way.
 
-Order: teacher → distill → prune → calibrate → export → quantize → measure → predict →
+Order: teacher → search (off by default) → distill → prune → calibrate → export → quantize → measure → predict →
 judge → deploy → report. Quantization follows export because ONNX Runtime's static INT8 works on the
 exported ONNX graph; calibration (temperature scaling) precedes export so every format ships
 the calibrated logits. Each entry names a module's ``STAGE`` declaration
@@ -19,6 +19,7 @@ from .state import BuildState
 
 STAGES: tuple[str, ...] = (
     "edgekd.teachers.stage:STAGE",
+    "edgekd.search.stage:STAGE",
     "edgekd.distill.stage:STAGE",
     "edgekd.prune.stage:STAGE",
     "edgekd.calibrate.stage:STAGE",

@@ -30,6 +30,8 @@ class BuildState:
         predicted_on_targets: The deployable model's predicted latency on every profile.
         chosen: Name of the artifact that would ship (the gate judges it).
         budgets: One entry per budget of the target (metric, limit, value, passed, model, source).
+        search: The student search (``student.search``): every candidate, its feasibility, the
+            trials and the chosen student; None when the search is off.
         deploy: The deploy bundle written for the chosen model (folder, runtime family, files), or None.
         report: The report.json content, once the report stage ran.
         elapsed_s: Seconds spent in finished stages, summed across resumed runs.
@@ -45,6 +47,7 @@ class BuildState:
     predicted_on_targets: tuple[dict[str, Any], ...] = ()
     chosen: str | None = None
     budgets: tuple[dict[str, Any], ...] = ()
+    search: dict[str, Any] | None = None
     deploy: dict[str, Any] | None = None
     report: dict[str, Any] | None = None
     elapsed_s: float = 0.0

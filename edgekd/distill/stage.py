@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from .. import atomic
 from ..artifact import Artifact, find
 from ..progress import NullReporter
+from ..search.stage import chosen_architecture
 from ..stage import BuildContext, Stage
 from ..state import BuildState
 from ..students import build_student, count_params_macs
@@ -30,7 +31,8 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     teacher = find(state.artifacts, role="teacher")[0]
     cfg = ctx.config.distill
     device = ddp.select_device(cfg.device)
-    student_model = _new_student(ctx)
+    arch = chosen_architecture(state)
+    student_model = _new_student(ctx, arch)
     objective = build_objective(teacher.model, student_model, ctx.data.train, cfg, ctx.data.input_shape, device,
                                 teacher_name=teacher.name, teacher_input_shape=teacher.input_shape)
     try:
@@ -41,29 +43,33 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
         teacher.model.cpu()  # later stages run the teacher on the host
     state = state.with_curve("student", history).evolve(distill_method={
         "method": cfg.method, "description": objective.description, "soft_label_cache": objective.cached})
+    if arch is not None:  # the searched student: resume rebuilds it from this record, not student.name
+        student = student.with_metrics(architecture={"student": arch[0], "options": arch[1]})
     state = state.add(student.with_note(f"{cfg.method} from {teacher.name}: {objective.description}, "
                                         f"{cfg.epochs} epochs, batch {history['batch_size']}"))
     if cfg.train_baseline:
-        baseline, history = train_baseline(ctx, device)
+        baseline, history = train_baseline(ctx, device, arch)
         state = state.with_curve("baseline", history).add(baseline)
     return state
 
 
 def rebuild(art: Artifact, ctx: BuildContext):
     """A trained student or baseline on resume: the registry network with its saved weights."""
-    model = _new_student(ctx)
+    model = _new_student(ctx, architecture_of(art))
     model.load_state_dict(torch.load(ctx.resolve(art.path), weights_only=True))
     return model.eval()
 
 
-def train_baseline(ctx, device) -> tuple[Artifact, dict]:
+def train_baseline(ctx, device, arch: tuple[str, dict] | None = None) -> tuple[Artifact, dict]:
     """The hard-label baseline: the same student, initial weights, recipe and budget, no teacher.
 
     Its loss is cross-entropy on the labels, which with mixup/CutMix are the mixed label
-    probabilities (``F.cross_entropy`` takes them as they are).
+    probabilities (``F.cross_entropy`` takes them as they are). ``arch``: the searched student, if any.
     """
-    baseline, history = _train(ctx, "baseline", _new_student(ctx),
+    baseline, history = _train(ctx, "baseline", _new_student(ctx, arch),
                                lambda logits, y, _i, _x: F.cross_entropy(logits, y), None, device)
+    if arch is not None:  # resume rebuilds it from this record, not student.name
+        baseline = baseline.with_metrics(architecture={"student": arch[0], "options": arch[1]})
     return baseline.evolve(role="baseline").with_note("same student, hard labels only, same budget"
                                                       + _recipe_note(ctx.config.distill)), history
 
@@ -75,10 +81,17 @@ def _recipe_note(cfg) -> str:
     return f" and recipe ({text})" if text else ""
 
 
-def _new_student(ctx):
+def architecture_of(art: Artifact) -> tuple[str, dict] | None:
+    """``(student, options)`` recorded on a searched student's artifact, else None (the config's student)."""
+    arch = art.metrics.get("architecture")
+    return (arch["student"], dict(arch["options"])) if arch else None
+
+
+def _new_student(ctx, arch: tuple[str, dict] | None = None):
     data = ctx.data
     torch.manual_seed(ctx.config.seed + 1)  # same initial weights for student and baseline
-    return build_student(ctx.config.student.name, data.num_classes, data.input_shape, **ctx.config.student.options)
+    name, options = arch or (ctx.config.student.name, ctx.config.student.options)
+    return build_student(name, data.num_classes, data.input_shape, **options)
 
 
 def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=None) -> tuple[Artifact, dict]:
@@ -103,7 +116,6 @@ def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=Non
     art = Artifact(name=name, role="student", format="torch", precision="fp32", path=rel, model=model,
                    input_shape=data.input_shape, params=params, macs=macs, parent=parent)
     return (art.with_note(chance) if chance else art), history
-
 
 
 STAGE = Stage(name="distill", run=run, rebuild=rebuild, all_ranks=True,

@@ -66,7 +66,8 @@ class TrainSpec:
 
 def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: LossFn, *, seed: int,
         label: str, checkpoint: Path | None = None, reporter: Reporter | None = None,
-        extra: nn.Module | None = None, device: torch.device | str | None = None) -> dict:
+        extra: nn.Module | None = None, device: torch.device | str | None = None,
+        on_epoch: Callable[[int, float], None] | None = None) -> dict:
     """Train ``model`` in place; keep the weights of the best validation epoch.
 
     Args:
@@ -82,6 +83,8 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         extra: Trainable modules the loss uses besides the model (FitNets adapters): optimised,
             checkpointed and gradient-averaged across ranks with it.
         device: Where to train (default CPU); batches are moved there, the splits stay on the CPU.
+        on_epoch: Called as ``on_epoch(epoch, val_top1)`` after each epoch (1-based); it may
+            raise to stop training (the search's pruner does), which propagates to the caller.
 
     Returns:
         History: per-epoch loss and val top-1 (with EMA: of the average, and ``val_top1_raw`` of the
@@ -138,6 +141,8 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         if checkpoint is not None and rank == 0:
             _save_checkpoint(checkpoint, model, optimizer, scheduler, state, extra, ema)
         reporter.epoch(label, epoch + 1, spec.epochs, loss, val_top1, rate)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, val_top1)
         if spec.patience is not None and state["stale"] >= spec.patience:
             break
     model.load_state_dict(state["best_state"])

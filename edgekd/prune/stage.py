@@ -69,7 +69,8 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     atomic.write_bytes(path, buffer.getvalue())
     pruned = Artifact(name=NAME, role="student", format="torch", precision="fp32", path=rel, model=model,
                       input_shape=data.input_shape, params=params, macs=macs, parent=student.name,
-                      metrics=metrics)
+                      metrics={**metrics, **({"architecture": student.metrics["architecture"]}
+                                             if "architecture" in student.metrics else {})})
     p = metrics["prune"]
     if pcfg.method == "structured":
         pruned = pruned.with_note(
@@ -86,11 +87,13 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
 
 def rebuild(art: Artifact, ctx: BuildContext):
     """The pruned student on resume: the registry network resized to the saved channel counts."""
+    from ..distill.stage import architecture_of
     from ..students import build_student
     from .reshape import fit_to_state_dict
 
     data, scfg = ctx.data, ctx.config.student
-    model = build_student(scfg.name, data.num_classes, data.input_shape, **scfg.options)
+    name, options = architecture_of(art) or (scfg.name, scfg.options)
+    model = build_student(name, data.num_classes, data.input_shape, **options)
     state = torch.load(ctx.resolve(art.path), weights_only=True)
     fit_to_state_dict(model, state)  # channel counts come from the pruned weights
     model.load_state_dict(state)

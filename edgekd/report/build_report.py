@@ -37,6 +37,7 @@ def make_report(state: BuildState, ctx: BuildContext, duration_s: float) -> dict
         "parity_matrix": state.parity_matrix,
         "deploy": state.deploy,
         "at_chance": at_chance(state),
+        **({"search": state.search} if state.search is not None else {}),
         "passed": all(b["passed"] for b in state.budgets),
     }
 

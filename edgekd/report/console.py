@@ -104,6 +104,11 @@ def render_build(report: dict[str, Any], out_dir: Path) -> None:
     out.print(models_table(report))
     if any(m["format"] == "coreml" for m in report["models"]):
         out.print(escape(COREML_FOOTNOTE))
+    search = report.get("search")
+    if search:  # the full table is in report.md / report.html
+        out.print(f"search: {search['feasible']} of {search['space_size']} candidates meet the budgets untrained, "
+                  f"{search.get('trials_run', 0)} trials; chose {escape(search['chosen']['key'])} — "
+                  f"{escape(search['chosen_reason'])}")
     if report.get("predicted_on_targets"):
         out.print(cross_target_table(report))
     deploy = report.get("deploy")

@@ -8,12 +8,13 @@ from typing import Any
 
 from . import learning_plots, plots, units
 from .markdown import COREML_FOOTNOTE
+from .search import search_html
 from .units import num as _num
 from .units import pct as _pct
 from .units import size as _bytes
 
 # The verdict and the budgets come first: they say whether the build can ship and why not.
-SECTION_TITLES = ("Summary", "Budgets", "Models", "Training curves", "Confusion matrix",
+SECTION_TITLES = ("Summary", "Budgets", "Models", "Student search", "Training curves", "Confusion matrix",
                   "Accuracy vs predicted latency", "Reliability diagrams", "Temperature scaling",
                   "Predicted latency on every profile", "Parity matrix", "Notes")
 
@@ -36,6 +37,8 @@ def render_html(report: dict[str, Any]) -> str:
         _section("Summary", _summary(report)),
         _section("Budgets", _budgets(report["budgets"])),
         _section("Models", _models(report)),
+        _section("Student search", search_html(report.get("search"), target,
+                                               (report["target"].get("budgets") or {}).get("max_latency_p90_ms"))),
         _section("Training curves", _img(learning_plots.training_curves(report.get("training") or {}),
                                          "training loss and val top-1 per epoch")),
         _section("Confusion matrix", _confusion(report)),

@@ -45,6 +45,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     if any(m["format"] == "coreml" for m in report["models"]):
         lines += ["", COREML_FOOTNOTE]
     lines += _prediction_methods(report["models"], target["name"])
+    lines += search_markdown(report.get("search"))
     lines += _training(report.get("training") or {})
     lines += _confusion(report)
     failures = report.get("conversion_failures") or []
@@ -61,6 +62,13 @@ def _cross_target(report: dict[str, Any]) -> list[str]:
     from .cross_target import cross_target_markdown  # it renders with this module's number formats
 
     return cross_target_markdown(report)
+
+
+def search_markdown(search: dict[str, Any] | None) -> list[str]:
+    """The student search section (kept in :mod:`edgekd.report.search`)."""
+    from .search import search_markdown as render
+
+    return render(search)
 
 
 def _at_chance(report: dict[str, Any]) -> list[str]:

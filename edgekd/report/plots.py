@@ -170,3 +170,44 @@ def latency_on_targets(rows: list[dict[str, Any]], model: str) -> bytes | None:
                   "red: the profile's p90 budget; grey: precision not listed by the profile", fontsize=8)
     ax.grid(True, axis="x", which="both", alpha=0.3)
     return _png(fig)
+
+
+def search_pareto(candidates: list[dict[str, Any]], target: str, budget_ms: float | None) -> bytes | None:
+    """Val top-1 (best epoch of its trial) vs predicted latency (upper bound) of every trained candidate.
+
+    Untrained candidates (infeasible, or never reached) have no accuracy and are marked on the
+    x axis; the latency budget is a vertical line, the Pareto front of the trained ones is joined.
+    """
+    trained: list[tuple[dict[str, Any], float, float]] = []
+    untrained: list[tuple[dict[str, Any], float, None]] = []
+    for c in candidates:
+        high = (c.get("predicted_latency_ms") or {}).get("high")
+        if high is None:
+            continue
+        curve = c.get("val_top1_by_epoch") or {}
+        if curve:
+            trained.append((c, high, max(curve.values())))
+        else:
+            untrained.append((c, high, None))
+    if not trained and not untrained:
+        return None
+    fig, ax = _figure(7.5, 4.5)
+    for c, high, top1 in trained:
+        ax.scatter([high], [100 * top1], color="#1f77b4" if c["feasible"] else "#ff7f0e", zorder=3)
+        ax.annotate(c["key"], (high, 100 * top1), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    floor = min([100 * t for _c, _h, t in trained] or [0.0])
+    if untrained:
+        ax.scatter([h for _c, h, _t in untrained], [floor] * len(untrained), marker="x", color="#7f7f7f",
+                   label="not trained (infeasible or not reached)", zorder=2)
+    if trained:
+        front = pareto_front([(h, t) for _c, h, t in trained])
+        ax.plot([trained[i][1] for i in front], [100 * trained[i][2] for i in front], "--", color="#d62728",
+                label="Pareto front")
+    if budget_ms is not None:
+        ax.axvline(budget_ms, color="#2ca02c", linestyle=":", label=f"latency budget {budget_ms:g} ms")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"predicted latency upper bound on {target} (ms, log)")
+    ax.set_ylabel("val top-1 of the short KD run (%)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return _png(fig)
