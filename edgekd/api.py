@@ -74,6 +74,9 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
     started = time.perf_counter()
     cfg = config if isinstance(config, BuildConfig) else load_config(config, overrides)
     profile = target if isinstance(target, TargetProfile) else load_target(str(target))
+    if not str(out_dir).strip():
+        raise OutputDirError("--out is empty: the build would write into the current folder",
+                             fix="pass --out a folder name, e.g. --out runs/build")
     out = Path(out_dir)
     _check_out_dir(out)
     created_out = not out.exists()
@@ -151,6 +154,10 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
     from .report.gate import judge
     from .report.regression import STATISTICAL_RULES, compare_reports, load_report, models_from_report
 
+    if max_regression < 0:
+        raise BadInputError(f"--max-regression is {max_regression:g}: a negative limit fails every comparison",
+                            fix="pass a worsening you accept, e.g. 5% or 0.05 (0 = no worsening at all)")
+    _refuse_unfinished_build(Path(report_path))
     report = load_report(report_path)
     _validate(report, str(report_path))
     profile = load_target(target or report["target"]["name"])
@@ -164,6 +171,15 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
     passed = all(b["passed"] for b in budgets) and all(r["passed"] for r in regressions)
     return {"passed": passed, "target": profile.name, "budgets": budgets, "regressions": regressions,
             "rules": list(STATISTICAL_RULES) if baseline else []}
+
+
+def _refuse_unfinished_build(report_path: Path) -> None:
+    """A build folder (report beside artifacts/) without manifest.json was never finished: not a report to pass."""
+    folder = report_path.parent
+    if (folder / "artifacts").is_dir() and not (folder / "manifest.json").is_file():
+        raise BadInputError(f"{folder} has report.json and artifacts/ but no manifest.json: the build was not finished "
+                            "(killed while promoting its outputs?)",
+                            fix=f"rebuild, or finish it with `edgekd build --resume --out {folder}`")
 
 
 def _validate(report: Any, source: str) -> None:

@@ -17,6 +17,7 @@ from edgekd.distill import stage
 from edgekd.distill.methods import build_objective, mixing_of
 from edgekd.distill.trainer import TrainSpec, fit
 from edgekd.errors import ConfigError
+from edgekd.state import BuildState
 
 SHAPE = (3, 8, 8)
 FM = DistillConfig(recipe="function_matching", mixup=1.0, cutmix=1.0, temperature=1.0, alpha=1.0)
@@ -146,14 +147,15 @@ def test_stage_trains_baseline_with_mixed_labels(tmp_path):
     data = DataBundle(name="toy", task="image", class_names=("a", "b", "c"), input_shape=SHAPE,
                       train=_split(augment=_augment()), val=_split(24, 1), test=_split(24, 2),
                       representative=_split(8, 3))
-    ctx = SimpleNamespace(config=cfg, data=data, reporter=None, extras={}, work_dir=tmp_path / "w",
+    ctx = SimpleNamespace(config=cfg, data=data, reporter=None, work_dir=tmp_path / "w",
                           artifact_file=lambda f: (tmp_path / "w" / "artifacts" / f, f"artifacts/{f}"))
     teacher = Artifact(name="teacher", role="teacher", format="torch", precision="fp32", path="t.pt",
                        model=Spy().eval(), input_shape=SHAPE, params=0, macs=0)
-    out = stage.run([teacher], ctx)
+    state = stage.run(BuildState(artifacts=(teacher,)), ctx)
+    out = state.artifacts
     assert [a.role for a in out] == ["teacher", "student", "baseline"]
     assert "mixup 1.0" in " ".join(out[2].notes) and "function matching" in " ".join(out[1].notes)
-    assert all("val_top1_raw" in e for e in ctx.extras["baseline_history"]["epochs"])
+    assert all("val_top1_raw" in e for e in state.training_curves["baseline"]["epochs"])
 
 
 def test_cross_entropy_takes_mixed_labels():
