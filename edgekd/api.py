@@ -50,11 +50,12 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
         config: A :class:`BuildConfig`, a YAML path, or ``None`` for the embedded default.
         target: A profile name from ``targets/``, a profile YAML path, or a loaded profile.
         out_dir: Output folder; receives report.json, report.md, manifest.json,
-            config.resolved.yaml and artifacts/. It is locked for the build (one build per folder).
+            config.resolved.yaml, artifacts/ and deploy/ (the bundle for the target's runtime). It is
+            locked for the build (one build per folder).
         overrides: ``key.path=value`` strings applied to the config.
         resume: Continue a killed build in ``out_dir`` from its last checkpoints.
         force: Build into a non-empty folder edgekd did not make (its other files are kept),
-            and replace ``artifacts/`` even if it holds files no manifest lists.
+            and replace ``artifacts/`` and ``deploy/`` even if they hold files no manifest lists.
         reporter: Progress sink (the CLI passes a rich one).
 
     Returns:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 import click
@@ -72,13 +73,15 @@ def build(config, target, out_dir, overrides, resume, force, fit, as_json) -> No
 @click.option("--confidence", default="95%", show_default=True,
               help="Level of the intervals that judge top-1 and ECE vs the baseline (they regress only when "
                    "the change is outside what the test split resolves).")
-def check(report, target, baseline, max_regression, confidence) -> None:
+@click.option("--format", "output_format", type=click.Choice(["text", "github"]), default="text", show_default=True,
+              help="github: ::error/::warning annotations on stdout and a Markdown job summary appended to "
+                   "$GITHUB_STEP_SUMMARY (printed when it is unset).")
+def check(report, target, baseline, max_regression, confidence, output_format) -> None:
     """Re-judge REPORT against a profile's budgets (and a baseline); exit 3 on a miss.
 
     A null (not measured) value fails its budget, and a report with no student model fails the gate.
     """
     from . import api
-    from .report.console import render_check
 
     level = _fraction(confidence, "--confidence")
     if not 0.5 <= level < 1:
@@ -87,8 +90,33 @@ def check(report, target, baseline, max_regression, confidence) -> None:
         raise ConfigError(f"--confidence {confidence!r} is not a level in [50%, 100%)", fix="e.g. --confidence 95%")
     result = api.check(report, target=target, baseline=baseline, max_regression=_fraction(max_regression),
                        confidence=level)
-    render_check(result)
+    if output_format == "github":
+        _github_check(result, report, baseline)
+    else:
+        from .report.console import render_check
+
+        render_check(result)
     sys.exit(0 if result["passed"] else EXIT_BUDGET_MISSED)
+
+
+def _github_check(result: dict, report: str, baseline: str | None) -> None:
+    """Print the annotations; append the summary to $GITHUB_STEP_SUMMARY, else print it."""
+    import os
+
+    from . import atomic
+    from .report.github import SUMMARY_ENV, annotation_lines, summary_markdown
+
+    for line in annotation_lines(result):
+        click.echo(line)
+    summary = summary_markdown(result, report, baseline)
+    path = os.environ.get(SUMMARY_ENV)
+    if path:
+        # GitHub expects the step's summary file to be appended to (earlier output of the step stays).
+        before = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
+        atomic.write_text(Path(path), before + summary)
+    else:
+        click.echo("")
+        click.echo(summary, nl=False)
 
 
 @cli.group()

@@ -10,8 +10,8 @@ systems), the recorded pid is checked instead: a lock of this host whose process
 
 **Ownership.** A non-empty folder is edgekd's when it holds an edgekd ``manifest.json`` (a
 finished build) or ``.edgekd-work/`` (a killed one). Otherwise ``--force`` is needed. Files
-under ``DIR/artifacts/`` that no manifest lists are the user's: a build (which replaces
-``artifacts/`` whole) refuses to delete them without ``--force``.
+under ``DIR/artifacts/`` or ``DIR/deploy/`` that no manifest lists are the user's: a build (which
+replaces those folders whole) refuses to delete them without ``--force``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from typing import Any
 
 from .errors import OutputDirError
 from .stage import WORK_DIR_NAME
+
+# The folders a build replaces whole on promotion (see edgekd.promote).
+REPLACED_DIRS = ("artifacts", "deploy")
 
 LOCK_NAME = ".edgekd.lock"
 # Staged manifests written during promotion: the new one and the one it replaces.
@@ -95,7 +98,7 @@ class BuildLock:
 
 
 def check_ours(out: Path, force: bool) -> None:
-    """Refuse a non-empty folder edgekd did not make, and user files under ``artifacts/`` (unless ``force``).
+    """Refuse a non-empty folder edgekd did not make, and user files in ``artifacts/``, ``deploy/`` (unless ``force``).
 
     Raises:
         OutputDirError: naming the folder and one of the files, with ``--force`` as the fix.
@@ -110,15 +113,17 @@ def check_ours(out: Path, force: bool) -> None:
         raise OutputDirError(f"output folder {out} is not empty ({len(entries)} entries, e.g. {entries[0]!r}) and was "
                              f"not written by edgekd (no edgekd manifest.json)",
                              fix="pass --out a new or empty folder, or add --force to write the build's files "
-                                 "into it (other files are kept; artifacts/ is replaced)")
-    artifacts = out / "artifacts"
-    if artifacts.is_dir():
+                                 "into it (other files are kept; artifacts/ and deploy/ are replaced)")
+    for name in REPLACED_DIRS:
+        folder = out / name
+        if not folder.is_dir():
+            continue
         listed = known or set()
-        foreign = sorted(str(p.relative_to(out)) for p in artifacts.rglob("*") if p.is_file()
+        foreign = sorted(str(p.relative_to(out)) for p in folder.rglob("*") if p.is_file()
                          and str(p.relative_to(out)) not in listed)
         if foreign:
-            raise OutputDirError(f"{artifacts} holds {len(foreign)} file(s) no edgekd manifest lists, e.g. "
-                                 f"{foreign[0]!r}; a build replaces artifacts/ whole",
+            raise OutputDirError(f"{folder} holds {len(foreign)} file(s) no edgekd manifest lists, e.g. "
+                                 f"{foreign[0]!r}; a build replaces {name}/ whole",
                                  fix="move those files elsewhere, or add --force to let the build delete them")
 
 

@@ -1,7 +1,7 @@
 """The stage list, and the loop that runs, caches and restores every stage the same way.
 
 Order: teacher → search (off by default) → distill → prune → calibrate → export → quantize → measure → predict →
-judge → report. Quantization follows export because ONNX Runtime's static INT8 works on the
+judge → deploy → report. Quantization follows export because ONNX Runtime's static INT8 works on the
 exported ONNX graph; calibration (temperature scaling) precedes export so every format ships
 the calibrated logits. Each entry names a module's ``STAGE`` declaration
 (:class:`edgekd.stage.Stage`); modules are imported only when a build runs, so
@@ -28,6 +28,7 @@ STAGES: tuple[str, ...] = (
     "edgekd.measure.stage:STAGE",
     "edgekd.predict.stage:STAGE",
     "edgekd.report.gate:STAGE",
+    "edgekd.deploy.stage:STAGE",
     "edgekd.report.build_report:STAGE",
 )
 

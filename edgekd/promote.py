@@ -5,7 +5,7 @@ folder: the config, report.json (strict JSON), report.md and report.html are ren
 written, every file is hashed and the manifest written. Only then do files move, by
 ``os.replace`` within one file system: the old manifest first (into the staging folder, so
 a folder caught mid-promotion never looks finished and its files stay accounted for), then
-``artifacts/``, the reports and the config, and the new manifest last. A failure before the
+``artifacts/`` and ``deploy/``, the reports and the config, and the new manifest last. A failure before the
 first move leaves ``DIR`` exactly as it was.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import atomic
-from .outdir import PROMOTE_DIR
+from .outdir import PROMOTE_DIR, REPLACED_DIRS
 
 if TYPE_CHECKING:
     from .config import BuildConfig
@@ -46,15 +46,15 @@ def render_outputs(report: dict[str, Any], cfg: "BuildConfig") -> dict[str, str]
 def stage_outputs(ctx: "BuildContext", report: dict[str, Any], cfg: "BuildConfig") -> Path:
     """Write the outputs and the manifest into the staging folder; return that folder.
 
-    The manifest lists ``artifacts/...`` (as staged) and the output files, with sha256 and size.
+    The manifest lists ``artifacts/...`` and ``deploy/...`` (as staged) and the output files, with
+    sha256 and size.
     """
     staging = ctx.work_dir / PROMOTE_DIR
     shutil.rmtree(staging, ignore_errors=True)
     texts = render_outputs(report, cfg)
     for name, text in texts.items():
         atomic.write_text(staging / name, text)
-    artifacts = ctx.work_dir / "artifacts"
-    files = sorted(p for p in artifacts.rglob("*") if p.is_file()) if artifacts.exists() else []
+    files = sorted(p for name in REPLACED_DIRS for p in (ctx.work_dir / name).rglob("*") if p.is_file())
     entries = [{"path": str(p.relative_to(ctx.work_dir)), "sha256": atomic.sha256_of(p),
                 "size_bytes": p.stat().st_size} for p in files]
     entries += [{"path": name, "sha256": atomic.sha256_of(staging / name),
@@ -75,13 +75,14 @@ def promote(ctx: "BuildContext", report: dict[str, Any], cfg: "BuildConfig") -> 
     old_manifest = out / "manifest.json"
     if old_manifest.exists():
         os.replace(old_manifest, staging / "old-manifest.json")
-    staged, final, old = ctx.work_dir / "artifacts", out / "artifacts", out / ".artifacts.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)
-    if staged.exists():
-        os.replace(staged, final)
-    shutil.rmtree(old, ignore_errors=True)
+    for name in REPLACED_DIRS:
+        staged, final, old = ctx.work_dir / name, out / name, out / f".{name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            os.replace(final, old)
+        if staged.exists():
+            os.replace(staged, final)
+        shutil.rmtree(old, ignore_errors=True)
     for name in OUTPUT_FILES:
         os.replace(staging / name, out / name)
     os.replace(staging / "manifest.json", out / "manifest.json")

@@ -32,6 +32,7 @@ class BuildState:
         budgets: One entry per budget of the target (metric, limit, value, passed, model, source).
         search: The student search (``student.search``): every candidate, its feasibility, the
             trials and the chosen student; None when the search is off.
+        deploy: The deploy bundle written for the chosen model (folder, runtime family, files), or None.
         report: The report.json content, once the report stage ran.
         elapsed_s: Seconds spent in finished stages, summed across resumed runs.
         resumed_s: Of those, the seconds of stages restored from an earlier (killed) run.
@@ -47,6 +48,7 @@ class BuildState:
     chosen: str | None = None
     budgets: tuple[dict[str, Any], ...] = ()
     search: dict[str, Any] | None = None
+    deploy: dict[str, Any] | None = None
     report: dict[str, Any] | None = None
     elapsed_s: float = 0.0
     resumed_s: float = 0.0

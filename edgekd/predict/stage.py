@@ -77,14 +77,16 @@ def _tflm_arena(art: Artifact, ctx: BuildContext) -> dict:
 
 
 def on_every_target(chosen: Artifact | None, artifacts, ctx: BuildContext) -> list[dict[str, Any]]:
-    """Predicted latency of the deployable artifact's graph on every profile in the targets folder.
+    """Predicted latency, memory and fit (per budget) of the deployable artifact on every profile.
 
     Each profile is costed at the artifact's precision (a profile without that precision runs it
     at its fallback rate, see :meth:`TargetProfile.peak_macs`); ``supported`` says whether the
-    profile lists the artifact's precision (the network would ship in the profile's own format).
+    profile lists the artifact's precision (the network would ship in the profile's own format);
+    the memory and budget fields are :func:`edgekd.predict.cross_target.fit_on`'s.
     """
     from ..errors import BadInputError
     from ..targets import list_targets
+    from .cross_target import fit_on
     from .latency import predict_latency
 
     if chosen is None:
@@ -102,6 +104,7 @@ def on_every_target(chosen: Artifact | None, artifacts, ctx: BuildContext) -> li
         except BadInputError as exc:
             row.update(p50=None, low=None, high=None, error=exc.one_line())
         row["budget_ms"] = profile.budgets.max_latency_p90_ms
+        row.update(fit_on(profile, chosen, artifacts, row["high"]))
         rows.append(row)
     return rows
 

@@ -110,8 +110,26 @@ def render_build(report: dict[str, Any], out_dir: Path) -> None:
         out.print(f"search: {search['feasible']} of {search['space_size']} candidates meet the budgets untrained, "
                   f"{search.get('trials_run', 0)} trials; chose {escape(search['chosen']['key'])} — "
                   f"{escape(search['chosen_reason'])}")
+    if report.get("predicted_on_targets"):
+        out.print(cross_target_table(report))
+    deploy = report.get("deploy")
+    if deploy:
+        out.print(f"deploy bundle ({deploy['family']}): {out_dir / deploy['folder']}")
     verdict = "[green]all budgets met[/]" if report["passed"] else "[bold red]budget missed[/]"
     out.print(f"{verdict} — report: {out_dir / 'report.md'}")
+
+
+def cross_target_table(report: dict[str, Any]) -> Table:
+    """Where else the chosen model fits: predicted latency, memory and budget verdict on every profile."""
+    from .cross_target import HEADER, NUMERIC, cross_target_cells
+
+    table = Table(title=f"{report.get('chosen')} on every profile (predicted)")
+    for i, col in enumerate(HEADER):
+        table.add_column(col, justify="right" if i in NUMERIC else "left")
+    for row in cross_target_cells(report):
+        fits = {"yes": "[green]yes[/]", "no": "[bold red]no[/]"}.get(row[7], row[7])
+        table.add_row(*(escape(cell) for cell in row[:7]), fits, escape(row[8]))
+    return table
 
 
 def regressions_table(rows: list[dict[str, Any]]) -> Table:

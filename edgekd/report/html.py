@@ -126,14 +126,16 @@ def _targets(report: dict[str, Any]) -> str:
     rows = report.get("predicted_on_targets") or []
     if not rows:
         return '<p class="muted">no prediction (no ONNX graph of the deployable model)</p>'
+    from .cross_target import HEADER, NUMERIC, cross_target_cells
+
     chosen = str(report.get("chosen"))
-    table = [[escape(r["target"]), escape(r.get("kind", "")), escape(r["precision"]),
-              "yes" if r.get("supported", True) else '<span class="muted">no</span>',
-              _num(r.get("p50")), _num(r.get("low")), _num(r.get("high")), _num(r.get("budget_ms")),
-              escape(r.get("error", ""))] for r in rows]
+    verdicts = {"yes": '<span class="pass">yes</span>', "no": '<span class="miss">no</span>'}
+    table = [[verdicts.get(cell, escape(cell)) if i == 7 else escape(cell) for i, cell in enumerate(row)]
+             for row in cross_target_cells(report)]
     return (_img(plots.latency_on_targets(rows, chosen), f"predicted latency of {chosen} on every profile")
-            + _table(["profile", "kind", "precision", "precision listed", "p50 ms", "low ms", "high ms",
-                      "p90 budget ms", "error"], table, {4, 5, 6, 7}))
+            + "<p>Latency predicted from the graph (upper bound judged against each profile's p90 budget); model "
+              "size measured; accuracy and calibration measured once on the host's test split.</p>"
+            + _table(list(HEADER), table, set(NUMERIC)))
 
 
 def _parity(report: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         status = f"**{status}**" if status == "MISS" else status
         lines.append(f"| {status} | {b['metric']} | {units.budget_value(b)} | {units.budget_limit(b)} "
                      f"| {b.get('model', '')} | {b.get('source', 'budget')} |")
+    lines += _cross_target(report)
     lines += ["", "## Build", "",
               f"edgekd {report['edgekd_version']}, {report['created_utc']}, {report['duration_s']} s on "
               f"{report['host']['cpu']} ({report['host']['cores']} cores). Data: {report['data']['name']} "
@@ -55,6 +56,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     if notes:
         lines += ["", "## Notes", ""] + [f"- **{name}**: {note}" for name, note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _cross_target(report: dict[str, Any]) -> list[str]:
+    from .cross_target import cross_target_markdown  # it renders with this module's number formats
+
+    return cross_target_markdown(report)
 
 
 def search_markdown(search: dict[str, Any] | None) -> list[str]:

@@ -129,6 +129,20 @@ def test_user_files_under_artifacts_are_never_deleted_without_force(existing, ca
     assert snapshot(existing) == before
 
 
+def test_user_files_under_deploy_are_never_deleted_without_force(existing, capsys):
+    # deploy/ is replaced whole like artifacts/: the bundle edgekd wrote is listed, a user's file is not
+    listed = {f["path"] for f in json.loads((existing / "manifest.json").read_text())["files"]}
+    assert {str(p.relative_to(existing)) for p in (existing / "deploy").rglob("*") if p.is_file()} <= listed
+    mine = existing / "deploy" / "firmware.c"
+    mine.write_text("int main() { return 0; }\n")
+    before = snapshot(existing)
+    code, err = cli_build(capsys, existing)
+    assert code == 2
+    line = error_line(err)
+    assert "deploy/firmware.c" in line and "--force" in line
+    assert snapshot(existing) == before
+
+
 def test_force_builds_into_a_foreign_folder_and_keeps_its_files(tmp_path, capsys):
     out = tmp_path / "mine"
     (out / "artifacts").mkdir(parents=True)
