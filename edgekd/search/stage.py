@@ -41,7 +41,7 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     records = []
     for i, cand in enumerate(space):
         ctx.reporter.stage("search", f"screen {i + 1}/{len(space)}: {cand.key}")
-        records.append(screen(cand, ctx, folder / "graphs", teacher.macs))
+        records.append(screen(cand, ctx, folder / "graphs", teacher.macs or 0))  # MACs unknown: no upper reference
     feasible = [r for r in records if r["feasible"]]
     ctx.reporter.note(f"search: {len(feasible)} of {len(records)} candidates meet the budgets untrained")
     study_info: dict[str, Any] = {}
