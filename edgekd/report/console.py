@@ -142,28 +142,9 @@ def regressions_table(rows: list[dict[str, Any]]) -> Table:
             result = f"[dim]not compared: {escape(r['skipped'])}[/]"
         else:
             result = "[green]pass[/]" if r["passed"] else "[bold red]REGRESSED[/]"
-        table.add_row(result, r["metric"], _regression_value(r, "baseline"), _regression_value(r, "value"),
-                      _regression_change(r), escape(r.get("rule", "")))
+        table.add_row(result, r["metric"], units.comparison_value(r, "baseline"),
+                      units.comparison_value(r, "value"), units.comparison_change(r), escape(r.get("rule", "")))
     return table
-
-
-def _regression_value(row: dict[str, Any], key: str) -> str:
-    value = row[key]
-    if row["metric"] == "top1":
-        return units.pct(value)
-    if row["metric"] == "ece":
-        return f"{value:.4f}"
-    if row["metric"] == "size_bytes":
-        return units.size(value)
-    return units.ms(value) if row["metric"].endswith("_ms") else units.num(value)
-
-
-def _regression_change(row: dict[str, Any]) -> str:
-    if row["metric"] == "top1":
-        return f"{100 * row['difference']:+.2f} pts"
-    if row["metric"] == "ece":
-        return f"{row['difference']:+.4f}"
-    return f"{100 * row['change']:+.1f}%"
 
 
 def render_check(result: dict[str, Any]) -> None:
@@ -176,8 +157,9 @@ def render_check(result: dict[str, Any]) -> None:
             out.print(f"[dim]judged by: {escape(rule)}[/]")
     failed = [("budget", b["metric"], units.budget_limit(b), units.budget_value(b), b.get("model", ""))
               for b in result["budgets"] if not b["passed"]]
-    failed += [("regression", r["metric"], r.get("rule", ""), _regression_change(r),
-                f"baseline {_regression_value(r, 'baseline')}") for r in result["regressions"] if not r["passed"]]
+    failed += [("regression", r["metric"], r.get("rule", ""), units.comparison_change(r),
+                f"baseline {units.comparison_value(r, 'baseline')}")
+               for r in result["regressions"] if not r["passed"]]
     if failed:
         table = Table(title="what failed")
         for col in ("kind", "metric", "limit", "value", "detail"):

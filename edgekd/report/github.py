@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import units
+from .units import comparison_change as _change
+from .units import comparison_value as _value
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -94,28 +96,3 @@ def _regression_verdict(r: dict[str, Any]) -> str:
     if r.get("skipped"):
         return f"not compared: {r['skipped']}"
     return "pass" if r["passed"] else "**REGRESSED**"
-
-
-def _value(row: dict[str, Any], key: str) -> str:
-    """A compared metric in its unit (top-1 as %, ECE to 4 places, sizes in KiB/MiB, latency in ms)."""
-    value = row.get(key)
-    if value is None:
-        return "not measured"
-    if row["metric"] == "top1":
-        return units.pct(value)
-    if row["metric"] == "ece":
-        return f"{value:.4f}"
-    if row["metric"] == "size_bytes":
-        return units.size(value)
-    return units.ms(value) if row["metric"].endswith("_ms") else units.num(value)
-
-
-def _change(row: dict[str, Any]) -> str:
-    """Top-1 in points, ECE as a difference, the others relative."""
-    if row.get("change") is None:
-        return "—"
-    if row["metric"] == "top1" and row.get("difference") is not None:
-        return f"{100 * row['difference']:+.2f} pts"
-    if row["metric"] == "ece" and row.get("difference") is not None:
-        return f"{row['difference']:+.4f}"
-    return f"{100 * row['change']:+.1f}%"

@@ -114,6 +114,8 @@ def compare_reports(current: dict[str, Any], baseline: dict[str, Any], max_regre
 
 def _top1_row(current: dict, baseline: dict, now: dict, before: dict, confidence: float) -> dict | None:
     a, b = _dig(now, ("accuracy", "top1")), _dig(before, ("accuracy", "top1"))
+    if a is None and b is not None:
+        return _unmeasured_row("top1", b, "newcombe-wilson")
     n_now, n_before = _test_size(current, now), _test_size(baseline, before)
     if a is None or b is None or not n_now or not n_before:
         return None
@@ -124,8 +126,17 @@ def _top1_row(current: dict, baseline: dict, now: dict, before: dict, confidence
             "method": "newcombe-wilson", "interval": [low, high], "limit": None, "rule": rule, "passed": high >= 0}
 
 
+def _unmeasured_row(metric: str, baseline_value: float, method: str) -> dict:
+    """Measured in the baseline, null now: not measured is a failure, never a pass."""
+    return {"metric": metric, "baseline": baseline_value, "value": None, "change": None, "difference": None,
+            "method": method, "interval": None, "limit": None, "rule": "not measured in this report",
+            "passed": False, "note": "not measured in this report"}
+
+
 def _ece_row(current: dict, baseline: dict, now: dict, before: dict, confidence: float) -> dict | None:
     a, b = _dig(now, ("calibration", "ece")), _dig(before, ("calibration", "ece"))
+    if a is None and b is not None:
+        return _unmeasured_row("ece", b, "bootstrap")
     if a is None or b is None:
         return None
     bins_now = (now.get("calibration") or {}).get("reliability")
@@ -169,10 +180,10 @@ def _host_latency_skip(current: dict, baseline: dict, now: dict, before: dict) -
     cpu_now, cpu_before = (current.get("host") or {}).get("cpu"), (baseline.get("host") or {}).get("cpu")
     if cpu_now != cpu_before:
         return f"measured on another CPU ({cpu_now} vs baseline {cpu_before})"
-    for which, model in (("this build", now), ("baseline", before)):
+    for which, model in (("this build's", now), ("the baseline's", before)):
         why = host_noise((model.get("latency_ms") or {}).get("host") or {})
         if why:
-            return f"host latency of the {which} {why}"
+            return f"{which} host latency is {why}"
     return None
 
 

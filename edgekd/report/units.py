@@ -140,3 +140,28 @@ def deployable(report: dict[str, Any]) -> str:
     if chosen and at_chance:
         return f"none ({chosen} is at chance)"
     return str(chosen) if chosen else "none"
+
+
+def comparison_value(row: dict[str, Any], key: str) -> str:
+    """A compared metric in its unit (top-1 as %, ECE to 4 places, sizes in KiB/MiB, latency in ms)."""
+    value = row.get(key)
+    if value is None:
+        return "not measured"
+    if row["metric"] == "top1":
+        return pct(value)
+    if row["metric"] == "ece":
+        return f"{value:.4f}"
+    if row["metric"] == "size_bytes":
+        return size(value)
+    return ms(value) if row["metric"].endswith("_ms") else num(value)
+
+
+def comparison_change(row: dict[str, Any]) -> str:
+    """Top-1 in points, ECE as a difference, the others relative."""
+    if row.get("change") is None:
+        return "—"
+    if row["metric"] == "top1" and row.get("difference") is not None:
+        return f"{100 * row['difference']:+.2f} pts"
+    if row["metric"] == "ece" and row.get("difference") is not None:
+        return f"{row['difference']:+.4f}"
+    return f"{100 * row['change']:+.1f}%"
