@@ -260,11 +260,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _load_unique_keys(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (the loader is a SafeLoader subclass)."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist", fix="pass the path of a YAML build config")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+        data = _load_unique_keys(path.read_text(encoding="utf-8"))
     except DuplicateKeyError as exc:
         raise ConfigError(f"{path}: {exc}", fix="keep one of them: YAML would silently use the last") from None
     except yaml.YAMLError as exc:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from edgekd.predict.latency import predict_latency
@@ -62,6 +63,7 @@ def test_cache_bandwidth_applies_only_to_ops_that_fit(tmp_path):
     assert all(op["bytes"] <= (1 << 20) for op in cached["per_op"] if op["cached"])
 
 
+@pytest.mark.slow  # ~55 s: exports and times 12+ networks; make test-all
 def test_networks_exported_here_and_timed_there_fit_a_model_the_predictor_uses(tmp_path):
     """export-networks on a workstation, fit --networks-from on the board -> latency_models."""
     import torch

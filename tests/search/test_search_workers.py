@@ -35,6 +35,7 @@ def _study_trials(url: str, name: str) -> list:
     return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
 
 
+@pytest.mark.slow  # ~40 s of subprocess builds: make test-all
 def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path, fast, budget_profile):
     profile = budget_profile(tmp_path, 1e6)
     overrides = fast + SPACE + ["student.search.trial_epochs=2", "student.search.study_name=resume-test"]
@@ -65,6 +66,7 @@ def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path, fast,
     assert [t for t in trials.values() if t.get("retry_of") == 1][0]["candidate"] == before[1][1]
 
 
+@pytest.mark.slow  # ~30 s of subprocess builds: make test-all
 def test_two_workers_share_one_sqlite_study_without_duplicates(tmp_path, fast, budget_profile):
     profile = budget_profile(tmp_path, 1e6)
     url = f"sqlite:///{tmp_path / 'shared.db'}"
