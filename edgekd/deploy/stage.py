@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
-from ..artifact import Artifact
-from ..predict.cross_target import accuracy_source
+from ..artifact import Artifact, accuracy_source
 from ..stage import BuildContext, Stage
 from ..state import BuildState
 from . import describe

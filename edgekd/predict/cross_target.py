@@ -18,17 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..artifact import Artifact
-
-
-def accuracy_source(chosen: Artifact, artifacts: Sequence[Artifact]) -> Artifact:
-    """Where the chosen model's accuracy was measured: itself, a sibling of its precision, or the torch student."""
-    if chosen.metrics.get("accuracy"):
-        return chosen
-    same = [a for a in artifacts if a.role == chosen.role and a.precision == chosen.precision
-            and a.metrics.get("accuracy")]
-    students = [a for a in artifacts if a.role == "student" and a.format == "torch"]
-    return (same or students[-1:] or [chosen])[0]
+from ..artifact import Artifact, accuracy_source
 
 
 def ram_on(chosen: Artifact, profile: Any) -> int | None:

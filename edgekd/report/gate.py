@@ -133,15 +133,12 @@ def chance_rate(art: Artifact, classes: int) -> float:
 def peak_ram_bytes(art: Artifact, target) -> int | None:
     """RAM the model needs on the device: the activation arena, plus weights unless they stay in flash.
 
-    The arena is the one TFLite Micro measured for the shipped file when there is one (it includes
-    the interpreter's persistent data), else the tensor-liveness estimate.
+    The arena is the one TFLite Micro measured for the shipped file on TFLite Micro targets (it
+    includes the interpreter's persistent data), else the tensor-liveness estimate.
     """
-    memory = art.metrics.get("memory") or {}
-    arena = memory.get("tflm_arena_bytes") or memory.get("peak_activation_bytes")
-    if arena is None:
-        return None
-    weights = memory.get("weights_bytes") or 0
-    return int(arena if target.memory.weights_in == "flash" else arena + weights)
+    from ..predict.cross_target import ram_on
+
+    return ram_on(art, target)
 
 
 def _latency(art: Artifact, target) -> tuple[float | None, str, str | None]:
@@ -153,16 +150,6 @@ def _latency(art: Artifact, target) -> tuple[float | None, str, str | None]:
     predicted = latency.get("predicted") or {}
     # A prediction has no p90; its upper bound is the conservative stand-in.
     return predicted.get("high"), "latency_p90_ms (predicted upper bound)", None
-
-
-def _accuracy_source(chosen: Artifact, artifacts: Sequence[Artifact]) -> Artifact:
-    """Where the chosen model's accuracy was measured (Core ML cannot run on Linux)."""
-    if chosen.metrics.get("accuracy"):
-        return chosen
-    same = [a for a in artifacts if a.role == chosen.role and a.precision == chosen.precision
-            and a.metrics.get("accuracy")]
-    fallback = [a for a in artifacts if a.role == "student" and a.format == "torch"][-1:]
-    return (same or fallback or [chosen])[0]
 
 
 def host_noise(host: dict) -> str | None:
@@ -198,4 +185,5 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
 
 # Cheap and pure: recomputed on every run rather than cached.
 STAGE = Stage(name="judge", run=run, cached=False,
-              reads=("target.budgets", "target.memory", "target.formats", "target.precisions", "target.kind"))
+              reads=("target.budgets", "target.memory", "target.formats", "target.precisions", "target.kind",
+                     "target.runtime.name"))
