@@ -66,10 +66,11 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
             another build (nothing is left in ``out_dir``).
     """
     from .data import load_data
-    from .outdir import check_ours
+    from .outdir import check_ours, refuse_out_inside_data
     from .pipeline import default_threads, run_pipeline
     from .promote import promote
     from .stage import BuildContext
+    from .students.registry import check_student_config
 
     started = time.perf_counter()
     cfg = config if isinstance(config, BuildConfig) else load_config(config, overrides)
@@ -79,6 +80,8 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
                              fix="pass --out a folder name, e.g. --out runs/build")
     out = Path(out_dir)
     _check_out_dir(out)
+    refuse_out_inside_data(out, cfg.data)
+    check_student_config(cfg.student.name, cfg.student.options)  # before minutes of teacher training
     created_out = not out.exists()
     _make_dir(out)
     reporter = reporter or NullReporter()
@@ -144,6 +147,11 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
     every budget that needs it, and a report without a student model fails the gate with a
     ``deployable_student`` entry (exit 3 from the CLI): nothing judged is never a pass.
 
+    With ``target`` naming another profile than the build's, latency is judged on the report's
+    prediction for that profile (``predicted_on_targets``), never on the build target's; a report
+    without one, or a profile that would ship another artifact than the one costed there, is
+    refused (:func:`edgekd.report.cross_target.retarget`).
+
     Returns:
         ``{"passed": bool, "target": name, "budgets": [...], "regressions": [...], "rules": [...]}``.
 
@@ -162,6 +170,10 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
     _validate(report, str(report_path))
     profile = load_target(target or report["target"]["name"])
     artifacts = models_from_report(report)
+    if profile.name != report["target"]["name"]:
+        from .report.cross_target import retarget
+
+        artifacts = retarget(report, artifacts, profile)
     _chosen, budgets = judge(artifacts, profile, report.get("conversion_failures", []), report.get("data"))
     regressions = []
     if baseline:

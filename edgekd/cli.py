@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_BUDGET_MISSED, EXIT_INTERNAL, EdgekdError
+from .errors import EXIT_BAD_INPUT, EXIT_BUDGET_MISSED, EXIT_INTERNAL, EXIT_INTERRUPTED, EdgekdError
 
 _STATE = {"debug": False}
 
@@ -179,6 +179,8 @@ def _fit(out, base, quick, threads, runtimes, networks, networks_from) -> None:
                             networks=networks, networks_from=networks_from,
                             progress=lambda line: click.echo(line, err=True))
     render_fitted_profile(result["profile"], result["path"])
+    for warning in result.get("warnings", []):  # again after the table, where it is seen
+        click.echo(f"warning: {warning}", err=True)
 
 
 @targets.command("fit")
@@ -329,6 +331,13 @@ def _fraction(text: str, option: str = "--max-regression") -> float:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and convert exceptions into exit codes exactly once."""
+    from .closed_pipe import stdout_survives_closed_pipe
+
+    with stdout_survives_closed_pipe():
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     # --debug is accepted anywhere on the line, not only before the subcommand.
     if "--debug" in args:
@@ -341,9 +350,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_BAD_INPUT)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_INTERNAL)
+    except click.exceptions.Abort:  # click's form of KeyboardInterrupt (Ctrl-C)
+        click.echo("interrupted: a build continues where it stopped with `edgekd build --resume --out DIR`", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except EdgekdError as exc:
         if _STATE["debug"]:
             traceback.print_exc()

@@ -23,9 +23,13 @@ LATENCY_FEATURES = ("run", "conv_nodes", "other_nodes", "macs_conv", "macs_depth
 
 
 class Section(BaseModel):
-    """Base of every profile section: unknown keys are errors."""
+    """Base of every profile section: unknown keys are errors, and so are NaN and ±inf.
 
-    model_config = ConfigDict(extra="forbid")
+    ``.inf`` is valid YAML and a float to pydantic; as a budget it would pass validation and
+    break the report (infinite limits cannot be written as JSON). No profile figure means infinity.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Band(Section):

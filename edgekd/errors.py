@@ -5,6 +5,7 @@ Exit codes (the output contract CI relies on):
     1  internal error (a bug in edgekd or a library it drives)
     2  bad input or config: one line naming the problem and the fix
     3  a budget was missed (the report is still written)
+  130  interrupted (Ctrl-C / SIGINT); a build continues with --resume
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_BUDGET_MISSED = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
 
 
 class EdgekdError(Exception):

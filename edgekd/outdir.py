@@ -232,3 +232,21 @@ def _in_use(out: Path, owner: dict[str, Any]) -> OutputDirError:
     since = f", since {owner['since_utc']}" if owner.get("since_utc") else ""
     return OutputDirError(f"output folder {out} is in use by {who} (another edgekd build{since})",
                           fix="wait for that build to finish, or pass another --out")
+
+
+def refuse_out_inside_data(out: Path, data: Any) -> None:
+    """``--out`` must not lie inside a data folder: the next build would read it as a class folder.
+
+    Raises:
+        OutputDirError: ``out`` is ``data.root`` or ``data.test_root``, or under one of them.
+    """
+    target = out.resolve()
+    for key in ("root", "test_root"):
+        value = getattr(data, key, None)
+        if not value:
+            continue
+        folder = Path(value).resolve()
+        if target == folder or folder in target.parents:
+            raise OutputDirError(f"--out {out} is inside data.{key} ({value}): the next build would read the build "
+                                 "folder as data (a class folder of its own)",
+                                 fix="put --out outside the data folders, e.g. --out runs/build")

@@ -111,6 +111,8 @@ class TargetProfile(Section):
     """One edge device: capabilities, deployment and budgets (see the module docstring)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    aliases: list[str] = Field(default_factory=list, description="other names --target accepts (e.g. rpi4); case, "
+                                                                 "'-', '_' and spaces are ignored when matching")
     kind: Literal["mcu", "sbc", "phone", "gpu", "accelerator", "host"]
     description: str
     cpu: Cpu
@@ -232,11 +234,35 @@ def load_target(name_or_path: str | os.PathLike) -> TargetProfile:
     for suffix in (".yaml", ".yml"):
         if (folder / f"{text}{suffix}").is_file():
             return _load_file(folder / f"{text}{suffix}")
+    aliases = _aliases()
+    if _plain(text) in aliases:
+        return _load_file(aliases[_plain(text)])
     known = _known_names()
-    close = difflib.get_close_matches(text, known, n=1, cutoff=0.5)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    close = difflib.get_close_matches(_plain(text), list(aliases), n=1, cutoff=0.5)
+    hint = f"did you mean {aliases[close[0]].stem!r}? " if close else ""
     raise TargetError(f"unknown target {text!r}; {hint}known targets: {', '.join(known)}",
                       fix="use one of the known names or a path to a profile YAML")
+
+
+def _plain(name: str) -> str:
+    """A name as matched against profile names and aliases: lower case, no '-', '_', '.' or spaces."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def _aliases() -> dict[str, Path]:
+    """Every profile's file under its plain name and plain aliases (unreadable files are skipped here)."""
+    index: dict[str, Path] = {}
+    folder = targets_dir()
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        index.setdefault(_plain(path.stem), path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, RecursionError):
+            continue
+        names = data.get("aliases") if isinstance(data, dict) else None
+        for alias in names if isinstance(names, list) else []:
+            index.setdefault(_plain(str(alias)), path)
+    return index
 
 
 def list_targets() -> list[TargetProfile]:

@@ -8,6 +8,7 @@ accepts; pydantic turns it into the one-line profile error ``targets.py`` report
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -24,7 +25,10 @@ def _split(value: str, what: str, allowed: str) -> tuple[float, str]:
     match = _QUANTITY.match(value)
     if not match:
         raise ValueError(f"{value!r} is not a {what}; write e.g. {allowed}")
-    return float(match.group(1)), match.group(2).lower()
+    number = float(match.group(1))
+    if not math.isfinite(number):  # '1e999 B' overflows to infinity
+        raise ValueError(f"{value!r} is too large to be a {what}; write e.g. {allowed}")
+    return number, match.group(2).lower()
 
 
 def _parse_bytes(value: Any) -> Any:

@@ -5,3 +5,19 @@ import os
 # A stage reading a config key or profile field it did not declare in Stage.reads fails the build
 # (edgekd.stage): the resume key is derived from the declaration, so it must be complete.
 os.environ.setdefault("EDGEKD_CHECK_READS", "1")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mcu_build(tmp_path_factory):
+    """The README's quick first try on a microcontroller: the embedded digits, stm32h743, 2 + 2 epochs.
+
+    Shared by the build contract tests and the deploy bundle tests (one MCU build per session).
+    """
+    import edgekd
+
+    out = tmp_path_factory.mktemp("mcu") / "out"
+    return edgekd.build(None, target="stm32h743", out_dir=out,
+                        overrides=["teacher.epochs=2", "distill.epochs=2", "bench.latency_mode=off"])

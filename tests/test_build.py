@@ -100,10 +100,9 @@ def test_default_build_is_above_chance_with_its_training_recorded(pi4_build):
     assert report["training"]["teacher_history"]["batch_size"] == 64
 
 
-def test_mcu_build_is_judged_on_ram_and_flash(tmp_path):
-    # The README's quick first try (teacher.epochs=2, distill.epochs=2) on a microcontroller.
-    result = edgekd.build(None, target="stm32h743", out_dir=tmp_path / "mcu",
-                          overrides=["teacher.epochs=2", "distill.epochs=2", "bench.latency_mode=off"])
+def test_mcu_build_is_judged_on_ram_and_flash(mcu_build):
+    # The README's quick first try (teacher.epochs=2, distill.epochs=2) on a microcontroller (tests/conftest.py).
+    result = mcu_build
     budgets = {b["metric"]: b for b in result.report["budgets"]}
     # Short runs still end above chance (auto batch size, precise BatchNorm statistics): the deployable
     # INT8 model is far above the 13% that 360 test images need to beat guessing.

@@ -72,6 +72,9 @@ def test_targets_list_and_show():
     assert listed.returncode == 0
     for name in ("raspberry-pi-4", "stm32h743", "iphone-15-pro", "coral-dev-board"):
         assert name in listed.stdout
+    assert "rpi4" in listed.stdout  # aliases are listed
+    by_alias = run_cli("targets", "show", "rpi4", "--json")
+    assert by_alias.returncode == 0 and json.loads(by_alias.stdout)["name"] == "raspberry-pi-4"
     shown = run_cli("targets", "show", "stm32h743", "--json")
     assert shown.returncode == 0
     profile = json.loads(shown.stdout)
@@ -79,7 +82,7 @@ def test_targets_list_and_show():
 
 
 def test_targets_show_unknown_name_suggests():
-    result = run_cli("targets", "show", "pixel8")
+    result = run_cli("targets", "show", "pixle-8")
     assert result.returncode == 2 and "pixel-8" in result.stderr
 
 

@@ -74,6 +74,8 @@ def overrides(name: str, fmt: str, teachers: Path, epochs: int) -> list[str]:
     """The ``--set`` list of one run: the data, the teacher file with its own input, a bounded epoch budget."""
     setup = SETUPS[name]
     teacher = f"{{kind: {fmt}, path: '{teachers / name / FILES[fmt]}'"
+    if fmt == "keras":
+        teacher += ", trust_code: true"  # made by benchmarks/byo/teachers.py from the authors' code
     if "teacher_input" in setup:
         teacher += f", input: {setup['teacher_input']}"
     if "teacher_features" in setup:

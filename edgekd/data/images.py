@@ -165,7 +165,7 @@ def _decode_one(path: Path, size: tuple[int, ...], mode: str, fixed: bool, first
 
     try:
         with Image.open(path) as opened:
-            image = opened.convert(mode)
+            image = _eight_bit(opened, path).convert(mode)
             if image.size != (size[1], size[0]):
                 if not fixed:
                     raise DataError(f"image {path} is {image.size[1]}x{image.size[0]} (HxW) but {first} is "
@@ -177,6 +177,27 @@ def _decode_one(path: Path, size: tuple[int, ...], mode: str, fixed: bool, first
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path} is not a readable image ({exc.__class__.__name__}: {exc})",
                         fix="delete or replace that file") from None
+
+
+def _eight_bit(image, path: Path):
+    """16-bit grayscale (PNG ``I;16``, ``I``) scaled to 8 bits; other images unchanged.
+
+    PIL's ``convert('L'/'RGB')`` clips such images at 255 instead of scaling them: every pixel
+    above 255 of 65535 turns white and a model trains at chance. 65535 -> 255 is the PNG spec's
+    sample depth scaling. Floating-point images have no known range and are refused.
+    """
+    from PIL import Image
+
+    if image.mode == "F":
+        raise DataError(f"{path} is a floating-point image (PIL mode F): its value range is unknown",
+                        fix="save the images as 8- or 16-bit PNG or JPEG")
+    if not (image.mode.startswith("I;16") or image.mode == "I"):
+        return image
+    values = np.asarray(image).astype(np.int64)
+    if values.size and (values.min() < 0 or values.max() > 65535):
+        raise DataError(f"{path} is a 32-bit integer image with values outside 0..65535",
+                        fix="save the images as 8- or 16-bit PNG or JPEG")
+    return Image.fromarray(((values * 255 + 32767) // 65535).astype(np.uint8))
 
 
 def _probe_size(path: Path) -> tuple[int, int]:

@@ -101,15 +101,31 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
     model.to(device)
     if extra is not None:
         extra.to(device)
-    optimizer = _make_optimizer([*model.parameters(), *(extra.parameters() if extra is not None else [])], spec)
     batch = math.ceil(spec.batch_size / world_size)
     steps_per_epoch = math.ceil(math.ceil(len(train) / world_size) / batch)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine_with_warmup(spec, steps_per_epoch))
-    ema = WeightEMA(model, spec.ema_decay) if spec.ema_decay else None
+
+    def fresh() -> tuple[torch.optim.Optimizer, Any, WeightEMA | None]:
+        optimizer = _make_optimizer([*model.parameters(), *(extra.parameters() if extra is not None else [])], spec)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine_with_warmup(spec, steps_per_epoch))
+        return optimizer, scheduler, (WeightEMA(model, spec.ema_decay) if spec.ema_decay else None)
+
+    optimizer, scheduler, ema = fresh()
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_top1": -1.0, "best_epoch": -1,
              "best_state": _clone_state(model), "stale": 0}
+    extra_start = _clone_state(extra) if extra is not None else None
     if checkpoint is not None and checkpoint.exists():
-        state = _load_checkpoint(checkpoint, model, optimizer, scheduler, extra, ema)
+        try:
+            state = _load_checkpoint(checkpoint, model, optimizer, scheduler, extra, ema)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged file (disk, copy, hand edit): it must not block --resume
+            reason = " ".join(str(exc).split())[:120]
+            reporter.note(f"{label}: checkpoint {checkpoint.name} is damaged ({exc.__class__.__name__}: {reason}); "
+                          "training restarts from epoch 1 and overwrites it")
+            model.load_state_dict(state["best_state"])  # the weights before any of it was applied
+            if extra is not None and extra_start is not None:
+                extra.load_state_dict(extra_start)
+            optimizer, scheduler, ema = fresh()
     probe = getattr(reporter, "epoch_model", None)
     layout = _fast_layout(train)
     model.to(memory_format=layout)  # type: ignore[call-overload]  # stubs omit memory_format

@@ -18,6 +18,7 @@ import datetime as _dt
 import os
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -267,8 +268,8 @@ def fit_host(base: TargetProfile, threads: int, quick: bool = False) -> TargetPr
     return profile_from_dict(profile, source=f"fitted {base.name}")
 
 
-def write_profile(profile: TargetProfile, path: str | os.PathLike) -> Path:
-    """Write ``profile`` as YAML atomically, with a header saying what was measured, when, where."""
+def write_profile(profile: TargetProfile, path: str | os.PathLike, warnings: Sequence[str] = ()) -> Path:
+    """Write ``profile`` as YAML atomically, with a header saying what was measured, when, where (and any warnings)."""
     import yaml
 
     from ..atomic import write_text
@@ -280,6 +281,7 @@ def write_profile(profile: TargetProfile, path: str | os.PathLike) -> Path:
               "# Measured: efficiency (fraction of the spec peak reached per op class), bandwidth, op overhead"
               + (", latency_models (runtime models fitted on random networks timed here)" if profile.latency_models
                  else "") + ".\n"
-              "# Spec-derived (unchanged): cpu, compute_units peaks, capacities, budgets.\n")
+              "# Spec-derived (unchanged): cpu, compute_units peaks, capacities, budgets.\n"
+              + "".join(f"# WARNING: {w}\n" for w in warnings))
     body = yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False)
     return write_text(path, header + body)

@@ -64,11 +64,53 @@ def fit_target(out: str | os.PathLike, base: str = "host", quick: bool = False,
         records = time_networks(networks_from, used, runtimes or None, progress=progress)
     elif runtimes:
         records = _measure(profile, runtimes, used, networks, quick, progress)
+    load_before = _load_average()
     fitted = fit_host(profile, used, quick=quick)
     if records is not None:
         fitted = _with_runtime_models(fitted, records, used)
+    fitted = _named_after(fitted, out_path)
+    busy = busy_machine(load_before, _load_average(), used)
+    if busy and progress is not None:
+        progress(f"warning: {busy}")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    return {"path": write_profile(fitted, out_path), "profile": fitted}
+    return {"path": write_profile(fitted, out_path, warnings=[busy] if busy else []), "profile": fitted,
+            "warnings": [busy] if busy else []}
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):  # not on every platform
+        return None
+
+
+def busy_machine(before: float | None, after: float | None, threads: int) -> str | None:
+    """Why the figures were measured on a busy machine (other processes competing for the cores), else None.
+
+    The 1-minute load average counts runnable processes: before the fit it should be near 0, and
+    at its end near the fit's own threads. More than half a core above that is other work, and
+    the efficiencies come out low by about the share of the cores it took.
+    """
+    if before is None or after is None:
+        return None
+    extra = max(before, after - threads)
+    if extra <= 0.5:
+        return None
+    return (f"the machine was busy while fitting (1-minute load {before:.1f} before, {after:.1f} after, with "
+            f"{threads} fitting thread{'s' if threads != 1 else ''}): the figures are pessimistic; fit again when "
+            "nothing else runs")
+
+
+def _named_after(profile, out_path: Path):
+    """The fitted profile named after its file (``my-board.yaml`` -> ``my-board``), without the base's aliases."""
+    import re
+
+    from ..targets import profile_from_dict
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", out_path.stem).strip("-._") or "fitted"
+    data = profile.model_dump(mode="json")
+    data.update(name=name, aliases=[], description=f"{data['description']} [fitted from {profile.name}]")
+    return profile_from_dict(data, source=f"fitted {name}")
 
 
 def _measure(profile, runtimes, threads: int, networks: int | None, quick: bool, progress) -> list[dict]:

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import units
+from .alternatives import better_alternatives
 from .markdown import COREML_FOOTNOTE
 from .units import size as _bytes
 
@@ -49,25 +50,44 @@ class RichReporter:
 
 
 def models_table(report: dict[str, Any]) -> Table:
-    """The models of a report as a table (units in the header; Core ML cells say why they are empty)."""
+    """The models of a report as a table (units in the header; Core ML cells say why they are empty).
+
+    Sized for an 80-100 column terminal: MACs with a k/M/G suffix (report.md has the exact
+    counts), a noisy host timing marked ``*`` with the footnote in the caption.
+    """
+    target = report["target"]["name"]
     table = Table(title=f"models (deployable: {units.deployable(report)})")
-    for col in ("model", "fmt", "prec", "MACs", "size", "top-1", "agree", "ECE", "host p90",
-                f"pred. {report['target']['name']}", "arena"):
-        table.add_column(col, justify="left" if col in ("model", "fmt", "prec") else "right",
-                         no_wrap=col == "model")
+    names = [m["name"] for m in report["models"]]
+    for col in ("model", "fmt", "prec", "MACs", "size", "top-1", "agree", "ECE", "host p90", "pred. p50", "arena"):
+        _column(table, col, "left" if col in ("model", "fmt", "prec") else "right",
+                key_width=max(map(len, names), default=5) if col == "model" else None)
+    noisy = False
     for m in report["models"]:
         lat = m.get("latency_ms") or {}
         host, pred = lat.get("host") or {}, lat.get("predicted") or {}
         acc, cal = m.get("accuracy") or {}, m.get("calibration") or {}
         unmeasured = "n/a¹" if m["format"] == "coreml" else "—"
-        host_text = (units.ms(host.get("p90")) + (" noisy" if host.get("noisy") else "")) if host else unmeasured
-        table.add_row(m["name"], m["format"], m["precision"], units.macs(m.get("macs")),
+        noisy = noisy or bool(host.get("noisy"))
+        host_text = (units.ms(host.get("p90")) + ("*" if host.get("noisy") else "")) if host else unmeasured
+        table.add_row(m["name"], m["format"], m["precision"], units.macs_short(m.get("macs")),
                       units.size(m.get("size_bytes")),
                       units.pct(acc.get("top1")) if acc else unmeasured,
                       units.pct(acc.get("agreement_with_teacher")) if acc else unmeasured,
                       f"{cal['ece']:.4f}" if cal.get("ece") is not None else unmeasured, host_text,
                       units.ms(pred.get("p50")), units.size((m.get("memory") or {}).get("peak_activation_bytes")))
+    table.caption = f"pred. p50: predicted on {target}" + ("; * noisy host timing (not judged)" if noisy else "")
     return table
+
+
+def _column(table: Table, header: str, justify: str, key_width: int | None = None) -> None:
+    """A column that never hides a character on a narrow terminal: values fold onto a second line.
+
+    ``key_width``: the row-naming column (model, profile) keeps its longest name on one line.
+    """
+    if key_width is not None:
+        table.add_column(header, justify=justify, no_wrap=True, min_width=key_width)  # type: ignore[arg-type]
+    else:
+        table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
 
 
 def budgets_table(budgets: list[dict[str, Any]], title: str = "budgets") -> Table:
@@ -90,6 +110,7 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
     colour = "green" if report["passed"] else "bold red"
     lines = [f"[{colour}]{escape(head)}[/] — deployable: {escape(units.deployable(report))}"]
     lines += [f"  [red]missed:[/] {escape(sentence)}" for sentence in missed]
+    lines += [f"  [yellow]better twin:[/] {escape(sentence)}" for sentence in better_alternatives(report)]
     for row in report.get("at_chance") or []:
         lines.append(f"  [bold red]AT CHANCE:[/] {escape(row['model'])} {row['split']} top-1 {units.pct(row['top1'])}"
                      f" (better than chance needs >= {units.pct(row['threshold'])})")
@@ -124,9 +145,11 @@ def cross_target_table(report: dict[str, Any]) -> Table:
     from .cross_target import HEADER, NUMERIC, cross_target_cells
 
     table = Table(title=f"{report.get('chosen')} on every profile (predicted)")
+    rows = cross_target_cells(report)
     for i, col in enumerate(HEADER):
-        table.add_column(col, justify="right" if i in NUMERIC else "left")
-    for row in cross_target_cells(report):
+        _column(table, col, "right" if i in NUMERIC else "left",
+                key_width=max((len(r[0]) for r in rows), default=7) if i == 0 else None)
+    for row in rows:
         fits = {"yes": "[green]yes[/]", "no": "[bold red]no[/]"}.get(row[7], row[7])
         table.add_row(*(escape(cell) for cell in row[:7]), fits, escape(row[8]))
     return table
@@ -173,10 +196,10 @@ def render_check(result: dict[str, Any]) -> None:
 def render_targets(profiles: list[Any]) -> None:
     """Print the device profiles."""
     table = Table(title="device profiles")
-    for col in ("name", "kind", "runtime", "formats", "precisions", "RAM", "flash/storage", "description"):
+    for col in ("name", "also", "kind", "runtime", "formats", "precisions", "RAM", "flash/storage", "description"):
         table.add_column(col)
     for p in profiles:
-        table.add_row(p.name, p.kind, p.runtime.name, ",".join(p.formats), ",".join(p.precisions),
+        table.add_row(p.name, ", ".join(p.aliases), p.kind, p.runtime.name, ",".join(p.formats), ",".join(p.precisions),
                       _bytes(p.memory.ram_bytes), _bytes(p.memory.flash_bytes), p.description)
     console().print(table)
 

@@ -46,3 +46,46 @@ def cross_target_markdown(report: dict[str, Any]) -> list[str]:
              "|" + "|".join("---:" if i in NUMERIC else "---" for i in range(len(HEADER))) + "|"]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return lines
+
+
+def retarget(report: dict[str, Any], artifacts: list, profile: Any) -> list:
+    """The report's artifacts with latency as predicted on ``profile``, for `check --target` on another device.
+
+    A build predicts its artifacts' latency on its own target; the predict stage costs only the
+    deployable model on every other profile (``predicted_on_targets``). Judging another profile's
+    latency budget with the build target's prediction would pass a 20 ms microcontroller budget on a
+    Pi 4's 1.4 ms, so the costed row replaces the prediction, and every other student loses its own.
+
+    Raises:
+        BadInputError: the report has no row for ``profile`` (a profile added after the build), or
+            ``profile`` would ship a model of another precision than the one costed there, or the
+            build exported no model ``profile`` runs.
+    """
+    from ..artifact import choose_deployable
+    from ..errors import BadInputError
+
+    built_for = report["target"]["name"]
+    fix = f"rebuild with --target {profile.name}, or check against the build's own target ({built_for})"
+    rows = {r["target"]: r for r in report.get("predicted_on_targets") or []}
+    row = rows.get(profile.name)
+    if row is None:
+        listed = ", ".join(sorted(rows)) or "none"
+        raise BadInputError(f"the report (built for {built_for}) has no latency prediction for {profile.name} "
+                            f"(profiles it predicted: {listed})", fix=fix)
+    shipped = choose_deployable(artifacts, profile)
+    # The row costs the deployable network at its precision; another format of it (the profile's own,
+    # e.g. .tflite where the build chose .onnx) is the same graph at the same precision.
+    if profile.kind != "host" and (shipped is None or shipped.format == "torch"):
+        raise BadInputError(f"the build exported no model {profile.name} runs (formats {', '.join(profile.formats)}; "
+                            f"precisions {', '.join(profile.precisions)})", fix=fix)
+    if profile.kind != "host" and shipped.precision != row.get("precision"):
+        raise BadInputError(f"{profile.name} would ship {shipped.name} ({shipped.precision}), but the build costed "
+                            f"only its {row.get('precision')} model there", fix=fix)
+    for art in artifacts:
+        latency = art.metrics.get("latency_ms")
+        if art.role != "student" or not isinstance(latency, dict):
+            continue
+        mine = art is shipped
+        latency["predicted"] = ({"p50": row.get("p50"), "low": row.get("low"), "high": row.get("high")}
+                                if mine else None)
+    return artifacts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import units
+from .alternatives import better_alternatives
 from .units import num as _num
 from .units import pct as _pct
 from .units import size as _bytes
@@ -25,6 +26,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     if missed:
         lines += ["", "What failed:", ""] + [f"- {sentence}" for sentence in missed]
     lines += _at_chance(report)
+    better = better_alternatives(report)
+    if better:
+        lines += ["", "A more accurate twin of the deployable model:", ""] + [f"- {sentence}" for sentence in better]
     lines += ["", "## Budgets", "", "| result | metric | value | limit | model | source |",
               "|---|---|---:|---:|---|---|"]
     for b in report["budgets"]:

@@ -59,6 +59,16 @@ def macs(value: int | None) -> str:
     return "unknown" if value is None else f"{int(value):,}"
 
 
+def macs_short(value: int | None) -> str:
+    """MACs in 3 significant digits with a k/M/G suffix (``3838656`` -> ``3.84 M``), for narrow consoles."""
+    if value is None:
+        return "unknown"
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {suffix}"
+    return f"{int(value)}"
+
+
 def budget_unit(entry: dict[str, Any]) -> str:
     """The unit of a budget entry (its ``unit`` field, else inferred from the metric name)."""
     unit = entry.get("unit")

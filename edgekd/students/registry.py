@@ -132,14 +132,26 @@ def build_student(name: str, num_classes: int, input_shape: Sequence[int], **opt
     if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
         raise ConfigError(f"student {name!r}: input_shape must be (C, H, W) positive integers, got {input_shape!r}",
                           fix="pass the channels-first shape of one sample, e.g. (3, 32, 32)")
-    values = dict(info.defaults)
-    for key, value in options.items():
+    check_student_config(name, options)
+    values = {**info.defaults, **{key: _coerce(name, key, value, info.defaults[key]) for key, value in options.items()}}
+    return fn(num_classes, shape, **values)
+
+
+def check_student_config(name: str, options: dict[str, Any]) -> None:
+    """Check ``student.name`` and the option names and types before a build spends time on its teacher.
+
+    Value ranges are the builder's to check (they may depend on the data's shape).
+
+    Raises:
+        ConfigError: Unknown student or option, or an option value of the wrong type.
+    """
+    info, _fn = _lookup(name)
+    for key, value in (options or {}).items():
         if key not in info.defaults:
             allowed = ", ".join(sorted(info.defaults)) or "(none)"
             raise ConfigError(f"student {name!r} has no option {key!r}{_did_you_mean(key, info.defaults)}",
                               fix=f"use one of: {allowed}")
-        values[key] = _coerce(name, key, value, info.defaults[key])
-    return fn(num_classes, shape, **values)
+        _coerce(name, key, value, info.defaults[key])
 
 
 def check_option(student: str, option: str, value: Any, ok: bool, expected: str) -> None:

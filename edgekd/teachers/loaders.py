@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ModelFileError
+from ..errors import ConfigError, EdgekdError, ModelFileError
 from .blackbox import BlackBoxTeacher, ChannelsLastInput, LogProbabilities, shape_text, unwrap
 from .schema import FileTeacher
 
@@ -63,7 +63,7 @@ def load_teacher(cfg: FileTeacher, input_shape: Sequence[int], num_classes: int,
         description += f"; {model.describe()}"
     name = _name(cfg)
     probe_outputs = check_teacher(model, input_shape, num_classes, name=name)
-    outputs = probe_outputs if val is None else _raw_outputs(model, val.for_teacher())
+    outputs = probe_outputs if val is None else _raw_outputs(model, val.for_teacher(), name)
     kind, why = decide_outputs(cfg.outputs, unwrap(model), outputs, num_classes, name)
     if kind == "probabilities":
         model = LogProbabilities(model)
@@ -82,13 +82,33 @@ def load_teacher(cfg: FileTeacher, input_shape: Sequence[int], num_classes: int,
 
 
 @torch.no_grad()
-def _raw_outputs(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+def _raw_outputs(model: nn.Module, x: torch.Tensor, name: str) -> np.ndarray:
     from ..distill.trainer import predict_logits
 
-    return predict_logits(model, x).double().numpy()
+    try:
+        return predict_logits(model, x).double().numpy()
+    except EdgekdError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the probe of 2 samples passed: the user's model fails on batch size
+        raise batch_failure(name, min(len(x), 256), exc) from None
+
+
+def batch_failure(name: str, batch: int, exc: Exception) -> ModelFileError:
+    """The error for a teacher that ran on the 2-sample probe but fails on a larger batch of the build's."""
+    reason = " ".join(str(exc).split())[:160]
+    return ModelFileError(f"teacher {name} runs on a batch of 2 samples but fails on a batch of {batch}: "
+                          f"{exc.__class__.__name__}: {reason}",
+                          fix="make the teacher accept any batch size (no batch size fixed in its forward or graph); "
+                              "a graph fixed at batch 1 is fine")
 
 
 def _load(cfg: FileTeacher) -> tuple[nn.Module, str]:
+    if cfg.kind in ("torchscript", "keras") and not cfg.trust_code:
+        runs = "TorchScript program" if cfg.kind == "torchscript" else "Keras/TensorFlow model (its layers' code)"
+        raise ConfigError(f"teacher {cfg.path} ({cfg.kind}) runs the {runs} stored in the file, so it loads only "
+                          "with teacher.trust_code: true",
+                          fix=f"set teacher.trust_code: true if you trust where {cfg.path.name} comes from, or "
+                              "export it to ONNX or TFLite (kind onnx/tflite runs no code from the file)")
     # Each kind's module is imported only when used (the Keras one pulls in TensorFlow on load).
     if cfg.kind == "torch":
         from .torch_file import load_torch_teacher

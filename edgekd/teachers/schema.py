@@ -149,11 +149,17 @@ class TorchTeacher(Section):
         return Path(path), func
 
 
+def _trust_code(what: str) -> Any:
+    return Field(False, description=f"{what}; the teacher loads only with true (like allow_pickle for torch "
+                                    "checkpoints: set it for files you trust)")
+
+
 class TorchScriptTeacher(Section):
     """A TorchScript file (``torch.jit.save``); loaded on the CPU."""
 
     kind: Literal["torchscript"] = Field("torchscript", description="selects this teacher kind")
     path: Path = Field(..., description="the TorchScript file")
+    trust_code: bool = _trust_code("a TorchScript file is a program (it can read and write files when run)")
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()
@@ -193,6 +199,8 @@ class KerasTeacher(Section):
 
     kind: Literal["keras"] = Field("keras", description="selects this teacher kind")
     path: Path = Field(..., description="a .keras or .h5 file, or a SavedModel folder")
+    trust_code: bool = _trust_code("Keras and SavedModel files can carry code (Lambda layers, .h5 bytecode, "
+                                   "TensorFlow graphs that read and write files)")
     input_layout: InputLayout = _layout()
     preprocess: str | None = _preprocess()
     features: AudioFeatures | None = _features()

@@ -20,6 +20,7 @@ from torch import nn
 from ..errors import ModelFileError
 from .blackbox import check_file, load_failed
 from .schema import TorchScriptTeacher, TorchTeacher
+from .user_code import user_code
 
 # Checkpoint wrappers seen in the wild: {'state_dict': ...} (e.g. the CIFAR ResNets), Lightning, ...
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net")
@@ -42,12 +43,9 @@ def load_torch_teacher(cfg: TorchTeacher) -> tuple[nn.Module, str]:
     """
     file, func = cfg.factory_parts()
     factory = _import_factory(file, func)
-    try:
+    with user_code(f"teacher factory {file.name}:{func}(**{cfg.factory_kwargs})",
+                   fix="check teacher.factory_kwargs against the factory's signature"):
         model = factory(**cfg.factory_kwargs)
-    except Exception as exc:  # the user's code: any exception is a bad-input problem
-        raise ModelFileError(f"teacher factory {file.name}:{func}(**{cfg.factory_kwargs}) raised "
-                             f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:160]}",
-                             fix="check teacher.factory_kwargs against the factory's signature") from None
     if not isinstance(model, nn.Module):
         raise ModelFileError(f"teacher factory {file.name}:{func} returned {type(model).__name__}, not a "
                              "torch.nn.Module", fix="return the model (an nn.Module) from the factory")
@@ -98,13 +96,13 @@ def _import_factory(file: Path, func: str):
     # Registered under the private name only while executing (dataclasses and pickling look it up).
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
+        with user_code(f"importing teacher factory file {file}",
+                       fix="make the file importable on its own (it is loaded from its path, not from "
+                           "sys.path: import helpers from installed packages, not sibling files)"):
+            spec.loader.exec_module(module)
+    except BaseException:
         sys.modules.pop(name, None)
-        reason = " ".join(str(exc).split())[:160]
-        raise ModelFileError(f"importing teacher factory file {file} failed: {exc.__class__.__name__}: {reason}",
-                             fix="make the file importable on its own (it is loaded from its path, not from "
-                                 "sys.path: import helpers from installed packages, not sibling files)") from None
+        raise
     factory = getattr(module, func, None)
     if not callable(factory):
         found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))[:8]

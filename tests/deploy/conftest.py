@@ -62,12 +62,6 @@ def build(tmp: Path, target: str, config: dict | None):
 
 
 @pytest.fixture(scope="session")
-def mcu_build(tmp_path_factory):
-    """The embedded digits example built for stm32h743 (INT8 .tflite for TFLite Micro)."""
-    return build(tmp_path_factory.mktemp("mcu"), "stm32h743", None)
-
-
-@pytest.fixture(scope="session")
 def image_build(tmp_path_factory):
     """An image folder (with its own test folder) built for raspberry-pi-4 as .tflite (LiteRT runner)."""
     tmp = tmp_path_factory.mktemp("images")

@@ -85,3 +85,36 @@ def test_nan_loss_stops_with_step_and_fix():
     text = info.value.one_line()
     assert "epoch 1, step 1" in text and "learning rate" in text
     assert info.value.exit_code == 2
+
+
+class _Notes(_KillAfter):
+    def __init__(self):
+        super().__init__(epochs=-1)
+        self.notes = []
+
+    def note(self, text):
+        self.notes.append(text)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other_model"])
+def test_a_damaged_checkpoint_restarts_training_instead_of_blocking_resume(tmp_path, damage):
+    """--resume must never be blocked by a bad checkpoint: training restarts and gives the uninterrupted weights."""
+    train, val = _blobs(), _blobs(seed=1)
+    uninterrupted = _model()
+    fit(uninterrupted, train, val, SPEC, ce, seed=3, label="t")
+    ckpt = tmp_path / "t.ckpt"
+    if damage == "other_model":  # a readable checkpoint whose weights do not fit this model
+        torch.save({"model": nn.Linear(5, 5).state_dict(), "optimizer": {}, "scheduler": {}, "state": {}}, ckpt)
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            fit(_model(), train, val, SPEC, ce, seed=3, label="t", checkpoint=ckpt, reporter=_KillAfter(3))
+        data = ckpt.read_bytes()
+        ckpt.write_bytes(b"not a checkpoint" * 8 if damage == "garbage" else data[: len(data) // 2])
+    reporter = _Notes()
+    restarted = _model()
+    history = fit(restarted, train, val, SPEC, ce, seed=3, label="t", checkpoint=ckpt, reporter=reporter)
+    assert len(history["epochs"]) == SPEC.epochs
+    assert any("checkpoint t.ckpt is damaged" in n and "restarts from epoch 1" in n for n in reporter.notes)
+    for a, b in zip(uninterrupted.state_dict().values(), restarted.state_dict().values()):
+        assert torch.equal(a, b)
+    assert torch.load(ckpt, weights_only=True)["state"]["epoch"] == SPEC.epochs  # overwritten by the new run

@@ -31,7 +31,35 @@ def test_old_name_calibrate_still_fits_a_loadable_profile(tmp_path):
     assert profile.efficiency.depthwise.fp32 != spec.efficiency.depthwise.fp32
     assert profile.op_overhead_s > 0 and profile.memory.bandwidth_bytes_per_s > 0
     raw = yaml.safe_load(text)
-    assert raw["name"] == "host"
+    assert raw["name"] == "my-board" and raw["aliases"] == []  # named after its file, never the base's name
+    assert profile.name == "my-board" and "fitted from host" in profile.description
+
+
+@pytest.mark.parametrize("before, after, threads, busy", [
+    (0.1, 1.2, 1, False),   # quiet: the fit's own thread
+    (0.3, 2.4, 2, False),
+    (1.6, 2.5, 1, True),    # something was running before
+    (0.2, 3.9, 1, True),    # something started during the fit
+    (None, 5.0, 1, False),  # no load average on this platform: nothing to say
+])
+def test_a_busy_machine_is_named_in_a_warning(before, after, threads, busy):
+    from edgekd.fitting.workflow import busy_machine
+
+    reason = busy_machine(before, after, threads)
+    assert bool(reason) == busy
+    if busy:
+        assert "busy while fitting" in reason and "fit again when nothing else runs" in reason
+
+
+def test_the_warning_reaches_the_console_and_the_file(tmp_path, monkeypatch):
+    from edgekd.fitting import workflow
+
+    loads = iter([2.5, 3.5])
+    monkeypatch.setattr(workflow, "_load_average", lambda: next(loads))
+    lines: list[str] = []
+    result = workflow.fit_target(tmp_path / "busy-board.yaml", quick=True, threads=1, progress=lines.append)
+    assert result["warnings"] and any(line.startswith("warning: the machine was busy") for line in lines)
+    assert "# WARNING: the machine was busy" in (tmp_path / "busy-board.yaml").read_text()
 
 
 def test_fit_refuses_a_non_yaml_out(tmp_path):

@@ -56,7 +56,10 @@ def profile(tmp: Path, mutate) -> str:
 def teacher_section(kind: str, path: Path, fx) -> dict:
     if kind == "torch":
         return {"kind": "torch", "factory": f"{fx.teacher_files['factory']}:make_model", "weights": str(path)}
-    return {"kind": kind, "path": str(path)}
+    section = {"kind": kind, "path": str(path)}
+    if kind in ("torchscript", "keras"):
+        section["trust_code"] = True  # the damaged file must be what fails, not the missing opt-in
+    return section
 
 
 def valid_file(kind: str, fx) -> Path:

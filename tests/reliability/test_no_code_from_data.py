@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,6 +99,25 @@ def test_malicious_pickle_refused_by_the_cli(tmp_path, capsys, teacher_files, im
     assert not marker.exists() and not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("kind", ["torchscript", "keras"])
+def test_formats_that_carry_code_need_trust_code(kind, tmp_path, capsys, teacher_files, images, request):
+    """TorchScript and Keras/SavedModel files run code on load: refused (exit 2) until teacher.trust_code: true."""
+    import yaml
+
+    from edgekd import cli
+
+    path = teacher_files["torchscript"] if kind == "torchscript" else request.getfixturevalue("keras_file")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"data": {"kind": "image_folder", "root": str(images)},
+                                   "teacher": {"kind": kind, "path": str(path)}}))
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["build", str(cfg), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert exc.value.code == 2 and len(errors) == 1 and "teacher.trust_code: true" in errors[0]
+    assert not (tmp_path / "o").exists()
+
+
 SITECUSTOMIZE = '''
 import os, socket
 
@@ -122,16 +143,49 @@ with open(os.environ["EDGEKD_NET_LOG"] + ".loaded", "a") as f:
 '''
 
 
+NETWORK_SYSCALL = re.compile(r"socket\(AF_INET6?\b|connect\(.*sa_family=AF_INET6?\b|sendto\(.*sa_family=AF_INET6?\b")
+
+
+def network_calls(strace_log: str) -> list[str]:
+    """The system calls of an strace log that open or use an internet socket (local sockets are fine)."""
+    return [line for line in strace_log.splitlines() if NETWORK_SYSCALL.search(line)]
+
+
+def test_network_calls_are_recognised_in_an_strace_log():
+    log = ("941 socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP) = 7\n"
+           "942 socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0) = 3\n"
+           "942 connect(3, {sa_family=AF_UNIX, sun_path=\"/var/run/nscd/socket\"}, 110) = -1 ENOENT\n"
+           "943 connect(5, {sa_family=AF_INET6, sin6_port=htons(53)}, 28) = 0\n")
+    assert [line.split()[0] for line in network_calls(log)] == ["941", "943"]
+
+
+def test_importing_edgekd_turns_off_onnxruntime_telemetry():
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    code = "import edgekd, os; print(os.environ['ORT_DISABLE_TELEMETRY'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.stdout.strip() == "1", out.stderr
+
+
 def test_build_runs_with_the_network_blocked(tmp_path):
+    """No internet socket is ever opened, at the system-call level (native libraries included).
+
+    onnxruntime's Linux telemetry stays quiet under CI=1 or ORT_DISABLE_TELEMETRY, so both are
+    removed from the build's environment: edgekd itself must turn it off. Python sockets are also
+    refused (sitecustomize), so an attempt fails loudly even where strace is missing.
+    """
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
     log = tmp_path / "net.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-           "EDGEKD_NET_LOG": str(log), "OMP_NUM_THREADS": "1"}
-    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k not in {"CI", "ORT_DISABLE_TELEMETRY", "ORT_RUNNING_UNIT_TESTS"}}
+    env.update(PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+               EDGEKD_NET_LOG=str(log), OMP_NUM_THREADS="1")
+    out, traced = tmp_path / "out", tmp_path / "strace.log"
+    strace = shutil.which("strace")
+    tracer = [strace, "-f", "-qq", "--seccomp-bpf", "-e", "trace=socket,connect,sendto,sendmsg", "-e", "signal=none",
+              "-o", str(traced)] if strace else []
     proc = subprocess.run(
-        [sys.executable, "-m", "edgekd.cli", "build", "--target", "raspberry-pi-4", "--out", str(out),
+        [*tracer, sys.executable, "-m", "edgekd.cli", "build", "--target", "raspberry-pi-4", "--out", str(out),
          "--set", "teacher.epochs=1", "--set", "distill.epochs=1", "--set", "bench.latency_mode=off",
          "--set", "teacher.width=8", "--set", "data.resolution=8", "--set", "export.formats=[onnx]"],
         capture_output=True, text=True, timeout=600, env=env)
@@ -139,3 +193,6 @@ def test_build_runs_with_the_network_blocked(tmp_path):
     assert proc.returncode in (0, 3), proc.stderr[-2000:]
     assert (out / "manifest.json").is_file()
     assert not log.exists(), f"network access attempted:\n{log.read_text()}"
+    if strace:
+        assert traced.is_file(), "strace wrote no log"
+        assert network_calls(traced.read_text()) == [], "internet sockets opened:\n" + traced.read_text()[-3000:]

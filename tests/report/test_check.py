@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from edgekd.targets import targets_dir
@@ -93,3 +94,42 @@ def test_temperature_scaling_is_reported_and_shipped(report, built):
         raw = model(torch.from_numpy(x)).numpy()
     shipped = open_runner(built / onnx["path"], "onnx").predict(x)
     np.testing.assert_allclose(shipped, raw / ts["temperature"], rtol=1e-4, atol=1e-4)
+
+
+def _latency_entry(result):
+    return next(b for b in result["budgets"] if b["metric"].startswith("latency_p90_ms"))
+
+
+def test_check_on_another_profile_judges_that_profiles_prediction(report, save):
+    """Another profile's latency budget is never judged on the build target's (Pi 4) prediction."""
+    import edgekd
+
+    report = passing(report)
+    row = next(r for r in report["predicted_on_targets"] if r["target"] == "raspberry-pi-5")
+    assert row["precision"] == "int8"
+    row.update(p50=30.0, low=20.0, high=40.0)  # over the Pi 5's 33 ms; the Pi 4's own figure is ~2 ms
+    miss = _latency_entry(edgekd.check(save(report, "miss.json"), target="raspberry-pi-5"))
+    assert miss["value"] == 40.0 and miss["limit"] == 33.0 and not miss["passed"]
+    row.update(high=30.0)
+    assert _latency_entry(edgekd.check(save(report, "ok.json"), target="rpi5"))["passed"]  # an alias, same profile
+    # the build's own target still reads the chosen model's own prediction
+    own = _latency_entry(edgekd.check(save(report, "own.json")))
+    assert own["value"] == chosen(report)["latency_ms"]["predicted"]["high"]
+
+
+def test_check_on_a_profile_the_report_did_not_cost_exits_2(report, save):
+    report = passing(report)
+    report["predicted_on_targets"] = [r for r in report["predicted_on_targets"] if r["target"] != "raspberry-pi-5"]
+    result = run_check(save(report), "--target", "raspberry-pi-5")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no latency prediction for raspberry-pi-5" in result.stderr and "--target raspberry-pi-5" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_on_a_profile_that_runs_none_of_the_exported_models_exits_2(report, save):
+    import edgekd
+    from edgekd.errors import BadInputError
+
+    # This build exported ONNX only; a TFLite Micro board runs none of it.
+    with pytest.raises(BadInputError, match="exported no model stm32h743 runs"):
+        edgekd.check(save(passing(report)), target="stm32h743")

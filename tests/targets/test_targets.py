@@ -70,6 +70,26 @@ def test_unknown_name_suggests_the_closest():
     assert "stm32h743" in str(err)  # lists the known names
 
 
+@pytest.mark.parametrize("alias, name", [("rpi4", "raspberry-pi-4"), ("RPi-4", "raspberry-pi-4"),
+                                         ("Raspberry_Pi_4", "raspberry-pi-4"), ("pi5", "raspberry-pi-5"),
+                                         ("edgetpu", "coral-dev-board"), ("Pixel8", "pixel-8")])
+def test_aliases_and_spellings_load_the_profile(alias, name):
+    assert load_target(alias).name == name
+
+
+def test_a_near_alias_suggests_the_profile_not_a_random_one():
+    assert "did you mean 'raspberry-pi-4'" in str(_error("rpi44"))  # used to suggest pixel-4
+
+
+def test_aliases_are_unique_across_profiles():
+    from edgekd.targets import _plain, list_targets
+
+    seen: dict[str, str] = {}
+    for profile in list_targets():
+        for alias in [profile.name, *profile.aliases]:
+            assert seen.setdefault(_plain(alias), profile.name) == profile.name, alias
+
+
 def test_yaml_syntax_error_names_the_file(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("name: x\nkind: [mcu\n")

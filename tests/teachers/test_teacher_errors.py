@@ -46,7 +46,7 @@ def test_wrong_input_shape_tflite_states_both_shapes(tflite_file):
 
 
 def test_wrong_input_shape_keras_names_the_nhwc_feed(keras_file):
-    text = _error(KerasTeacher(path=keras_file[0]), input_shape=(1, 8, 8))
+    text = _error(KerasTeacher(path=keras_file[0], trust_code=True), input_shape=(1, 8, 8))
     assert "expects input [1,8,8,3] (NHWC) but the data gives [1,1,8,8] (NCHW, fed as [1,8,8,1] NHWC)" in text
 
 
@@ -85,9 +85,9 @@ def test_broken_files_raise_model_file_error(request, tmp_path, teacher_files, k
         source = teacher_files["weights" if kind == "torch" else kind]
         suffix = {"torch": ".pt", "torchscript": ".ts", "onnx": ".onnx"}[kind]
     path = _corrupt(tmp_path, source, mode, suffix)
-    cfg = {"torch": lambda: _torch_cfg(teacher_files, weights=path), "torchscript": lambda: TorchScriptTeacher(path=path),
+    cfg = {"torch": lambda: _torch_cfg(teacher_files, weights=path), "torchscript": lambda: TorchScriptTeacher(path=path, trust_code=True),
            "onnx": lambda: OnnxTeacher(path=path), "tflite": lambda: TFLiteTeacher(path=path),
-           "keras": lambda: KerasTeacher(path=path)}[kind]()
+           "keras": lambda: KerasTeacher(path=path, trust_code=True)}[kind]()
     text = _error(cfg)
     assert "broken" + suffix in text and re.search(rf"\b{kind}\b", text), text
 
@@ -98,7 +98,7 @@ def test_missing_file_names_path_and_kind(tmp_path):
 
 
 def test_state_dict_for_torchscript_kind_says_what_to_do(teacher_files):
-    assert "kind: torch with a factory" in _error(TorchScriptTeacher(path=teacher_files["weights"]))
+    assert "kind: torch with a factory" in _error(TorchScriptTeacher(path=teacher_files["weights"], trust_code=True))
 
 
 # -- torch checkpoints ---------------------------------------------------------------------------
@@ -157,5 +157,5 @@ def test_keras_teacher_without_tensorflow_names_the_extra(monkeypatch, tmp_path)
     path = tmp_path / "t.keras"
     path.write_bytes(b"not read")
     with pytest.raises(ConfigError) as info:
-        load_teacher(KerasTeacher(path=path), INPUT_SHAPE, NUM_CLASSES)
+        load_teacher(KerasTeacher(path=path, trust_code=True), INPUT_SHAPE, NUM_CLASSES)
     assert "edgekd[keras]" in info.value.one_line() and "\n" not in info.value.one_line()

@@ -39,7 +39,7 @@ def test_torch_factory_module_is_private_not_from_sys_path(tmp_path, teacher_fil
 
 
 def test_torchscript(teacher_files, source_model):
-    model, _ = load_teacher(TorchScriptTeacher(path=teacher_files["torchscript"]), INPUT_SHAPE, NUM_CLASSES)
+    model, _ = load_teacher(TorchScriptTeacher(path=teacher_files["torchscript"], trust_code=True), INPUT_SHAPE, NUM_CLASSES)
     x = sample_batch()
     torch.testing.assert_close(model(x), source_model(x), atol=1e-5, rtol=0)
     params, macs, note = teacher_size(model, INPUT_SHAPE)
@@ -72,7 +72,7 @@ def test_tflite_black_box(tflite_file, source_model):
 
 def test_keras_nhwc_softmax_becomes_log_probabilities(keras_file):
     path, keras_model = keras_file
-    model, description = load_teacher(KerasTeacher(path=path), INPUT_SHAPE, NUM_CLASSES)
+    model, description = load_teacher(KerasTeacher(path=path, trust_code=True), INPUT_SHAPE, NUM_CLASSES)
     assert isinstance(model, LogProbabilities) and model.inner.layout == "nhwc"
     assert "fed NHWC" in description and "log-probabilities" in description
     x = sample_batch(4)
