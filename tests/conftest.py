@@ -2,12 +2,20 @@
 
 import os
 
+import pytest
+
 # A stage reading a config key or profile field it did not declare in Stage.reads fails the build
 # (edgekd.stage): the resume key is derived from the declaration, so it must be complete.
 os.environ.setdefault("EDGEKD_CHECK_READS", "1")
+# Tiny builds skip the PNG plots of report.html (2-4 s each, dozens of builds); the tests of the
+# plots and of report.html turn them back on (the plots_on fixture).
+os.environ.setdefault("EDGEKD_REPORT_PLOTS", "0")
 
 
-import pytest  # noqa: E402
+@pytest.fixture
+def plots_on(monkeypatch):
+    """Plots drawn in report.html for this test."""
+    monkeypatch.setenv("EDGEKD_REPORT_PLOTS", "1")
 
 
 @pytest.fixture(scope="session")

@@ -100,3 +100,16 @@ def test_students_show_takes_a_non_square_resolution_and_rejects_a_bad_one():
     bad = run_cli("students", "show", "ds-cnn", "--set", "resolution=9x")
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "resolution '9x'" in bad.stderr
+
+
+def test_commands_that_only_read_start_without_torch():
+    """`edgekd check`, `targets list` and `config show` read YAML/JSON: importing torch (~3 s) is not their business."""
+    import subprocess
+    import sys
+
+    code = ("import sys, edgekd.api, edgekd.cli, edgekd.config_docs, edgekd.report.gate; "
+            "from edgekd.targets import list_targets; list_targets(); edgekd.config.load_config(None); "
+            "print(sorted(m for m in ('torch', 'tensorflow', 'onnxruntime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.strip() == "[]"

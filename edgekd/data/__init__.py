@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .bundle import DataBundle, Split
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config import BuildConfig
+    from .bundle import DataBundle, Split
+
+
+def __getattr__(name: str) -> Any:
+    # DataBundle and Split import torch: loaded on first use, so `edgekd check`, `targets list`
+    # and `config show` (which read the config schema in this package) start without torch.
+    if name in ("DataBundle", "Split"):
+        from . import bundle
+
+        return getattr(bundle, name)
+    raise AttributeError(f"module 'edgekd.data' has no attribute {name!r}")
 
 
 def load_data(config: "BuildConfig") -> DataBundle:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -39,12 +41,13 @@ def render_html(report: dict[str, Any]) -> str:
         _section("Models", _models(report)),
         _section("Student search", search_html(report.get("search"), target,
                                                (report["target"].get("budgets") or {}).get("max_latency_p90_ms"))),
-        _section("Training curves", _img(learning_plots.training_curves(report.get("training") or {}),
-                                         "training loss and val top-1 per epoch")),
+        _section("Training curves", _plot(lambda: learning_plots.training_curves(report.get("training") or {}),
+                                          "training loss and val top-1 per epoch")),
         _section("Confusion matrix", _confusion(report)),
-        _section("Accuracy vs predicted latency", _img(plots.accuracy_vs_latency(report["models"], target),
+        _section("Accuracy vs predicted latency", _plot(lambda: plots.accuracy_vs_latency(report["models"], target),
                  f"top-1 vs predicted latency on {target}")),
-        _section("Reliability diagrams", _img(plots.reliability_diagrams(report["models"]), "reliability diagrams")),
+        _section("Reliability diagrams", _plot(lambda: plots.reliability_diagrams(report["models"]),
+                                               "reliability diagrams")),
         _section("Temperature scaling", _temperature(report.get("temperature_scaling") or {})),
         _section("Predicted latency on every profile", _targets(report)),
         _section("Parity matrix", _parity(report)),
@@ -58,6 +61,18 @@ def render_html(report: dict[str, Any]) -> str:
 def _section(title: str, inner: str) -> str:
     anchor = title.lower().replace(" ", "-")
     return f'<section id="{escape(anchor)}"><h2>{escape(title)}</h2>\n{inner}\n</section>'
+
+
+# Set to 0 to leave the PNG plots out of report.html (the tables stay): drawing them takes 2-4 s per
+# build, which `make test` (dozens of tiny builds) saves; the plot tests set it back on.
+PLOTS_ENV = "EDGEKD_REPORT_PLOTS"
+
+
+def _plot(draw: Callable[[], bytes | None], alt: str) -> str:
+    """``draw()``'s PNG inlined, or a line saying the plots are off (``EDGEKD_REPORT_PLOTS=0``)."""
+    if os.environ.get(PLOTS_ENV, "1").strip() == "0":
+        return f'<p class="muted">plot not drawn ({PLOTS_ENV}=0)</p>'
+    return _img(draw(), alt)
 
 
 def _img(png: bytes | None, alt: str) -> str:
@@ -107,7 +122,7 @@ def _confusion(report: dict[str, Any]) -> str:
         return f'<p class="muted">{escape(matrix.get("note", "not stored"))}</p>'
     return (f"<p>The model the gate judged ({escape(name)}) on the {escape(matrix.get('split', 'test'))} split; "
             "rows are the true class, columns the predicted one.</p>"
-            + _img(learning_plots.confusion_matrix(matrix, name), f"confusion matrix of {name}"))
+            + _plot(lambda: learning_plots.confusion_matrix(matrix, name), f"confusion matrix of {name}"))
 
 
 def _temperature(ts: dict[str, Any]) -> str:
@@ -132,7 +147,7 @@ def _targets(report: dict[str, Any]) -> str:
     verdicts = {"yes": '<span class="pass">yes</span>', "no": '<span class="miss">no</span>'}
     table = [[verdicts.get(cell, escape(cell)) if i == 7 else escape(cell) for i, cell in enumerate(row)]
              for row in cross_target_cells(report)]
-    return (_img(plots.latency_on_targets(rows, chosen), f"predicted latency of {chosen} on every profile")
+    return (_plot(lambda: plots.latency_on_targets(rows, chosen), f"predicted latency of {chosen} on every profile")
             + "<p>Latency predicted from the graph (upper bound judged against each profile's p90 budget); model "
               "size measured; accuracy and calibration measured once on the host's test split.</p>"
             + _table(list(HEADER), table, set(NUMERIC)))

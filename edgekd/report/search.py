@@ -48,7 +48,7 @@ def search_markdown(search: dict[str, Any] | None) -> list[str]:
 
 def search_html(search: dict[str, Any] | None, target: str, budget_ms: float | None) -> str:
     """The search section of report.html: the Pareto plot and the candidate table."""
-    from .html import _img, _table
+    from .html import _plot, _table
     from .plots import search_pareto
 
     if not search:
@@ -57,8 +57,8 @@ def search_html(search: dict[str, Any] | None, target: str, budget_ms: float | N
     intro = (f"<p>{search['space_size']} candidates, {search['feasible']} feasible untrained, "
              f"{search.get('trials_run', 0)} short KD trials. Chosen: <b>{escape(search['chosen']['key'])}</b> — "
              f"{escape(search['chosen_reason'])}.</p>")
-    plot = _img(search_pareto(search["candidates"], target, budget_ms),
-                f"val top-1 vs predicted latency of the searched candidates on {target}")
+    plot = _plot(lambda: search_pareto(search["candidates"], target, budget_ms),
+                 f"val top-1 vs predicted latency of the searched candidates on {target}")
     rows = [[escape(cell) for cell in row] for row in search_rows(search)]
     return intro + plot + _table(HEADER, rows, {1, 2, 3, 4, 5, 10})
 

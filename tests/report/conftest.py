@@ -15,7 +15,13 @@ OVERRIDES = ("teacher.epochs=1", "distill.epochs=1", "export.formats=[onnx]",
 def built(tmp_path_factory):
     """The output folder of a real build on raspberry-pi-4 (temperature scaling on)."""
     out = tmp_path_factory.mktemp("report-build")
-    result = edgekd.build(None, target="raspberry-pi-4", out_dir=out, overrides=OVERRIDES)
+    # report.html's plots are what tests/report/test_html.py checks (tests/conftest.py turns them off)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EDGEKD_REPORT_PLOTS", "1")
+    try:
+        result = edgekd.build(None, target="raspberry-pi-4", out_dir=out, overrides=OVERRIDES)
+    finally:
+        mp.undo()
     return result.out_dir
 
 
@@ -33,3 +39,8 @@ def save(tmp_path):
         path.write_text(json.dumps(report))
         return str(path)
     return _save
+
+
+@pytest.fixture(autouse=True)
+def _report_plots_on(plots_on):
+    """Every report test renders report.html with its plots."""

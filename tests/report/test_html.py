@@ -112,3 +112,11 @@ def test_verdict_and_budgets_come_first(report):
     summary = html[positions[0]:positions[1]]
     assert ("PASSED" in summary or "FAILED" in summary) and "deployable model" in summary
     assert 'alt="training loss and val top-1 per epoch"' in html and 'alt="confusion matrix of ' in html
+
+
+def test_plots_can_be_left_out_for_fast_builds(report, monkeypatch):
+    """EDGEKD_REPORT_PLOTS=0 (make test's tiny builds): no <img>, a line per plot saying why, tables kept."""
+    monkeypatch.setenv("EDGEKD_REPORT_PLOTS", "0")
+    html = render_html(report)
+    assert "<img" not in html and "plot not drawn (EDGEKD_REPORT_PLOTS=0)" in html
+    assert all(f">{title}</h2>" in html for title in SECTION_TITLES)

@@ -42,7 +42,7 @@ def searched(tmp_path_factory):
     return folder, budget
 
 
-def test_infeasible_never_trained_and_report_sections(searched, fast, budget_profile):
+def test_infeasible_never_trained_and_report_sections(searched, fast, budget_profile, plots_on):
     folder, budget = searched
     profile = budget_profile(folder, budget)
     fast += ["student.search.space.widths=[0.25,0.35,0.75,1.0]", "student.search.trial_epochs=1",
