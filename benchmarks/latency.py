@@ -128,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="refit on the fitting networks' timings in this file instead of timing them again")
     parser.add_argument("--profile", default=None,
                         help="reuse a profile this script calibrated (full mode) instead of calibrating again")
+    parser.add_argument("--render-only", action="store_true", help="rewrite the RESULTS.md section from --out")
     args = parser.parse_args(argv)
+    if args.render_only:
+        update_results_md(Path(__file__).parent / "RESULTS.md", markdown(json.loads(Path(args.out).read_text())))
+        return 0
 
     from edgekd.predict.latency import FORMAT_RUNTIMES, predict_latency
     from edgekd.targets import load_target
@@ -179,6 +183,23 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     update_results_md(Path(__file__).parent / "RESULTS.md", section)
     return 0
+
+
+def _noise_lines(rows: list[dict]) -> list[str]:
+    """How many measurements edgekd's own noise rule flagged, and whether the flagged ones were predicted worse."""
+    from edgekd.measure.latency import MIN_RUNS, NOISY_CV, NOISY_TAIL
+
+    noisy = [r for r in rows if r["noisy"]]
+    clean = [r for r in rows if not r["noisy"]]
+
+    def within(group: list[dict]) -> str:
+        return f"{sum(abs(r['error']) <= TOLERANCE for r in group)} of {len(group)}"
+
+    return [f"edgekd's own noise rule (CV > {NOISY_CV}, p99/p50 > {NOISY_TAIL:g} or < {MIN_RUNS} runs, over all "
+            f"the runs of a variant) flagged **{len(noisy)} of these {len(rows)} measurements** (main and held-out) "
+            f"as noisy; within ±10%: {within(noisy)} flagged, {within(clean)} not flagged. The figure judged "
+            "above is each variant's lowest per-block median, which the slow periods of this shared VM do not "
+            "move; a build never gates on a host measurement the rule flags (it is reported as not judged).", ""]
 
 
 def update_results_md(path: Path, section: str) -> None:
@@ -266,6 +287,7 @@ def markdown(result: dict) -> str:
         f"calibrated {100 * s['roofline_within_10pct']:.0f}% within ±10% (median |error| "
         f"{100 * s['roofline_median_abs_error']:.1f}%), spec-only {100 * s['spec_only_within_10pct']:.0f}% "
         f"({100 * s['spec_only_median_abs_error']:.1f}%).", "",
+        *_noise_lines(result["rows"]),
         "| runtime / precision | n | within ±10% | median abs error | median signed error "
         "| model's leave-one-out median abs error on its fitting networks |",
         "|---|---:|---:|---:|---:|---:|"]
