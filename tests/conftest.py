@@ -29,3 +29,24 @@ def mcu_build(tmp_path_factory):
     out = tmp_path_factory.mktemp("mcu") / "out"
     return edgekd.build(None, target="stm32h743", out_dir=out,
                         overrides=["teacher.epochs=2", "distill.epochs=2", "bench.latency_mode=off"])
+
+
+QUICK_PI4 = ("teacher.epochs=1", "distill.epochs=1", "export.formats=[onnx]", "calibration.temperature_scaling=true")
+
+
+@pytest.fixture(scope="session")
+def quick_pi4_build(tmp_path_factory):
+    """One real tiny build on raspberry-pi-4 (1 + 1 epochs, ONNX, temperature scaling, plots drawn).
+
+    Shared by the build-contract tests (tests/test_build.py) and the report tests (tests/report/):
+    the contract does not depend on how long the models trained.
+    """
+    import edgekd
+
+    out = tmp_path_factory.mktemp("quick-pi4") / "out"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EDGEKD_REPORT_PLOTS", "1")  # report.html's plots are what tests/report/test_html.py checks
+    try:
+        return edgekd.build(None, target="raspberry-pi-4", out_dir=out, overrides=QUICK_PI4)
+    finally:
+        mp.undo()

@@ -1,4 +1,10 @@
-"""End to end: the embedded default build writes the output contract and its numbers hold up."""
+"""End to end: a build writes the output contract, and the embedded default build's numbers hold up.
+
+The contract (files, manifest hashes, report fields, capacity budgets) is checked on the shared
+tiny build (tests/conftest.py, 1 + 1 epochs). The default build itself (`make demo`, about 100 s)
+is in the slow suite (`make test-all`) and in `make gate`: its accuracy, the auto batch size and
+the INT8-vs-FP32 agreement need its full training.
+"""
 
 import json
 
@@ -14,6 +20,7 @@ CONTRACT_MODEL_KEYS = {"name", "role", "format", "precision", "path", "params", 
 
 @pytest.fixture(scope="module")
 def pi4_build(tmp_path_factory):
+    """The embedded default build (make demo): slow tests only."""
     out = tmp_path_factory.mktemp("pi4")
     return edgekd.build(None, target="raspberry-pi-4", out_dir=out)
 
@@ -22,8 +29,8 @@ def models(result):
     return {m["name"]: m for m in result.report["models"]}
 
 
-def test_contract_files_and_manifest(pi4_build):
-    out = pi4_build.out_dir
+def test_contract_files_and_manifest(quick_pi4_build):
+    out = quick_pi4_build.out_dir
     for name in ("report.json", "report.md", "manifest.json", "config.resolved.yaml"):
         assert (out / name).is_file()
     manifest = json.loads((out / "manifest.json").read_text())
@@ -36,7 +43,8 @@ def test_contract_files_and_manifest(pi4_build):
     assert not [p for p in out.rglob("*") if atomic.TMP_MARK in p.name]
 
 
-def test_report_has_every_contract_field(pi4_build):
+def test_report_has_every_contract_field(quick_pi4_build):
+    pi4_build = quick_pi4_build
     report = json.loads((pi4_build.out_dir / "report.json").read_text())
     assert report == pi4_build.report
     assert report["target"]["name"] == "raspberry-pi-4" and isinstance(report["edgekd_version"], str)
@@ -56,6 +64,7 @@ def test_report_has_every_contract_field(pi4_build):
     assert pi4_build.exit_code == (0 if report["passed"] else 3)
 
 
+@pytest.mark.slow  # the default build: make test-all, make gate
 def test_student_is_smaller_and_int8_close_to_fp32(pi4_build):
     m = models(pi4_build)
     assert m["student"]["macs"] < m["teacher"]["macs"]
@@ -66,6 +75,7 @@ def test_student_is_smaller_and_int8_close_to_fp32(pi4_build):
     assert int8["size_bytes"] < fp32["size_bytes"]
 
 
+@pytest.mark.slow
 def test_int8_onnx_runs_in_onnxruntime_independently(pi4_build):
     import onnxruntime as ort
 
@@ -83,11 +93,12 @@ def test_int8_onnx_runs_in_onnxruntime_independently(pi4_build):
     assert top1 > 0.85
 
 
-def test_budgets_cover_device_capacity(pi4_build):
-    metrics = {b["metric"] for b in pi4_build.report["budgets"]}
+def test_budgets_cover_device_capacity(quick_pi4_build):
+    metrics = {b["metric"] for b in quick_pi4_build.report["budgets"]}
     assert {"model_bytes_vs_device_storage", "peak_ram_bytes_vs_device_ram", "top1_drop_vs_teacher"} <= metrics
 
 
+@pytest.mark.slow
 def test_default_build_is_above_chance_with_its_training_recorded(pi4_build):
     """`make demo` / `make gate`: the README's main example ends far above chance, and says how it trained."""
     report = pi4_build.report

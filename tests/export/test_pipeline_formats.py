@@ -40,6 +40,7 @@ def _build(out, overrides):
     return build(None, "pixel-8", out, overrides=overrides).report  # a missed budget still returns the report
 
 
+@pytest.mark.slow  # ~40 s (three converters); each format's export and parity also has its own fast test
 def test_pixel8_writes_three_formats_fp32_and_int8_with_parity(tmp_path):
     out = tmp_path / "run"
     report = _build(out, [*FAST, "export.formats=[onnx,tflite,coreml]"])

@@ -9,7 +9,7 @@ One resume in the chain changes the quantize config, to prove a changed key reru
 Issue 17 adds kills *inside* stages at seeded random moments: ``killpoint.py`` counts the
 Python calls of each long stage in the reference build, and each kill lands on a drawn call
 number (mid-epoch, mid-conversion, mid-quantization, mid-write). Five such kills run in
-``make test``; the slow suite runs 20 more. While the reference build runs, a second build into
+``make test``; the slow suite runs 20 more, and the stage-boundary chain above. While the reference build runs, a second build into
 the same ``--out`` must refuse with exit 2 ("in use by pid N").
 """
 
@@ -187,6 +187,7 @@ def test_more_kills_inside_stages(tmp_path, reference, seed):
     killed_chain_matches_reference(tmp_path, reference, seed=seed, kills=5)
 
 
+@pytest.mark.slow  # make test keeps the 5 seeded kills inside stages above; this chain is the slow suite's
 def test_kill_at_every_stage_then_resume_matches_uninterrupted(tmp_path, reference):
     out = tmp_path / "killed"
     run_build(out, kill_at="teacher")

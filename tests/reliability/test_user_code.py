@@ -53,7 +53,9 @@ def test_a_real_sigint_still_interrupts_and_the_handler_is_restored():
     ("exit_at_import", "called sys.exit(3) instead of returning"),
     ("interrupt", "raised KeyboardInterrupt by itself"),
 ])
-def test_factory_that_exits_or_interrupts_fails_the_build_with_exit_2(name, expect, tmp_path):
+def test_factory_that_exits_or_interrupts_fails_the_build_with_exit_2(name, expect, tmp_path, capsys):
+    from edgekd.cli import main
+
     factory = tmp_path / f"{name}.py"
     factory.write_text(FACTORIES[name])
     config = tmp_path / "config.yaml"
@@ -61,13 +63,13 @@ def test_factory_that_exits_or_interrupts_fails_the_build_with_exit_2(name, expe
         teacher: {{kind: torch, factory: "{factory}:make_model"}}
     """))
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "edgekd.cli", "build", str(config), "--target", "host",
-                           "--out", str(out)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "200"})
-    assert proc.returncode == 2, proc.stdout[-1500:] + proc.stderr[-1500:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and expect in errors[0], proc.stderr
-    assert "Traceback" not in proc.stderr
+    with pytest.raises(SystemExit) as exited:  # the real entry point, in this process
+        main(["build", str(config), "--target", "host", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err[-1500:]
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expect in errors[0], err
+    assert "Traceback" not in err
     assert not (out / "report.json").exists() and not (out / "manifest.json").exists()
 
 

@@ -5,24 +5,10 @@ import json
 
 import pytest
 
-import edgekd
-
-OVERRIDES = ("teacher.epochs=1", "distill.epochs=1", "export.formats=[onnx]",
-             "calibration.temperature_scaling=true")
-
-
 @pytest.fixture(scope="session")
-def built(tmp_path_factory):
-    """The output folder of a real build on raspberry-pi-4 (temperature scaling on)."""
-    out = tmp_path_factory.mktemp("report-build")
-    # report.html's plots are what tests/report/test_html.py checks (tests/conftest.py turns them off)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("EDGEKD_REPORT_PLOTS", "1")
-    try:
-        result = edgekd.build(None, target="raspberry-pi-4", out_dir=out, overrides=OVERRIDES)
-    finally:
-        mp.undo()
-    return result.out_dir
+def built(quick_pi4_build):
+    """The output folder of a real build on raspberry-pi-4 (temperature scaling on; tests/conftest.py)."""
+    return quick_pi4_build.out_dir
 
 
 @pytest.fixture
