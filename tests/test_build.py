@@ -8,7 +8,6 @@ the INT8-vs-FP32 agreement need its full training.
 
 import json
 
-import numpy as np
 import pytest
 
 import edgekd

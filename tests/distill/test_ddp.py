@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from edgekd.distill import ddp
@@ -29,6 +30,7 @@ def test_shard_covers_the_order_like_distributed_sampler():
     assert ddp.world() == (0, 1) and ddp.is_main()
 
 
+@pytest.mark.slow  # two torchrun workers + a reference run, ~16 s: make test-all
 def test_two_process_torchrun_matches_one_process(tmp_path):
     single_dir, multi_dir = tmp_path / "one", tmp_path / "two"
     single_dir.mkdir()

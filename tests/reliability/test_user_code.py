@@ -78,7 +78,8 @@ def test_ctrl_c_while_the_factory_runs_interrupts_with_exit_130(tmp_path):
 
     started = tmp_path / "started"
     factory = tmp_path / "slow.py"
-    factory.write_text(f"import time\ndef make_model():\n    open({str(started)!r}, 'w').close()\n    time.sleep(120)\n")
+    factory.write_text(f"import time\ndef make_model():\n    open({str(started)!r}, 'w').close()\n"
+                       "    time.sleep(120)\n")
     config = tmp_path / "config.yaml"
     config.write_text(f'teacher: {{kind: torch, factory: "{factory}:make_model"}}\n')
     proc = subprocess.Popen([sys.executable, "-m", "edgekd.cli", "build", str(config), "--target", "host",

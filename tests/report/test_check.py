@@ -1,9 +1,6 @@
 """`edgekd check`: exit 0 when every budget holds, 3 on a budget miss, 3 on a regression vs a baseline."""
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,9 +9,20 @@ from edgekd.targets import targets_dir
 
 
 def run_check(*args):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "edgekd.cli", "check", *args], capture_output=True, text=True,
-                          timeout=120, env=env)
+    """`edgekd check ARGS` through the real entry point, in this process (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from edgekd.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(["check", *args])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(["edgekd", "check", *args], code, out.getvalue(), err.getvalue())
 
 
 def passing(report):
