@@ -54,7 +54,7 @@ class _DiscardAfterClosedPipe:
 def stdout_survives_closed_pipe() -> Iterator[None]:
     """Within the block, ``sys.stdout`` drops output once its reader has gone; restored afterwards."""
     original = sys.stdout
-    sys.stdout = _DiscardAfterClosedPipe(original)  # type: ignore[assignment]
+    sys.stdout = _DiscardAfterClosedPipe(original)
     try:
         yield
     finally:

@@ -78,7 +78,7 @@ def retarget(report: dict[str, Any], artifacts: list, profile: Any) -> list:
     if profile.kind != "host" and (shipped is None or shipped.format == "torch"):
         raise BadInputError(f"the build exported no model {profile.name} runs (formats {', '.join(profile.formats)}; "
                             f"precisions {', '.join(profile.precisions)})", fix=fix)
-    if profile.kind != "host" and shipped.precision != row.get("precision"):
+    if profile.kind != "host" and shipped is not None and shipped.precision != row.get("precision"):
         raise BadInputError(f"{profile.name} would ship {shipped.name} ({shipped.precision}), but the build costed "
                             f"only its {row.get('precision')} model there", fix=fix)
     for art in artifacts:

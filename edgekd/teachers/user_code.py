@@ -12,6 +12,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from ..errors import ModelFileError
 
@@ -46,7 +47,7 @@ class _SigintSeen:
 
     def __init__(self) -> None:
         self.seen = False
-        self._previous = None
+        self._previous: Any = None
 
     def __enter__(self) -> _SigintSeen:
         if threading.current_thread() is threading.main_thread():
