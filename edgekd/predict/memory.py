@@ -26,6 +26,7 @@ import os
 
 import onnx
 
+from .buffers import BufferPlan
 from .graph import TensorTable, graph_file_bytes, itemsize, load_static, stored_itemsize
 
 ALIAS_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "DequantizeLinear",
@@ -75,51 +76,28 @@ def activation_schedule(model: onnx.ModelProto) -> list[int]:
         return table.nbytes(name, stored_itemsize(name, consumers, table))
 
     graph_inputs = {v.name for v in graph.input if v.name not in weights}
-    buffer_of: dict[str, int] = {}
-    buffer_size: list[int] = []
-    buffer_start: list[int] = []
-    buffer_end: list[int] = []
-
-    def new_buffer(name: str, step: int) -> None:
-        buffer_of[name] = len(buffer_size)
-        buffer_size.append(size(name))
-        buffer_start.append(step)
-        buffer_end.append(last_use.get(name, step))
-
-    def share(name: str, source: str) -> None:
-        # The buffer keeps its size: a view or in-place op writes no more than it holds, and a
-        # DequantizeLinear output is the int8 buffer it reads (folded, see graph.py).
-        bid = buffer_of[source]
-        buffer_of[name] = bid
-        buffer_end[bid] = max(buffer_end[bid], last_use.get(name, buffer_end[bid]))
-
+    plan: BufferPlan[str] = BufferPlan(last_use)
+    # A shared buffer keeps its size: a view or in-place op writes no more than it holds, and a
+    # DequantizeLinear output is the int8 buffer it reads (folded, see graph.py).
     for name in graph_inputs:
-        new_buffer(name, 0)
+        plan.new(name, 0, size(name))
     alive_at: list[int] = []
     for step, node in enumerate(nodes):
-        acts = [x for x in node.input if x and x in buffer_of]
+        acts = [x for x in node.input if x and x in plan]
         outputs = [o for o in node.output if o]
         if node.op_type == "Constant" or (node.input and not acts and node.input[0] in weights):
             # a weight transformed (e.g. DequantizeLinear of an int8 weight): still a weight
             weights.update(outputs)
-        elif (node.op_type in ALIAS_OPS and acts and node.input[0] in buffer_of and len(outputs) == 1
+        elif (node.op_type in ALIAS_OPS and acts and node.input[0] in plan and len(outputs) == 1
               and not (node.op_type == "QuantizeLinear" and node.input[0] in graph_inputs)):
-            share(outputs[0], node.input[0])
-        elif node.op_type in INPLACE_UNARY and acts and node.input[0] in buffer_of:
-            share(outputs[0], node.input[0])
+            plan.share(outputs[0], node.input[0])
+        elif node.op_type in INPLACE_UNARY and acts and node.input[0] in plan:
+            plan.share(outputs[0], node.input[0])
         else:
-            donor = None
-            if node.op_type in INPLACE_BINARY and len(outputs) == 1:
-                donor = next((x for x in acts if buffer_end[buffer_of[x]] == step
-                              and buffer_size[buffer_of[x]] == size(outputs[0])), None)
-            for out in outputs:
-                if donor is not None:
-                    share(out, donor)
-                    donor = None
-                else:
-                    new_buffer(out, step)
-        alive = {bid for bid in set(buffer_of.values()) if buffer_start[bid] <= step <= buffer_end[bid]}
-        alive_at.append(sum(buffer_size[b] for b in alive))
+            donor = (plan.donor(acts, step, size(outputs[0]))
+                     if node.op_type in INPLACE_BINARY and len(outputs) == 1 else None)
+            plan.place_outputs(outputs, step, size, donor)
+        alive_at.append(plan.alive_bytes(step))
     return alive_at
 
 

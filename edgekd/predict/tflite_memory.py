@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 
+from .buffers import BufferPlan
 from .tflite_read import TflGraph, read_tflite
 
 ALIAS_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
@@ -47,46 +48,27 @@ def tflite_schedule(graph: TflGraph) -> list[int]:
                 last_use[index] = step
     for index in graph.outputs:
         last_use[index] = end
-    buffer_of: dict[int, int] = {}
-    size: list[int] = []
-    start: list[int] = []
-    stop: list[int] = []
+    plan: BufferPlan[int] = BufferPlan(last_use)
 
-    def new_buffer(index: int, step: int) -> None:
-        buffer_of[index] = len(size)
-        size.append(graph.tensors[index].nbytes() or 0)
-        start.append(step)
-        stop.append(last_use.get(index, step))
-
-    def share(index: int, donor: int) -> None:
-        bid = buffer_of[donor]
-        buffer_of[index] = bid
-        stop[bid] = max(stop[bid], last_use.get(index, stop[bid]))
+    def nbytes(index: int) -> int:
+        return graph.tensors[index].nbytes() or 0
 
     for index in graph.inputs:
         if index not in weights:
-            new_buffer(index, 0)
+            plan.new(index, 0, nbytes(index))
     alive_at = []
     for step, op in enumerate(graph.ops):
-        acts = [i for i in op.inputs if i >= 0 and i in buffer_of]
+        acts = [i for i in op.inputs if i >= 0 and i in plan]
         outputs = [o for o in op.outputs if o >= 0]
         if op.inputs and not acts and all(i in weights or i < 0 for i in op.inputs):
             weights.update(outputs)  # e.g. DEQUANTIZE of a float16 weight: still a weight
-        elif op.op_type in ALIAS_OPS | INPLACE_UNARY and acts and op.inputs[0] in buffer_of and len(outputs) == 1:
-            share(outputs[0], op.inputs[0])
+        elif op.op_type in ALIAS_OPS | INPLACE_UNARY and acts and op.inputs[0] in plan and len(outputs) == 1:
+            plan.share(outputs[0], op.inputs[0])
         else:
-            donor = None
-            if op.op_type in INPLACE_BINARY and len(outputs) == 1:
-                out_bytes = graph.tensors[outputs[0]].nbytes() or 0
-                donor = next((i for i in acts if stop[buffer_of[i]] == step and size[buffer_of[i]] == out_bytes), None)
-            for out in outputs:
-                if donor is not None:
-                    share(out, donor)
-                    donor = None
-                else:
-                    new_buffer(out, step)
-        alive = {b for b in set(buffer_of.values()) if start[b] <= step <= stop[b]}
-        alive_at.append(sum(size[b] for b in alive))
+            donor = (plan.donor(acts, step, nbytes(outputs[0]))
+                     if op.op_type in INPLACE_BINARY and len(outputs) == 1 else None)
+            plan.place_outputs(outputs, step, nbytes, donor)
+        alive_at.append(plan.alive_bytes(step))
     return alive_at
 
 
