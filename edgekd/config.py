@@ -106,11 +106,21 @@ class PruneConfig(Section):
     method: Literal["structured", "unstructured"] = Field(
         "structured", description="structured removes channels (smaller, faster); unstructured only zeroes weights")
     target_macs_ratio: float = Field(0.5, gt=0, lt=1, description="MACs after / before (unstructured: kept weights)")
+    target_latency_ms: float | None = Field(
+        None, gt=0, description="structured only: prune until the predicted latency upper bound on the build target "
+                                "(what the gate judges, at the precision it ships) is at most this; replaces "
+                                "target_macs_ratio; null = prune by MACs")
     importance: Literal["l2", "l1", "bn_scale", "lamp"] = Field("l2",
         description="how channels are ranked for removal (torch-pruning importance)")
     round_to: int | None = Field(None, ge=1, description="keep channel counts a multiple of this")
     recovery_epochs: int = Field(5, ge=0, description="KD fine-tuning epochs after pruning (0: none)")
     lr: float = Field(2e-3, gt=0, description="learning rate of the recovery fine-tuning")
+
+    @model_validator(mode="after")
+    def _latency_needs_structured(self) -> "PruneConfig":
+        if self.target_latency_ms is not None and self.method != "structured":
+            raise ValueError("target_latency_ms needs method: structured (unstructured pruning keeps every MAC)")
+        return self
 
 
 class QuantizeConfig(Section):

@@ -13,7 +13,7 @@ as before. It is offered for sparse runtimes and experiments, and the report say
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -81,6 +81,52 @@ def prune_structured(model: nn.Module, input_shape: Sequence[int], num_classes: 
     if not 0.0 < target_macs_ratio < 1.0:
         raise ConfigError(f"prune.target_macs_ratio must be in (0, 1), got {target_macs_ratio}",
                           fix="e.g. --set prune.target_macs_ratio=0.5 for half the MACs")
+    macs0 = count_params_macs(model, input_shape)[1]
+
+    def reached(pruned: nn.Module) -> bool:
+        return count_params_macs(pruned, input_shape)[1] <= target_macs_ratio * macs0
+
+    info = _prune_until(model, input_shape, num_classes, reached, importance, round_to)
+    if not info.pop("reached"):
+        raise ConfigError(f"structured pruning reached only {info['macs_ratio']:.2f} of the MACs, not "
+                          f"{target_macs_ratio}", fix="raise prune.target_macs_ratio or use a wider student")
+    return info
+
+
+def prune_to_latency(model: nn.Module, input_shape: Sequence[int], num_classes: int,
+                     latency_of: Callable[[nn.Module], float], target_ms: float, *, importance: str = "l2",
+                     round_to: int | None = None) -> dict:
+    """Remove channels from ``model`` in place until ``latency_of(model)`` is at most ``target_ms``.
+
+    The same uniform steps as :func:`prune_structured`; ``latency_of`` is the device predictor's
+    upper bound for the model as the build ships it (:mod:`edgekd.predict.deployed`), so the
+    pruned student meets the latency the gate judges, not a MAC count that stands in for it.
+
+    Returns:
+        :func:`prune_structured`'s dict plus ``latency_before_ms``, ``latency_after_ms`` and
+        ``latency_per_step_ms`` (the prediction after each step, step 0 first).
+
+    Raises:
+        ConfigError: the target cannot be reached within the steps (the closest prediction is named).
+    """
+    curve: list[float] = []  # the prediction before pruning, then after each step
+
+    def reached(pruned: nn.Module) -> bool:
+        curve.append(float(latency_of(pruned)))
+        return curve[-1] <= target_ms
+
+    info = _prune_until(model, input_shape, num_classes, reached, importance, round_to)
+    info.update(latency_before_ms=curve[0], latency_after_ms=curve[-1], latency_per_step_ms=curve)
+    if not info.pop("reached"):
+        raise ConfigError(f"structured pruning reached a predicted {curve[-1]:.3g} ms at {info['macs_ratio']:.2f} of "
+                          f"the MACs, not prune.target_latency_ms={target_ms:g}",
+                          fix="raise prune.target_latency_ms, or start from a smaller student (student.options)")
+    return info
+
+
+def _prune_until(model: nn.Module, input_shape: Sequence[int], num_classes: int,
+                 reached: Callable[[nn.Module], bool], importance: str, round_to: int | None) -> dict:
+    """Uniform torch-pruning steps until ``reached(model)`` (checked before the first step too)."""
     import torch_pruning as tp
 
     model.eval()
@@ -89,17 +135,15 @@ def prune_structured(model: nn.Module, input_shape: Sequence[int], num_classes: 
     pruner = tp.pruner.MetaPruner(model, example, importance=_importance(importance), pruning_ratio=0.95,
                                   iterative_steps=_MAX_STEPS, ignored_layers=classifier_layers(model, num_classes),
                                   round_to=round_to)
-    macs, steps = macs0, 0
-    while macs > target_macs_ratio * macs0 and steps < _MAX_STEPS:
+    steps = 0
+    done = reached(model)
+    while not done and steps < _MAX_STEPS:
         pruner.step()
         steps += 1
-        macs = count_params_macs(model, input_shape)[1]
-    if macs > target_macs_ratio * macs0:
-        raise ConfigError(f"structured pruning reached only {macs / macs0:.2f} of the MACs, not {target_macs_ratio}",
-                          fix="raise prune.target_macs_ratio or use a wider student")
+        done = reached(model)
     params, macs = count_params_macs(model, input_shape)
     return {"params_before": params0, "params_after": params, "macs_before": macs0, "macs_after": macs,
-            "macs_ratio": macs / macs0, "steps": steps}
+            "macs_ratio": macs / macs0, "steps": steps, "reached": done}
 
 
 def prune_unstructured(model: nn.Module, amount: float, num_classes: int) -> list[tuple[nn.Module, str]]:

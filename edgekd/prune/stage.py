@@ -20,7 +20,7 @@ from ..stage import BuildContext, Stage
 from ..state import BuildState
 from ..students import count_params_macs
 from ..text import plural
-from .prune import UNSTRUCTURED_NOTE, make_permanent, prune_structured, prune_unstructured, sparsity
+from .prune import UNSTRUCTURED_NOTE, make_permanent, prune_structured, prune_to_latency, prune_unstructured, sparsity
 
 NAME = "student-pruned"
 
@@ -33,7 +33,12 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     model = copy.deepcopy(student.model).eval()
     val_before = evaluate_top1(model, data.val)
     masks = None
-    if pcfg.method == "structured":
+    if pcfg.method == "structured" and pcfg.target_latency_ms is not None:
+        ctx.reporter.note(f"prune: structured channel pruning until the predicted latency on {ctx.target.name} is at "
+                          f"most {pcfg.target_latency_ms:g} ms ({pcfg.importance} importance)")
+        info = prune_to_latency(model, data.input_shape, data.num_classes, _latency_of(ctx), pcfg.target_latency_ms,
+                                importance=pcfg.importance, round_to=pcfg.round_to)
+    elif pcfg.method == "structured":
         ctx.reporter.note(f"prune: structured channel pruning to {pcfg.target_macs_ratio:.2f}x the MACs "
                           f"({pcfg.importance} importance)")
         info = prune_structured(model, data.input_shape, data.num_classes, pcfg.target_macs_ratio,
@@ -56,7 +61,8 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     params, macs = count_params_macs(model, data.input_shape)
     metrics = {"prune": {
         "method": pcfg.method, "importance": pcfg.importance if pcfg.method == "structured" else "l1",
-        "target_macs_ratio": pcfg.target_macs_ratio, **info, "params_after": params, "macs_after": macs,
+        "target_macs_ratio": pcfg.target_macs_ratio, "target_latency_ms": pcfg.target_latency_ms, **info,
+        "params_after": params, "macs_after": macs,
         "val_top1_before_pruning": val_before, "val_top1_after_pruning": val_pruned,
         "val_top1_after_recovery": evaluate_top1(model, data.val),
         "recovery_epochs": pcfg.recovery_epochs,
@@ -73,6 +79,10 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
                       metrics={**metrics, **({"architecture": student.metrics["architecture"]}
                                              if "architecture" in student.metrics else {})})
     p = metrics["prune"]
+    if "latency_after_ms" in p:
+        pruned = pruned.with_note(
+            f"pruned to a latency target on {ctx.target.name}: predicted upper bound {p['latency_before_ms']:.3g} -> "
+            f"{p['latency_after_ms']:.3g} ms (target {pcfg.target_latency_ms:g} ms) in {plural(p['steps'], 'step')}")
     if pcfg.method == "structured":
         pruned = pruned.with_note(
             f"structured pruning: MACs {p['macs_before']:,} -> {p['macs_after']:,} "
@@ -99,6 +109,21 @@ def rebuild(art: Artifact, ctx: BuildContext):
     fit_to_state_dict(model, state)  # channel counts come from the pruned weights
     model.load_state_dict(state)
     return model.eval()
+
+
+def _latency_of(ctx: BuildContext):
+    """The gate's latency (predicted upper bound, as shipped on the target) of a pruned model, in ms."""
+    import tempfile
+    from pathlib import Path
+
+    from ..predict.deployed import predicted_deployed
+
+    def latency(model) -> float:
+        with tempfile.TemporaryDirectory(prefix=f"prune{atomic.TMP_MARK}", dir=ctx.work_dir) as folder:
+            pred = predicted_deployed(copy.deepcopy(model).eval(), ctx, Path(folder), "pruned")[0]
+        return float(pred["high"])
+
+    return latency
 
 
 def _recover(model, teacher_model, data, pcfg, dcfg, ctx) -> dict:
@@ -129,5 +154,8 @@ def _pct(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
+# With prune.target_latency_ms the pruned student depends on the device predictor: the whole profile,
+# the quantize settings and the export settings (format, opset) of the shipped model.
 STAGE = Stage(name="prune", run=run, rebuild=rebuild, enabled=lambda config: config.prune.enabled,
-              reads=("config.seed", "config.student", "config.prune", "config.distill"))
+              reads=("config.seed", "config.student", "config.prune", "config.distill", "config.quantize",
+                     "config.export", "target", "inputs.data"))

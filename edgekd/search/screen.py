@@ -25,14 +25,6 @@ from ..stage import BuildContext
 from .space import Candidate
 
 
-def deploy_precision(ctx: BuildContext) -> str:
-    """The precision the build would ship on the target (the gate judges that artifact)."""
-    precisions = ctx.target.precisions
-    if "int8" in precisions and ctx.config.quantize.enabled:
-        return "int8"
-    return "fp16" if "fp16" in precisions and "onnx" not in ctx.formats()[:1] else "fp32"
-
-
 def screen(candidate: Candidate, ctx: BuildContext, folder: Path, teacher_macs: int) -> dict[str, Any]:
     """Like :func:`judge`, but reuses the record of an earlier run of this build (``--resume``)."""
     cache = folder / f"{_safe(candidate.key)}.{_settings_digest(ctx, teacher_macs)}.json"
@@ -140,8 +132,7 @@ def _tflm_measure(candidate: Candidate, ctx: BuildContext, folder: Path, onnx_me
 def _measure(candidate: Candidate, ctx: BuildContext, folder: Path) -> dict[str, Any]:
     import torch
 
-    from ..export.onnx import export_onnx
-    from ..predict.latency import FORMAT_RUNTIMES, predict_latency
+    from ..predict.deployed import predicted_deployed
     from ..predict.memory import analyze_onnx
     from ..students import build_student, count_params_macs
 
@@ -149,17 +140,7 @@ def _measure(candidate: Candidate, ctx: BuildContext, folder: Path) -> dict[str,
     torch.manual_seed(ctx.config.seed)
     model = build_student(candidate.student, data.num_classes, data.input_shape, **candidate.options).eval()
     params, macs = count_params_macs(model, data.input_shape)
-    stem = _safe(candidate.key)
-    graph = export_onnx(model, data.input_shape, folder / f"{stem}.fp32.onnx", opset=ctx.config.export.opset)
-    precision = deploy_precision(ctx)
-    if precision == "int8":
-        from ..quantize.ort_static import quantize_onnx_static
-
-        qcfg = ctx.config.quantize
-        graph = quantize_onnx_static(graph, folder / f"{stem}.int8.onnx", data.representative.x[:64].numpy(),
-                                     method=qcfg.method, per_channel=qcfg.per_channel)
-    fmt = ctx.formats()[0]
-    pred = predict_latency(graph, ctx.target, precision, runtime=FORMAT_RUNTIMES.get(fmt))
+    pred, graph, precision, fmt = predicted_deployed(model, ctx, folder, _safe(candidate.key))
     mem = analyze_onnx(graph)
     weights, arena = int(mem["weights_bytes"]), int(mem["peak_activation_bytes"])
     ram = arena if ctx.target.memory.weights_in == "flash" else arena + weights
