@@ -85,13 +85,13 @@ def overrides(name: str, fmt: str, teachers: Path, epochs: int) -> list[str]:
             f"distill.epochs={epochs}", "distill.batch_size=64", "seed=0"]
 
 
-def run_one(name: str, fmt: str, teachers: Path, epochs: int, out_root: Path, log) -> dict:
-    """Run (or resume, or skip) one build and return its row."""
+def run_one(name: str, fmt: str, teachers: Path, epochs: int, out_root: Path, log, build: bool = True) -> dict:
+    """Run (or resume, or skip) one build and return its row; ``build=False`` only reads what is finished."""
     out = out_root / f"{name}-{fmt}"
     report_path = out / "report.json"
     seconds = None
     code = None
-    if not report_path.is_file():
+    if build and not report_path.is_file():
         args = [*EDGEKD, "build", "--target", SETUPS[name]["target"], "--out", str(out)]
         if (out / ".edgekd-work").is_dir():
             args.append("--resume")
@@ -190,6 +190,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="teacher names to run")
     parser.add_argument("--formats", nargs="*", default=["tflite", "keras"])
     parser.add_argument("--render-only", action="store_true", help="rewrite the RESULTS.md section from the JSON")
+    parser.add_argument("--no-build", action="store_true",
+                        help="collect the finished builds in --out (while another invocation runs the rest)")
     args = parser.parse_args()
     if args.render_only:
         write_section(render(json.loads(RESULTS.read_text(encoding="utf-8"))))
@@ -201,7 +203,7 @@ def main() -> None:
     with open(out_root / "run.log", "a", encoding="utf-8") as log:
         for name in args.only or list(SETUPS):
             for fmt in args.formats:
-                rows.append(run_one(name, fmt, teachers, args.epochs, out_root, log))
+                rows.append(run_one(name, fmt, teachers, args.epochs, out_root, log, build=not args.no_build))
                 write_json(RESULTS, {"machine": machine(), "epochs": args.epochs, "teachers": rel(teachers),
                                      "runs": rows})
                 print(json.dumps(rows[-1]), flush=True)
