@@ -162,8 +162,11 @@ def render(results: dict) -> str:
               "names (`teacher.input`, `teacher.features`). Teacher top-1 through edgekd equals the direct TF/LiteRT "
               f"figure (on the same decoded test files) in {len(same)} of {len(done)}; teacher MACs equal the "
               f"graph count in {len(exact)} of {len(done)}. The teacher ECE through edgekd is computed from its "
-              "softmax probabilities; for the speech teacher edgekd computes the MFCCs itself, so its "
-              "probabilities, and ECE, differ slightly from the direct run on TF's features while top-1 matches. "
+              "softmax probabilities. The direct ECE is the one phase A stored: for the image teachers on TF's own JPEG "
+              "decode (edgekd decodes with PIL; the direct top-1 above is on the PIL-decoded files, and matches), and "
+              "for the speech teacher on TF's features (edgekd computes the MFCCs itself); so the two ECEs differ "
+              "slightly while top-1 matches. The test suite checks ECE through edgekd against the teacher's own "
+              "probabilities on identical inputs (equal within 1e-6). "
               "Student figures are from a bounded budget (the epochs above, on a 2-core machine shared with other "
               "jobs) and say nothing about what the students reach with a real budget. Everything is held-out "
               "test data (CIFAR-10 test/, FSDD index 0-4); nothing was tuned on it."]
