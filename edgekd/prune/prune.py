@@ -95,30 +95,38 @@ def prune_structured(model: nn.Module, input_shape: Sequence[int], num_classes: 
 
 def prune_to_latency(model: nn.Module, input_shape: Sequence[int], num_classes: int,
                      latency_of: Callable[[nn.Module], float], target_ms: float, *, importance: str = "l2",
-                     round_to: int | None = None) -> dict:
-    """Remove channels from ``model`` in place until ``latency_of(model)`` is at most ``target_ms``.
+                     round_to: int | None = None, confirm: Callable[[nn.Module], float] | None = None) -> dict:
+    """Remove channels from ``model`` in place until its predicted latency is at most ``target_ms``.
 
-    The same uniform steps as :func:`prune_structured`; ``latency_of`` is the device predictor's
-    upper bound for the model as the build ships it (:mod:`edgekd.predict.deployed`), so the
-    pruned student meets the latency the gate judges, not a MAC count that stands in for it.
+    The same uniform steps as :func:`prune_structured`. ``latency_of`` is the device predictor's
+    upper bound for the model (the prune stage passes a fast float stand-in); ``confirm``, when
+    given, is the figure the gate judges (the model exported and quantized as shipped): it is
+    taken before pruning and at every step the stand-in fits, and pruning stops only when it fits.
 
     Returns:
-        :func:`prune_structured`'s dict plus ``latency_before_ms``, ``latency_after_ms`` and
-        ``latency_per_step_ms`` (the prediction after each step, step 0 first).
+        :func:`prune_structured`'s dict plus ``latency_before_ms``, ``latency_after_ms`` (the
+        confirmed figures when ``confirm`` is given) and ``latency_per_step_ms`` (``latency_of``
+        before pruning and after each step).
 
     Raises:
         ConfigError: the target cannot be reached within the steps (the closest prediction is named).
     """
-    curve: list[float] = []  # the prediction before pruning, then after each step
+    curve: list[float] = []  # latency_of before pruning, then after each step
+    shipped: list[tuple[int, float]] = []  # (step, confirm(model)) where it was taken
 
     def reached(pruned: nn.Module) -> bool:
         curve.append(float(latency_of(pruned)))
+        if confirm is not None and (len(curve) == 1 or curve[-1] <= target_ms):
+            shipped.append((len(curve) - 1, float(confirm(pruned))))
+            return shipped[-1][1] <= target_ms
         return curve[-1] <= target_ms
 
     info = _prune_until(model, input_shape, num_classes, reached, importance, round_to)
-    info.update(latency_before_ms=curve[0], latency_after_ms=curve[-1], latency_per_step_ms=curve)
+    last = shipped[-1][1] if shipped and shipped[-1][0] == len(curve) - 1 else curve[-1]
+    info.update(latency_before_ms=shipped[0][1] if shipped else curve[0], latency_after_ms=last,
+                latency_per_step_ms=curve)
     if not info.pop("reached"):
-        raise ConfigError(f"structured pruning reached a predicted {curve[-1]:.3g} ms at {info['macs_ratio']:.2f} of "
+        raise ConfigError(f"structured pruning reached a predicted {last:.3g} ms at {info['macs_ratio']:.2f} of "
                           f"the MACs, not prune.target_latency_ms={target_ms:g}",
                           fix="raise prune.target_latency_ms, or start from a smaller student (student.options)")
     return info

@@ -36,8 +36,9 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     if pcfg.method == "structured" and pcfg.target_latency_ms is not None:
         ctx.reporter.note(f"prune: structured channel pruning until the predicted latency on {ctx.target.name} is at "
                           f"most {pcfg.target_latency_ms:g} ms ({pcfg.importance} importance)")
-        info = prune_to_latency(model, data.input_shape, data.num_classes, _latency_of(ctx), pcfg.target_latency_ms,
-                                importance=pcfg.importance, round_to=pcfg.round_to)
+        info = prune_to_latency(model, data.input_shape, data.num_classes, _latency_of(ctx, shipped=False),
+                                pcfg.target_latency_ms, importance=pcfg.importance, round_to=pcfg.round_to,
+                                confirm=_latency_of(ctx))
     elif pcfg.method == "structured":
         ctx.reporter.note(f"prune: structured channel pruning to {pcfg.target_macs_ratio:.2f}x the MACs "
                           f"({pcfg.importance} importance)")
@@ -111,16 +112,19 @@ def rebuild(art: Artifact, ctx: BuildContext):
     return model.eval()
 
 
-def _latency_of(ctx: BuildContext):
-    """The gate's latency (predicted upper bound, as shipped on the target) of a pruned model, in ms."""
+def _latency_of(ctx: BuildContext, shipped: bool = True):
+    """A pruned model's predicted latency upper bound on the target, in ms: as shipped (exported and
+    quantized: the gate's figure), or from its float graph at the shipped precision (``shipped=False``)."""
     import tempfile
     from pathlib import Path
 
-    from ..predict.deployed import predicted_deployed
+    from ..predict.deployed import predicted_deployed, predicted_standin
 
     def latency(model) -> float:
         with tempfile.TemporaryDirectory(prefix=f"prune{atomic.TMP_MARK}", dir=ctx.work_dir) as folder:
-            pred = predicted_deployed(copy.deepcopy(model).eval(), ctx, Path(folder), "pruned")[0]
+            frozen = copy.deepcopy(model).eval()
+            pred = (predicted_deployed(frozen, ctx, Path(folder), "pruned")[0] if shipped
+                    else predicted_standin(frozen, ctx, Path(folder), "pruned"))
         return float(pred["high"])
 
     return latency
