@@ -20,9 +20,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..errors import ConfigError, EdgekdError
+from ..errors import ConfigError
 from ..teachers.blackbox import BlackBoxTeacher, unwrap
-from ..teachers.loaders import batch_failure
+from ..teachers.loaders import teacher_batches
 from .losses import FitNetsHint, hinton_kd_loss, rkd_angle_loss, rkd_distance_loss
 from .mixing import MixSpec
 from .trainer import predict_logits
@@ -147,12 +147,8 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
     taps = [tap for tap in (s_tap, t_tap) if tap is not None]
     cached = None
     if cfg.recipe == "standard" and train.augment is None and not mixing_of(cfg, 2).active and not needs_features:
-        try:
+        with teacher_batches(teacher_name, min(len(train.y), 256)):
             cached = predict_logits(teacher, train.for_teacher(), device=device if white else "cpu")
-        except EdgekdError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - as in teacher_logits below
-            raise batch_failure(teacher_name, min(len(train.y), 256), exc) from None
 
     # A torch teacher run at every step gets channels-last image batches, like the student: oneDNN's
     # convolutions are faster in that layout (resnet56 forward: about 25% on this CPU). Undone on close.
@@ -164,15 +160,11 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
         if cached is not None:
             return cached[idx].to(inputs.device)
         t_inputs = train.teacher_batch(idx, inputs)  # inputs, or the teacher's own features of the same clips
-        try:
-            with torch.no_grad():  # not inference_mode: tapped features take part in the loss's graph
-                if fast_layout:
-                    return teacher(t_inputs.contiguous(memory_format=torch.channels_last))
-                return teacher(t_inputs if white else t_inputs.cpu()).to(inputs.device)
-        except EdgekdError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the user's model, loaded and probed: it fails on this batch
-            raise batch_failure(teacher_name, len(t_inputs), exc) from None
+        # not inference_mode: tapped features take part in the loss's graph
+        with teacher_batches(teacher_name, len(t_inputs)), torch.no_grad():
+            if fast_layout:
+                return teacher(t_inputs.contiguous(memory_format=torch.channels_last))
+            return teacher(t_inputs if white else t_inputs.cpu()).to(inputs.device)
 
     def loss(logits, labels, idx, inputs):
         t_logits = teacher_logits(idx, inputs)

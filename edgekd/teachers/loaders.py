@@ -7,7 +7,8 @@ teachers are :class:`~edgekd.teachers.blackbox.BlackBoxTeacher` wrappers around 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,21 +86,27 @@ def load_teacher(cfg: FileTeacher, input_shape: Sequence[int], num_classes: int,
 def _raw_outputs(model: nn.Module, x: torch.Tensor, name: str) -> np.ndarray:
     from ..distill.trainer import predict_logits
 
-    try:
+    with teacher_batches(name, min(len(x), 256)):
         return predict_logits(model, x).double().numpy()
+
+
+@contextlib.contextmanager
+def teacher_batches(name: str, batch: int) -> Iterator[None]:
+    """Run a loaded, probed teacher on the build's batches: a failure there is bad input naming the batch size.
+
+    The 2-sample probe passed, so an error on a larger batch is the model's (a batch size fixed in
+    its forward or graph), not edgekd's; edgekd's own errors pass through unchanged.
+    """
+    try:
+        yield
     except EdgekdError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the probe of 2 samples passed: the user's model fails on batch size
-        raise batch_failure(name, min(len(x), 256), exc) from None
-
-
-def batch_failure(name: str, batch: int, exc: Exception) -> ModelFileError:
-    """The error for a teacher that ran on the 2-sample probe but fails on a larger batch of the build's."""
-    reason = " ".join(str(exc).split())[:160]
-    return ModelFileError(f"teacher {name} runs on a batch of 2 samples but fails on a batch of {batch}: "
-                          f"{exc.__class__.__name__}: {reason}",
-                          fix="make the teacher accept any batch size (no batch size fixed in its forward or graph); "
-                              "a graph fixed at batch 1 is fine")
+    except Exception as exc:  # noqa: BLE001 - the user's model: any exception is a bad-input problem
+        reason = " ".join(str(exc).split())[:160]
+        raise ModelFileError(f"teacher {name} runs on a batch of 2 samples but fails on a batch of {batch}: "
+                             f"{exc.__class__.__name__}: {reason}",
+                             fix="make the teacher accept any batch size (no batch size fixed in its forward or "
+                                 "graph); a graph fixed at batch 1 is fine") from None
 
 
 def _load(cfg: FileTeacher) -> tuple[nn.Module, str]:
