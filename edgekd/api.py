@@ -149,8 +149,8 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
 
     With ``target`` naming another profile than the build's, latency is judged on the report's
     prediction for that profile (``predicted_on_targets``), never on the build target's; a report
-    without one, or a profile that would ship another artifact than the one costed there, is
-    refused (:func:`edgekd.report.cross_target.retarget`).
+    without one, a profile that would ship another precision than the one costed there, or one that
+    runs none of the exported models is refused (:func:`edgekd.report.cross_target.retarget`).
 
     Returns:
         ``{"passed": bool, "target": name, "budgets": [...], "regressions": [...], "rules": [...]}``.

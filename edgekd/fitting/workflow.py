@@ -55,6 +55,7 @@ def fit_target(out: str | os.PathLike, base: str = "host", quick: bool = False,
     if parent is None or not os.access(parent, os.W_OK):
         raise OutputDirError(f"cannot write {out_path}", fix="pass --out a path in a writable folder")
     profile = load_target(base)
+    load_before = _load_average()  # before any timing of ours
     wanted = threads or profile.runtime.threads
     used = max(1, min(wanted, os.cpu_count() or 1))
     records = None
@@ -64,7 +65,6 @@ def fit_target(out: str | os.PathLike, base: str = "host", quick: bool = False,
         records = time_networks(networks_from, used, runtimes or None, progress=progress)
     elif runtimes:
         records = _measure(profile, runtimes, used, networks, quick, progress)
-    load_before = _load_average()
     fitted = fit_host(profile, used, quick=quick)
     if records is not None:
         fitted = _with_runtime_models(fitted, records, used)
