@@ -75,9 +75,15 @@ def test_qdq_activations_count_as_int8(tmp_path):
 
 
 def test_rss_sampler_sees_an_allocation():
+    import mmap
+
+    # A fresh anonymous mapping: new pages whatever the allocator keeps (after a long test session the
+    # process holds freed memory that np.ones could reuse without its RSS growing).
     with RssSampler(interval_s=0.001) as rss:
         start = rss.peak_bytes
-        block = np.ones(64 << 20, np.uint8)  # 64 MiB, touched
+        region = mmap.mmap(-1, 64 << 20)
+        block = np.frombuffer(region, np.uint8)
+        block[:] = 1  # 64 MiB, touched
     assert block.sum() == 64 << 20
     assert rss.peak_bytes >= start + (48 << 20)
     assert rss.samples >= 2
