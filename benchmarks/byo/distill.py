@@ -7,7 +7,8 @@ as a user would — once as the FP32 ``.tflite`` from TensorFlow's converter and
 
 * ``resnet8``: ``teacher.input: {scale: 255}`` (raw 0..255 pixels); the student keeps the CIFAR
   mean/std normalisation at 32x32. MCU profile.
-* ``mobilenet_v1_025_96``: ``teacher.input: {scale: 255, size: [96, 96]}``; the student trains
+* ``mobilenet_v1_025_96``: ``teacher.input: {scale: 255, size: [96, 96], resample: tf}`` (its frames
+  were made with ``tf.image.resize``); the student trains
   at 64x64 on [0, 1] (issue 11's README example). Phone profile.
 * ``ds_cnn``: ``teacher.features`` = TensorFlow MFCCs (``preset: tensorflow-kws``, 40 mel bands,
   10 coefficients, 20-4000 Hz, peak normalisation); the student trains on log-mel of the same
@@ -63,7 +64,7 @@ SETUPS = {
         "data": f"{{kind: image_folder, root: '{CIFAR / 'train'}', test_root: '{CIFAR / 'test'}', size: [64, 64], "
                 "mean: [0, 0, 0], std: [1, 1, 1], split: {val_fraction: 0.1}, "
                 "augment: {random_crop_padding: 8, horizontal_flip: true}}",
-        "teacher_input": "{scale: 255, size: [96, 96]}",
+        "teacher_input": "{scale: 255, size: [96, 96], resample: tf}",
         "student": "{name: mobilenetv2, options: {width: 0.35}}",
     },
 }

@@ -3,8 +3,9 @@
 `make bench-byo` found the 96x96 teacher at 40.91% through edgekd vs 40.46% in phase A's direct run.
 This script separates the two possible causes: edgekd's scoring (runtime, wrappers) or the input.
 It decodes the CIFAR-10 test JPEGs exactly as edgekd's teacher input does (`decode_images` at 96x96:
-PIL bilinear, uint8) and runs model_fp32.tflite on them per sample; then on a float bilinear resize
-(half-pixel centres, no antialias: TF2's `tf.image.resize` method) of the PIL-decoded 32x32 images.
+PIL bilinear, uint8) and runs model_fp32.tflite on them per sample; then on what
+`teacher.input.resample: tf` decodes (TF2's `tf.image.resize` bilinear of the 32x32 images, half-pixel
+centres, no antialias, rounded to uint8: how phase A made the teacher's 96x96 frames).
 
 Usage: ``python benchmarks/byo/same_pixels.py [--teachers DIR]`` (prints two top-1 figures).
 """
@@ -15,8 +16,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from ai_edge_litert.interpreter import Interpreter
 from common import CIFAR, WORK
 
@@ -47,10 +46,9 @@ def main() -> None:
     pil96 = decode_images(files, (96, 96), "RGB", fixed=True)
     print(f"LiteRT on edgekd's teacher pixels (PIL bilinear to 96x96, uint8): "
           f"{(_run(model, pil96.transpose(0, 2, 3, 1)).argmax(1) == y).mean():.4f}")
-    pil32 = torch.from_numpy(decode_images(files, (32, 32), "RGB", fixed=False)).float()
-    float96 = F.interpolate(pil32, size=(96, 96), mode="bilinear", align_corners=False, antialias=False)
-    print(f"LiteRT on a float bilinear resize of the PIL-decoded 32x32 images: "
-          f"{(_run(model, float96.numpy().transpose(0, 2, 3, 1)).argmax(1) == y).mean():.4f}")
+    tf96 = decode_images(files, (96, 96), "RGB", fixed=True, resample="tf")
+    print(f"LiteRT on teacher.input.resample: tf pixels (tf.image.resize bilinear, rounded to uint8): "
+          f"{(_run(model, tf96.transpose(0, 2, 3, 1)).argmax(1) == y).mean():.4f}")
 
 
 if __name__ == "__main__":

@@ -59,9 +59,12 @@ def load_image_folder(cfg: ImageFolderData, seed: int, teacher_input: Any = None
     # pool plus the float splits, not a float pool plus float copies of it.
     pixels = decode_images(pool.files, size, mode, fixed=cfg.size is not None)
     t_size = tuple(teacher_input.size) if teacher_input is not None and teacher_input.size else size
+    t_resample = getattr(teacher_input, "resample", "pil")
+    # The student's pixels serve the teacher only when they were decoded the same way.
+    t_own = teacher_input is not None and (t_size != size or t_resample != "pil")
     t_pixels = None
     if teacher_input is not None:
-        t_pixels = pixels if t_size == size else decode_images(pool.files, t_size, mode, fixed=True)
+        t_pixels = decode_images(pool.files, t_size, mode, fixed=True, resample=t_resample) if t_own else pixels
     if test_pool is None:
         x_test, y_test = _to_float(pixels[idx.test], mean, std), labels[idx.test]
         t_test = t_pixels[idx.test] if t_pixels is not None else None
@@ -76,7 +79,7 @@ def load_image_folder(cfg: ImageFolderData, seed: int, teacher_input: Any = None
         y_test = np.asarray(test_pool.labels, dtype=np.int64)[test_idx]
         t_test = None
         if teacher_input is not None:
-            t_test = test_pixels if t_size == size else decode_images(files, t_size, mode, fixed=True)
+            t_test = decode_images(files, t_size, mode, fixed=True, resample=t_resample) if t_own else test_pixels
         del test_pixels
     check_covers_classes(labels, idx.train, "train", pool.class_names, str(root))
     check_covers_classes(y_test, np.arange(len(y_test)), "test", pool.class_names,
@@ -124,9 +127,14 @@ def _limits(cfg: ImageFolderData) -> dict[str, str]:
 
 
 def _teacher_note(spec: Any, size: tuple[int, ...]) -> dict[str, Any]:
-    return {"size": list(size), "scale": spec.scale, "mean": spec.mean, "std": spec.std,
+    resample = _RESAMPLE_NOTES[getattr(spec, "resample", "pil")]
+    return {"size": list(size), "scale": spec.scale, "mean": spec.mean, "std": spec.std, "resample": resample,
             "formula": "(pixel / 255 * scale - mean) / std, applied per batch; the same files decoded at size "
-                       "(PIL bilinear when it differs), the same crop and flip in training"}
+                       f"({resample}, when it differs), the same crop and flip in training"}
+
+
+_RESAMPLE_NOTES = {"pil": "PIL bilinear, antialiased when shrinking",
+                   "tf": "bilinear as tf.image.resize (half-pixel centres, no antialiasing), rounded to 8 bits"}
 
 
 def _pixels_tensor(u8: np.ndarray) -> torch.Tensor:
@@ -134,7 +142,8 @@ def _pixels_tensor(u8: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(u8))
 
 
-def decode_images(files: Sequence[Path], size: tuple[int, ...], mode: str, *, fixed: bool) -> np.ndarray:
+def decode_images(files: Sequence[Path], size: tuple[int, ...], mode: str, *, fixed: bool,
+                  resample: str = "pil") -> np.ndarray:
     """Decode ``files`` into one uint8 ``(N, C, H, W)`` array.
 
     Args:
@@ -142,6 +151,8 @@ def decode_images(files: Sequence[Path], size: tuple[int, ...], mode: str, *, fi
         size: ``(H, W)`` of the output.
         mode: PIL mode, ``RGB`` or ``L``.
         fixed: ``size`` came from the config (resize); otherwise every image must already have it.
+        resample: ``pil`` (PIL bilinear, antialiased when shrinking) or ``tf`` (what
+            ``tf.image.resize(method="bilinear")`` computes by default, rounded to uint8).
 
     Raises:
         DataError: a file is not a readable image, or has another size when ``fixed`` is False.
@@ -150,7 +161,7 @@ def decode_images(files: Sequence[Path], size: tuple[int, ...], mode: str, *, fi
     out = np.empty((len(files), size[0], size[1], channels), dtype=np.uint8)
 
     def one(i: int) -> None:
-        out[i] = _decode_one(files[i], size, mode, fixed, files[0]).reshape(size[0], size[1], channels)
+        out[i] = _decode_one(files[i], size, mode, fixed, files[0], resample).reshape(size[0], size[1], channels)
 
     # PIL releases the GIL while decoding: two threads help with large images (for 32x32
     # JPEGs per-file Python overhead dominates and the gain is ~10%).
@@ -160,7 +171,8 @@ def decode_images(files: Sequence[Path], size: tuple[int, ...], mode: str, *, fi
     return out.transpose(0, 3, 1, 2)
 
 
-def _decode_one(path: Path, size: tuple[int, ...], mode: str, fixed: bool, first: Path) -> np.ndarray:
+def _decode_one(path: Path, size: tuple[int, ...], mode: str, fixed: bool, first: Path,
+                resample: str = "pil") -> np.ndarray:
     from PIL import Image
 
     try:
@@ -170,6 +182,8 @@ def _decode_one(path: Path, size: tuple[int, ...], mode: str, fixed: bool, first
                 if not fixed:
                     raise DataError(f"image {path} is {image.size[1]}x{image.size[0]} (HxW) but {first} is "
                                     f"{size[0]}x{size[1]}", fix="set data.size: [H, W] to resize every image")
+                if resample == "tf":
+                    return _tf_bilinear(np.asarray(image, dtype=np.uint8), size)
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except DataError:
@@ -177,6 +191,18 @@ def _decode_one(path: Path, size: tuple[int, ...], mode: str, fixed: bool, first
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path} is not a readable image ({exc.__class__.__name__}: {exc})",
                         fix="delete or replace that file") from None
+
+
+def _tf_bilinear(u8: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """``tf.image.resize(x, size, "bilinear")`` of an ``(H, W[, C])`` uint8 image, rounded back to uint8.
+
+    TF2's bilinear resize samples at half-pixel centres without antialiasing, which is what
+    ``F.interpolate(mode="bilinear", align_corners=False, antialias=False)`` computes; PIL
+    instead widens its filter when shrinking. Rounding half to even, as ``tf.round`` does.
+    """
+    chw = torch.from_numpy(np.array(u8).reshape(u8.shape[0], u8.shape[1], -1)).permute(2, 0, 1)[None].float()
+    big = F.interpolate(chw, size=(size[0], size[1]), mode="bilinear", align_corners=False, antialias=False)
+    return big[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 def _eight_bit(image, path: Path):

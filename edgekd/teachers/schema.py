@@ -60,8 +60,14 @@ class TeacherInput(Section):
     std: float | list[float] = Field(1.0, description="divides after mean (one value, or one per channel, > 0), in "
                                                       "the teacher's units")
     size: tuple[int, int] | None = Field(None, description="[H, W] the teacher takes: its images are decoded from the "
-                                                          "same files at this size (PIL bilinear, as data.size does "
-                                                          "for the student); null = the student's size")
+                                                          "same files at this size (see resample); null = the "
+                                                          "student's size")
+    resample: Literal["pil", "tf"] = Field("pil", description="how images are resized to size: pil = PIL bilinear, "
+                                                              "antialiased when shrinking (as data.size does for the "
+                                                              "student); tf = tf.image.resize's default bilinear "
+                                                              "(half-pixel centres, no antialiasing) on the decoded "
+                                                              "pixels, rounded to 8 bits: for a teacher trained on "
+                                                              "tf.image.resize inputs")
     layout: InputLayout | None = Field(None, description="nchw, nhwc or auto, as teacher.input_layout (give one of "
                                                          "the two)")
 

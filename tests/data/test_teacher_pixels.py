@@ -53,3 +53,35 @@ def test_flip_and_resized_crop_reach_the_teacher(tmp_path):
             assert all(f or s for f, s in zip(flipped, same)) and any(flipped)
             student_flipped = [not torch.equal(out[i], train.x[i]) for i in range(len(rows))]
             assert student_flipped == flipped
+
+
+def test_tf_resample_gives_tf_image_resize_pixels(tmp_path):
+    """resample: tf equals tf.image.resize (bilinear, default) rounded to 8 bits, growing and shrinking;
+    pil differs (its filter widens when shrinking), so the option changes what the teacher sees."""
+    import tensorflow as tf
+
+    root = _folder(tmp_path / "imgs")
+    files = sorted(root.glob("*/*.png"))
+    rng = np.random.default_rng(1)
+    big = root / "c0" / "big.png"
+    Image.fromarray(rng.integers(0, 255, (37, 29, 3), dtype=np.uint8)).save(big)
+    from edgekd.data.images import decode_images
+
+    for path, size in ((files[0], (19, 24)), (big, (8, 8))):
+        source = np.asarray(Image.open(path).convert("RGB"))
+        expected = tf.cast(tf.round(tf.clip_by_value(tf.image.resize(tf.cast(source, tf.float32), size,
+                                                                      method="bilinear"), 0, 255)), tf.uint8)
+        ours = decode_images([path], size, "RGB", fixed=True, resample="tf")[0].transpose(1, 2, 0)
+        assert np.abs(ours.astype(int) - expected.numpy().astype(int)).max() <= 1  # float32 rounding ties
+        assert (ours == expected.numpy()).mean() > 0.99
+    pil = decode_images([big], (8, 8), "RGB", fixed=True)[0].transpose(1, 2, 0)
+    assert np.abs(pil.astype(int) - ours.astype(int)).max() > 8
+
+
+def test_tf_resample_at_the_students_size_decodes_its_own_pixels(tmp_path):
+    root = _folder(tmp_path / "imgs")
+    cfg = ImageFolderData(root=str(root), size=[5, 5])
+    bundle = load_image_folder(cfg, 0, TeacherInput(scale=255, resample="tf"))
+    assert bundle.preprocessing["teacher_input"]["resample"].startswith("bilinear as tf.image.resize")
+    student = (bundle.train.x * 255).round()  # mean 0, std 1: x is pixel / 255
+    assert not torch.equal(bundle.train.teacher_x.float(), student)
