@@ -164,3 +164,30 @@ def test_cross_entropy_takes_mixed_labels():
     expected = 0.25 * F.cross_entropy(logits, torch.tensor([0])) + 0.75 * F.cross_entropy(logits, torch.tensor([1]))
     assert torch.allclose(F.cross_entropy(logits, soft), expected)
 
+
+
+class _BNNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(5)
+        self.conv, self.bn, self.linear = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.linear(torch.relu(self.bn(self.conv(x))).mean((2, 3)))
+
+
+def test_ema_model_carries_batchnorm_statistics_of_its_own_weights():
+    """The averaged weights are evaluated and returned with precise statistics recomputed for them,
+    not with the average of the running statistics the raw weights left behind."""
+    from edgekd.distill.precise_bn import recompute_bn_statistics
+
+    train = _split()
+    spec = TrainSpec(epochs=2, lr=5e-2, weight_decay=0.0, batch_size=8, optimizer="sgd", ema_decay=0.9)
+    student = _BNNet()
+    history = fit(student, train, _split(12, 1), spec, lambda logits, y, *rest: F.cross_entropy(logits, y),
+                  seed=1, label="s")
+    assert history["best_epoch"] >= 1
+    returned = {k: v.clone() for k, v in student.state_dict().items()}
+    recompute_bn_statistics(student, train, 8, seed=1000 + history["best_epoch"] - 1)
+    for key in ("bn.running_mean", "bn.running_var"):
+        assert torch.allclose(returned[key], student.state_dict()[key], atol=1e-5), key
