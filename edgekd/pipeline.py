@@ -67,13 +67,15 @@ def run_pipeline(ctx: BuildContext) -> BuildState:
         if restored is not None:
             ctx.reporter.stage(stage.name, "(resumed: reused from .edgekd-work)")
             state = restored.evolve(resumed_s=restored.elapsed_s)
-            continue
-        if cache.carried_s:  # a killed run's checkpointed progress on this stage is reused: count its time
-            state = state.evolve(elapsed_s=state.elapsed_s + cache.carried_s,
-                                 resumed_s=state.resumed_s + cache.carried_s)
-        ctx.reporter.stage(stage.name)
-        state = _run_one(stage, state, ctx)
-        cache.finish(stage, state)
+        else:
+            if cache.carried_s:  # a killed run's checkpointed progress on this stage is reused: count its time
+                state = state.evolve(elapsed_s=state.elapsed_s + cache.carried_s,
+                                     resumed_s=state.resumed_s + cache.carried_s)
+            ctx.reporter.stage(stage.name)
+            state = _run_one(stage, state, ctx)
+            cache.finish(stage, state)
+        if stage.adapts is not None:
+            ctx = cache.ctx = stage.adapts(state, ctx)
     return state
 
 
@@ -91,6 +93,8 @@ def run_stages(names: tuple[str, ...], ctx: BuildContext, state: BuildState | No
     for stage in stages.values():
         if stage.name in names:
             state = _run_one(stage, state, ctx)
+            if stage.adapts is not None:
+                ctx = stage.adapts(state, ctx)
     return state
 
 

@@ -61,6 +61,8 @@ class Stage:
         cached: Whether the result is stored for ``--resume`` (cheap stages need not be).
         all_ranks: Runs on every ``torchrun`` process; the other ranks stop before the first
             stage without it (single-process work: export, measurement, the report).
+        adapts: ``adapts(state, ctx) -> ctx``: the context every later stage sees, applied once
+            the stage has run or been restored (the search hands on the input size it chose).
     """
 
     name: str
@@ -71,6 +73,7 @@ class Stage:
     rebuild: Callable[["Artifact", "BuildContext"], Any] | None = None
     cached: bool = True
     all_ranks: bool = False
+    adapts: Callable[["BuildState", "BuildContext"], "BuildContext"] | None = None
 
 
 @dataclass(frozen=True)

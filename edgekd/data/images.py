@@ -320,7 +320,10 @@ class ImageAugmenter:
         scaled = None
         if offsets is not None and self.padding:
             scaled = [[int(round(oy * pad / self.padding)), int(round(ox * pad / self.padding))] for oy, ox in offsets]
-        return _crop_flip(rows, pad, scaled, mask, torch.zeros((), dtype=rows.dtype)).to(inputs.device)
+        # 8-bit pixel rows (teacher.input) pad with black, 0; float rows are normalised like the
+        # student's inputs (a searched resolution keeps the data's own rows), so black is -mean/std.
+        fill = self.fill.to(rows.dtype) if rows.is_floating_point() else torch.zeros((), dtype=rows.dtype)
+        return _crop_flip(rows, pad, scaled, mask, fill).to(inputs.device)
 
 
     def _resized_crop(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

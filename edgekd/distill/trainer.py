@@ -137,9 +137,9 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
                                 extra=extra, batch=batch, device=device,
                                 after_step=(lambda: ema.update(model)) if ema is not None else None)
         loss = ddp.mean_scalar(loss, device)
-        def precise_bn() -> None:
+        def precise_bn(bn_seed: int = seed * 1000 + epoch) -> None:
             """Fresh BatchNorm statistics for the weights in the model before val picks the best epoch."""
-            recompute_bn_statistics(model, train, batch, seed=seed * 1000 + epoch, device=device, layout=layout)
+            recompute_bn_statistics(model, train, batch, seed=bn_seed, device=device, layout=layout)
             ddp.sync_buffers(model)
 
         precise_bn()

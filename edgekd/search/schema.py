@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..sections import Section
 
@@ -27,6 +27,18 @@ class SearchSpace(Section):
         None, description="per student, option -> values to try, e.g. {mobilenetv2: {depth: [0.5, 1.0]}} "
                           "(default: mobilenetv2 depth 0.5/1.0, ds-cnn size s/m); other options keep "
                           "student.options or the registry default")
+    resolutions: list[tuple[int, int]] | None = Field(
+        None, description="input sizes [H, W] to try, e.g. [[32, 32], [24, 24]] (image data only): the student "
+                          "trains, quantizes, exports and is measured at the chosen size, its inputs resized from "
+                          "the data's (bilinear, antialiased); the teacher keeps the data's size or its own "
+                          "teacher.input; null: the data's size only")
+
+    @field_validator("resolutions")
+    @classmethod
+    def _sizes(cls, value: list[tuple[int, int]] | None) -> list[tuple[int, int]] | None:
+        if value is not None and (not value or any(min(size) < 4 for size in value)):
+            raise ValueError("give at least one [H, W], each side >= 4 pixels")
+        return value
 
 
 class SearchConfig(Section):

@@ -24,6 +24,7 @@ from ..artifact import find
 from ..errors import ConfigError
 from ..stage import BuildContext, Stage
 from ..state import BuildState
+from .resolution import chosen_context, context_for
 from .screen import closest_miss, screen
 from .space import Candidate, candidates, space_digest
 
@@ -41,7 +42,8 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     records = []
     for i, cand in enumerate(space):
         ctx.reporter.stage("search", f"screen {i + 1}/{len(space)}: {cand.key}")
-        records.append(screen(cand, ctx, folder / "graphs", teacher.macs or 0))  # MACs unknown: no upper reference
+        # MACs unknown: no upper reference. A resized candidate is screened on its own input size.
+        records.append(screen(cand, context_for(ctx, cand.resolution), folder / "graphs", teacher.macs or 0))
     feasible = [r for r in records if r["feasible"]]
     ctx.reporter.note(f"search: {len(feasible)} of {len(records)} candidates meet the budgets untrained")
     study_info: dict[str, Any] = {}
@@ -73,7 +75,7 @@ def _run_study(feasible: list[dict[str, Any]], teacher, ctx: BuildContext,
     requeued = requeue_dead(study) if scfg.storage is None else []
     fill_queue(study, created, _order(feasible), scfg.max_trials)
     deadline = None if scfg.budget_minutes is None else time.monotonic() + 60 * scfg.budget_minutes
-    by_key = {r["key"]: Candidate(r["student"], r["options"]) for r in feasible}
+    by_key = {r["key"]: Candidate.from_dict(r) for r in feasible}
     run_queue(study, make_trainer(by_key, teacher, ctx), list(by_key), deadline,
               lambda text: ctx.reporter.stage("search", text))
     info = {"name": name, "storage": "work folder (sqlite)" if scfg.storage is None else "student.search.storage",
@@ -123,7 +125,7 @@ def _attach_trials(records: list[dict[str, Any]], trials: list[dict[str, Any]]) 
 
 
 def _spec(rec: dict[str, Any]) -> dict[str, Any]:
-    return {"key": rec["key"], "student": rec["student"], "options": dict(rec["options"])}
+    return {"key": rec["key"], **Candidate.from_dict(rec).to_dict()}
 
 
 def _miss_summary(rec: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -150,4 +152,5 @@ def chosen_architecture(state: BuildState) -> tuple[str, dict[str, Any]] | None:
 
 STAGE = Stage(name="search", run=run, enabled=lambda config: config.student.search.enabled, all_ranks=True,
               reads=("config.seed", "config.student", "config.distill", "config.quantize", "config.export",
-                     "target", "inputs.data", "inputs.teacher_files"))
+                     "target", "inputs.data", "inputs.teacher_files"),
+              adapts=chosen_context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..stage import BuildContext
+from .resolution import context_for
 from .space import Candidate
 
 
@@ -25,7 +26,8 @@ def make_trainer(by_key: dict[str, Candidate], teacher, ctx: BuildContext) -> Ca
         from ..distill.trainer import TrainSpec, fit
         from ..students import build_student
 
-        cand, data = by_key[key], ctx.data
+        cand = by_key[key]
+        data = context_for(ctx, cand.resolution).data  # the student's inputs at its size, the teacher's as they were
         dcfg, scfg = ctx.config.distill, ctx.config.student.search
         device = ddp.select_device(dcfg.device)
         torch.manual_seed(ctx.config.seed + 1)  # the same initialisation the full distillation uses

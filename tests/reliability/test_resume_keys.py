@@ -244,3 +244,34 @@ def test_pruned_student_is_rebuilt_from_its_weights(tmp_path):
     x = data.test.x
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(x), pruned(x))
+
+
+def test_a_stage_that_adapts_the_context_is_applied_when_run_and_when_restored(tmp_path, monkeypatch):
+    """The search hands later stages its chosen input size; on --resume its restored record does the same."""
+    from dataclasses import replace
+
+    from edgekd import pipeline
+
+    seen: list[tuple[int, ...]] = []
+    ran: list[str] = []
+
+    def choose(state, ctx):
+        ran.append("choose")
+        return BuildState(artifacts=state.artifacts, search={"chosen": {"resolution": [4, 4]}})
+
+    def resize(state, ctx):
+        size = tuple(state.search["chosen"]["resolution"])
+        return replace(ctx, data=replace(ctx.data, input_shape=(ctx.data.input_shape[0], *size)))
+
+    def record(state, ctx):
+        seen.append(tuple(ctx.data.input_shape))
+        return state
+
+    stages = (Stage(name="choose", run=choose, reads=(), adapts=resize),
+              Stage(name="use", run=record, reads=("inputs.data",), cached=False))
+    monkeypatch.setattr(pipeline, "load_stages", lambda: stages)
+    ctx = _ctx(tmp_path)
+    pipeline.run_pipeline(ctx)
+    pipeline.run_pipeline(ctx)  # "choose" is restored from its record this time
+    assert seen == [(1, 4, 4), (1, 4, 4)] and ran == ["choose"]
+    assert (ctx.work_dir / "stages" / "choose.json").exists()

@@ -90,3 +90,49 @@ def test_nothing_feasible_exits_3_keeping_the_closest_miss(searched, fast, budge
     assert student["architecture"]["options"] == {"depth": 0.5, "width": 0.25}
     missed = [b for b in result.report["budgets"] if not b["passed"]]
     assert [b["metric"] for b in missed] == ["latency_p90_ms (predicted upper bound)"]
+
+
+class _StopAtDistill(NullReporter):
+    """Interrupts the build as the distill stage starts (the search stage is finished and recorded)."""
+
+    def stage(self, name, detail=""):
+        if name == "distill" and not detail:
+            raise KeyboardInterrupt
+
+
+def _onnx_input_hw(path) -> list[int]:
+    import onnx
+
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    return [d.dim_value for d in dims][-2:]
+
+
+@pytest.mark.slow
+def test_searched_resolution_holds_after_the_search_and_after_a_resume(tmp_path, fast, budget_profile):
+    """A latency budget only the smaller input meets: the search picks it, and distill, export and the
+    report use that size, also when the build is interrupted after the search and resumed."""
+    def high(size: int) -> float:
+        split = Split(torch.randn(8, 1, size, size), torch.arange(8) % 10)
+        data = DataBundle(name="shape-only", task="image", class_names=tuple(str(i) for i in range(10)),
+                          input_shape=(1, size, size), train=split, val=split, test=split, representative=split)
+        ctx = BuildContext(config=load_config(None), target=load_target("raspberry-pi-4"), out_dir=tmp_path,
+                           data=data, reporter=NullReporter(), threads=1)
+        return judge(Candidate("mobilenetv2", {"depth": 1.0, "width": 1.0}), ctx, tmp_path, 0)[
+            "predicted_latency_ms"]["high"]
+
+    profile = budget_profile(tmp_path, (high(16) + high(8)) / 2, name="pi4-res")
+    fast += ["data.resolution=16", "student.search.space.widths=[1.0]", "student.search.trial_epochs=1",
+             "student.search.space.resolutions=[[16,16],[8,8]]"]
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        edgekd.build(None, target=str(profile), out_dir=out, overrides=fast, reporter=_StopAtDistill())
+    result = edgekd.build(None, target=str(profile), out_dir=out, overrides=fast, resume=True)
+    search = result.report["search"]
+    keys = {c["key"]: c["feasible"] for c in search["candidates"]}
+    assert keys == {"mobilenetv2(depth=1.0,width=1.0)@16x16": False, "mobilenetv2(depth=1.0,width=1.0)@8x8": True}
+    assert search["chosen"]["resolution"] == [8, 8]
+    assert result.report["data"]["input_shape"] == [1, 8, 8]
+    assert result.report["data"]["teacher_input_shape"] == [1, 16, 16]
+    onnx_files = sorted((out / "artifacts").glob("*.onnx"))
+    assert onnx_files and all(_onnx_input_hw(f) == [8, 8] for f in onnx_files if "teacher" not in f.name)
+    assert result.passed and result.exit_code == 0

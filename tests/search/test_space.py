@@ -34,3 +34,27 @@ def test_audio_space_includes_dscnn_sizes_and_keeps_configured_options():
 def test_bad_space_is_a_config_error(space, word):
     with pytest.raises(ConfigError, match=word):
         candidates("image", space, "mobilenetv2", {})
+
+
+def test_resolutions_multiply_the_space_and_name_the_size():
+    from edgekd.search.space import Candidate
+
+    space = SearchSpace(students=["mobilenetv2"], widths=[0.5], options={"mobilenetv2": {"depth": [1.0]}},
+                        resolutions=[[32, 32], [24, 20]])
+    found = candidates("image", space, "mobilenetv2", {})
+    assert [c.key for c in found] == ["mobilenetv2(depth=1.0,width=0.5)@32x32",
+                                      "mobilenetv2(depth=1.0,width=0.5)@24x20"]
+    assert found[1].to_dict() == {"student": "mobilenetv2", "options": {"depth": 1.0, "width": 0.5},
+                                  "resolution": [24, 20]}
+    assert Candidate.from_dict(found[1].to_dict()) == found[1]
+    assert "resolution" not in candidates("image", SearchSpace(widths=[0.5]), "mobilenetv2", {})[0].to_dict()
+
+
+def test_resolutions_are_refused_for_audio_and_below_four_pixels():
+    from pydantic import ValidationError
+
+    with pytest.raises(ConfigError, match="resolutions applies to image data"):
+        candidates("audio", SearchSpace(resolutions=[[32, 32]]), "ds-cnn", {})
+    for bad in ([], [[3, 32]]):
+        with pytest.raises(ValidationError):
+            SearchSpace(resolutions=bad)
