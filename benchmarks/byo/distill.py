@@ -160,7 +160,9 @@ def render(results: dict) -> str:
     exact = [r for r in done if r["teacher_macs_edgekd"] == r["teacher_macs_graph"]]
     lines += ["", f"Reading ({len(done)} of {len(SETUPS) * 2} builds finished): what is measured is whether a "
               "third-party teacher goes through a whole edgekd build given only the keys its own documentation "
-              "names (`teacher.input`, `teacher.features`). Teacher top-1 through edgekd equals the direct TF/LiteRT "
+              "names (`teacher.input`, `teacher.features`; the 96x96 teacher's frames were made with "
+              "`tf.image.resize`, so its input says `resample: tf`). Teacher top-1 through edgekd equals the direct "
+              "TF/LiteRT "
               f"figure (on the same decoded test files) in {len(same)} of {len(done)}; teacher MACs equal the "
               f"graph count in {len(exact)} of {len(done)}. The teacher ECE through edgekd is computed from its "
               "softmax probabilities. The direct ECE is the one phase A stored: for the image teachers on TF's own JPEG "
@@ -203,14 +205,20 @@ def main() -> None:
     teachers = args.teachers.resolve()
     out_root = (args.out or teachers / "distill").resolve()
     out_root.mkdir(parents=True, exist_ok=True)
-    rows = []
+    # Runs of other teachers (an --only rerun) stay in the JSON; a rerun replaces its own rows in place.
+    rows = list((read_json(RESULTS) or {}).get("runs", [])) if RESULTS.exists() else []
     with open(out_root / "run.log", "a", encoding="utf-8") as log:
         for name in args.only or list(SETUPS):
             for fmt in args.formats:
-                rows.append(run_one(name, fmt, teachers, args.epochs, out_root, log, build=not args.no_build))
+                row = run_one(name, fmt, teachers, args.epochs, out_root, log, build=not args.no_build)
+                same = [i for i, r in enumerate(rows) if (r["teacher"], r["from"]) == (name, fmt)]
+                if same:
+                    rows[same[0]] = row
+                else:
+                    rows.append(row)
                 write_json(RESULTS, {"machine": machine(), "epochs": args.epochs, "teachers": rel(teachers),
                                      "runs": rows})
-                print(json.dumps(rows[-1]), flush=True)
+                print(json.dumps(row), flush=True)
     write_section(render(read_json(RESULTS)))
 
 
