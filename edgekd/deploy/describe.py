@@ -99,8 +99,10 @@ def preprocessing(data_cfg: Any, data: Any, frontend: dict | None) -> dict[str, 
     out: dict[str, Any] = {"input_shape": list(data.input_shape), "description": description}
     if kind == "image_folder":
         channels, height, width = data.input_shape
+        # A size the student search chose differs from the files' own: the device resizes to it too.
+        resized = data_cfg.size is not None or "search_resize" in data.preprocessing
         out.update(kind="image", color="RGB" if channels == 3 else "L", size=[height, width],
-                   resize=data_cfg.size is not None, scale=1.0 / 255.0,
+                   resize=resized, scale=1.0 / 255.0,
                    mean=list(data_cfg.mean or [0.0] * channels), std=list(data_cfg.std or [1.0] * channels),
                    layout="NCHW", formula="x = (pixel / 255 - mean) / std")
     elif kind == "audio_folder" and frontend is not None:

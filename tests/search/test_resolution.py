@@ -55,3 +55,15 @@ def test_teacher_rows_of_an_augmented_batch_are_cropped_and_flipped_with_the_stu
         row = teacher[i, :, 0, :] if top else teacher[i, :, -1, :]
         assert torch.allclose(row, torch.tensor(black)), i
     assert (teacher == 0).sum() == 0
+
+
+def test_the_deploy_bundle_resizes_to_the_searched_size(tmp_path):
+    """Image files at their own size (no data.size) but a student at a searched size: run.py must resize."""
+    from edgekd.data.schema import ImageFolderData
+    from edgekd.deploy.describe import preprocessing
+
+    cfg = ImageFolderData(root=str(tmp_path))
+    data = _bundle()
+    assert preprocessing(cfg, data, None)["resize"] is False
+    described = preprocessing(cfg, at_resolution(data, (8, 8)), None)
+    assert described["resize"] is True and described["size"] == [8, 8]
