@@ -242,6 +242,28 @@ def verdicts(task: dict) -> dict:
             "drop_target_met": {k: m["top1_drop_vs_fp32"] <= MAX_DROP for k, m in int8.items()}}
 
 
+def _run_args(args) -> dict:
+    """The arguments a finished task's figures depend on (a rerun with others starts the task again)."""
+    return {k: v for k, v in vars(args).items() if k not in ("out", "only", "results_md")}
+
+
+def _finished_tasks(work: Path, args) -> dict:
+    """Tasks a previous (killed) run finished with the same arguments: ``work/partial.json``."""
+    try:
+        saved = json.loads((work / "partial.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return dict(saved.get("tasks", {})) if saved.get("args") == _run_args(args) else {}
+
+
+def _save_partial(work: Path, args, done: dict) -> None:
+    """Each finished task is saved at once: a killed run resumes after it (hours per full run)."""
+    from edgekd import atomic
+
+    work.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(work / "partial.json", json.dumps({"args": _run_args(args), "tasks": done}, default=str))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both tasks and write the results JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -266,19 +288,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     work = Path(args.work)
+    out = Path(args.out)
     results = {"command": "make bench-compress  # " + " ".join(sys.argv), "date_utc":
                datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
                "targets": {"max_int8_top1_drop": MAX_DROP, "max_int8_latency_ratio": MAX_RATIO}}
+    done = _finished_tasks(work, args)
     for task in TASKS:
         if args.only in (None, task):
+            if task in done:  # a killed run finished this task with the same arguments: keep it
+                results[task] = done[task]
+                print(f"{task}: kept from {work / 'partial.json'}", file=sys.stderr)
+                continue
             overrides, config, student_file = task_recipe(task, args)
             results[task] = run_task(task, overrides, work, prune=task in PRUNED and args.prune, threads=args.threads,
                                      train_limit=args.train_per_class, test_limit=args.test_per_class,
                                      config=config, student_file=student_file)
             results[task]["verdict"] = verdicts(results[task])
+            done[task] = results[task]
+            _save_partial(work, args, done)
     results["seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     if args.results_md:
