@@ -15,6 +15,8 @@ Run with ``make bench-compress``. Three students, side by side in one run:
 For each: test top-1 and host latency of FP32 ONNX, ORT static INT8, accuracy-aware INT8,
 FP32 TFLite and TFLite INT8, latency measured interleaved (A B A B ...) in one loop, so the
 INT8/FP32 ratios are measured under the same load. Writes ``benchmarks/results/compress.json``.
+Resumable: each finished task is saved to ``--work``/partial.json, and a rerun with the same
+arguments keeps it (delete that file to measure again).
 """
 
 from __future__ import annotations
