@@ -11,6 +11,8 @@ devices without a profile (RX, RH850, RISC-V cores).
 
 from __future__ import annotations
 
+import re
+
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,13 @@ class Row:
     profile: object = None      # TargetProfile
     run_threads: int = 1
     extra: dict = field(default_factory=dict)
+    xcube_version: float | None = None  # the X-CUBE-AI release of an x-cube-ai row (7.1, 8.0, 10.0, ...)
+
+
+def xcube_version(runtime: str) -> float | None:
+    """The release in an X-CUBE-AI runtime string as major + minor/10 ("X-CUBE-AI v7.1.0" -> 7.1)."""
+    found = re.search(r"(\d+)\.(\d)", runtime) if "cube" in runtime.lower() else None
+    return int(found.group(1)) + int(found.group(2)) / 10 if found else None
 
 
 def runtime_family(runtime: str) -> str | None:
@@ -110,7 +119,8 @@ def load_rows_table(measurements: Path | None = None) -> list[Row]:
         row = Row(index=i, model=raw["model"], device=raw["device"], device_class=raw["device_class"],
                   precision=raw["precision"], threads=raw.get("threads"), measured_ms=float(raw["latency_ms"]),
                   source=raw["source"]["id"], runtime=raw["runtime"], family=family, profile_name=profile_name,
-                  in_scope=in_scope, reason=reason)
+                  in_scope=in_scope, reason=reason,
+                  xcube_version=xcube_version(raw["runtime"]) if family == "x-cube-ai" else None)
         rows.append(row)
         if profile_name is None:
             continue

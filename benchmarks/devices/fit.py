@@ -55,9 +55,10 @@ class Batch:
             self.clock = np.array([r.profile.device.cores_for(r.run_threads)[0].clock_hz for r in rows])
         elif self.family == "tflite-micro":
             self.run = dm.concat([dm.mcu_run(r.ops, r.profile.device, r.profile.memory.weights_in == "flash",
-                                             r.family) for r in rows])
+                                             r.family, r.xcube_version) for r in rows])
             self.clock = np.array([r.profile.device.clusters[0].clock_hz for r in rows])
             self.xcube = np.array([r.family == "x-cube-ai" for r in rows])
+            self.xcube_age = np.array([dm.xcube_age(r.xcube_version) for r in rows])
         else:
             self._edgetpu(rows, cpu_coef)
 
@@ -88,7 +89,8 @@ class Batch:
             return np.bincount(self.row_of, per_op, n) + dm.cpu_fixed_seconds(self.clock, coef)
         if self.family == "tflite-micro":
             per_op = dm.mcu_op_seconds(self.ops, self.run, coef)
-            return np.bincount(self.row_of, per_op, n) + dm.mcu_fixed_seconds(self.clock, self.xcube, coef)
+            return np.bincount(self.row_of, per_op, n) + dm.mcu_fixed_seconds(self.clock, self.xcube, coef,
+                                                                                    self.xcube_age)
         per_op = np.where(self.mapped, dm.edgetpu_op_seconds(self.ops, self.peak, coef), 0.0)
         return np.bincount(self.row_of, per_op, n) + dm.edgetpu_fixed_seconds(self.transfer, self.link, coef) \
             + self.fallback

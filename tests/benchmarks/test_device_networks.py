@@ -151,3 +151,12 @@ def test_table_meets_the_coverage_targets():
     assert {"phone-cpu", "sbc", "mcu", "edgetpu"} <= {row["device_class"] for row in rows}
     phone = {(row["precision"], row["threads"]) for row in rows if row["device_class"] == "phone-cpu"}
     assert {("fp32", 1), ("fp32", 4), ("int8", 1), ("int8", 4)} <= phone
+
+
+def test_every_xcube_row_names_its_release():
+    from benchmarks.devices.dataset import runtime_family, xcube_version
+
+    assert xcube_version("X-CUBE-AI v7.1.0") == 7.1 and xcube_version("X-CUBE-AI / STM32Cube.AI 10.0.0") == 10.0
+    assert xcube_version("X-CUBE-AI v9.0") == 9.0 and xcube_version("tflite 2.11.0") is None
+    runtimes = {row["runtime"] for row in _table()["measurements"] if runtime_family(row["runtime"]) == "x-cube-ai"}
+    assert runtimes and all(xcube_version(r) is not None for r in runtimes), runtimes

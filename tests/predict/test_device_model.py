@@ -165,6 +165,24 @@ def test_mcu_weights_in_flash_pay_wait_states(tmp_path):
     assert in_flash / xcube == pytest.approx(coef["xcube_speedup"])
 
 
+def test_older_xcube_releases_are_costed_slower_and_newer_ones_are_not_extrapolated(tmp_path):
+    h7 = load_target("stm32h7a3")
+    coef = {**_prior("tflite-micro"), "xcube_release_gain": 1.2}
+    ops = op_arrays_for(costs_with_shapes(_conv_graph(tmp_path, cin=8, cout=16, hw=8, qdq=True)), h7, "int8",
+                        "x-cube-ai")
+
+    def seconds(version):
+        return dm.mcu_op_seconds(ops, dm.mcu_run(ops, h7.device, True, "x-cube-ai", version), coef)[0]
+
+    # 7.1 is 2.9 release units before the reference (10.0): 1.2 ** 2.9 times the reference's time.
+    assert seconds(7.1) / seconds(None) == pytest.approx(1.2 ** 2.9)
+    assert seconds(10.0) == seconds(None) == seconds(11.0)  # nothing validated beyond the reference
+    tflm = dm.mcu_op_seconds(ops, dm.mcu_run(ops, h7.device, True, "tflite-micro", 7.1), coef)[0]
+    assert tflm / seconds(None) == pytest.approx(coef["xcube_speedup"])  # the release only moves X-CUBE-AI
+    fixed = dm.mcu_fixed_seconds(280e6, True, coef, dm.xcube_age(8.0)) / dm.mcu_fixed_seconds(280e6, True, coef)
+    assert fixed == pytest.approx(1.2 ** 2.0)
+
+
 def test_predict_on_device_reports_method_threads_and_band(tmp_path):
     pi4 = load_target("raspberry-pi-4")
     rows = costs_with_shapes(_conv_graph(tmp_path))
