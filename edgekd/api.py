@@ -148,7 +148,9 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
     ``deployable_student`` entry (exit 3 from the CLI): nothing judged is never a pass.
 
     With ``target`` naming another profile than the build's, latency is judged on the report's
-    prediction for that profile (``predicted_on_targets``), never on the build target's; a report
+    prediction for that profile (``predicted_on_targets``), never on the build target's (a copy of the
+    build's profile that changes only its name, aliases, description or budgets is the same device:
+    judged on the build's own predictions against its budgets); a report
     without one, a profile that would ship another precision than the one costed there, or one that
     runs none of the exported models is refused (:func:`edgekd.report.cross_target.retarget`).
 
@@ -170,9 +172,9 @@ def check(report_path: str | os.PathLike, target: str | None = None, baseline: s
     _validate(report, str(report_path))
     profile = load_target(target or report["target"]["name"])
     artifacts = models_from_report(report)
-    if profile.name != report["target"]["name"]:
-        from .report.cross_target import retarget
+    from .report.cross_target import retarget, same_device
 
+    if profile.name != report["target"]["name"] and not same_device(report["target"], profile):
         artifacts = retarget(report, artifacts, profile)
     _chosen, budgets = judge(artifacts, profile, report.get("conversion_failures", []), report.get("data"))
     regressions = []

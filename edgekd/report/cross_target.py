@@ -48,6 +48,21 @@ def cross_target_markdown(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+# What a profile may change and still describe the device the build costed: its budgets and its labels.
+NOT_THE_DEVICE = frozenset({"name", "aliases", "description", "budgets"})
+
+
+def same_device(built_target: dict[str, Any], profile: Any) -> bool:
+    """True when ``profile`` differs from the report's own target only in budgets and labels.
+
+    A user who tightens the budgets in a copy of the profile (``my-pi4.yaml``: same hardware,
+    runtime and formats) checks the build's own predictions against new budgets; nothing needs
+    re-costing, so ``retarget`` (and its refusal of profiles the build never costed) does not apply.
+    """
+    mine = profile.model_dump(mode="json")
+    return all(built_target.get(key) == value for key, value in mine.items() if key not in NOT_THE_DEVICE)
+
+
 def retarget(report: dict[str, Any], artifacts: list, profile: Any) -> list:
     """The report's artifacts with latency as predicted on ``profile``, for `check --target` on another device.
 

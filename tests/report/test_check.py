@@ -141,3 +141,24 @@ def test_check_on_a_profile_that_runs_none_of_the_exported_models_exits_2(report
     # This build exported ONNX only; a TFLite Micro board runs none of it.
     with pytest.raises(BadInputError, match="exported no model stm32h743 runs"):
         edgekd.check(save(passing(report)), target="stm32h743")
+
+
+def test_check_on_a_copy_of_the_build_profile_with_tighter_budgets_uses_its_own_predictions(report, save, tmp_path):
+    """Same device, new budgets (a user's my-pi4.yaml): judged on the build's predictions, not refused."""
+    from edgekd.targets import load_target
+
+    report = passing(report)
+    data = load_target("raspberry-pi-4").model_dump(mode="json")
+    own_high = chosen(report)["latency_ms"]["predicted"]["high"]
+    data.update(name="my-pi4", aliases=[], description="a Pi 4 with a tighter latency budget")
+    data["budgets"]["max_latency_p90_ms"] = own_high / 2
+    tight = tmp_path / "my-pi4.yaml"
+    tight.write_text(yaml.safe_dump(data))
+    result = run_check(save(report), "--target", str(tight))
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "latency" in result.stdout
+    # another device in the same copy (a faster clock) is not the device the build costed: refused, exit 2
+    data["device"]["clusters"][0]["clock_hz"] = "1.8 GHz"
+    tight.write_text(yaml.safe_dump(data))
+    other = run_check(save(report), "--target", str(tight))
+    assert other.returncode == 2 and "no latency prediction for my-pi4" in other.stderr
