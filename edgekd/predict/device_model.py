@@ -29,7 +29,7 @@ gain little on small depthwise layers and a lot on dense ones.
 
 **Cortex-M, TFLite Micro + CMSIS-NN (``tflite-micro``; ``x-cube-ai`` divides by
 c[xcube_speedup] / c[xcube_release_gain] ^ (XCUBE_REFERENCE - version): ST's runtime got faster
-release by release, the same boards and models 1.4-2.7x between 7.1 and 9.0 in MLPerf Tiny, so a
+release by release, the same boards and models 1.7-2.7x faster from 7.1 to 9.0 in MLPerf Tiny, so a
 row measured with an older X-CUBE-AI is costed with its own release; a release newer than the
 newest validated one is costed as that one, never extrapolated).** One core; weights in flash::
 
