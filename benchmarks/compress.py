@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from edgekd.config import load_config  # noqa: E402
 from edgekd.progress import NullReporter  # noqa: E402
-from edgekd.report.build_report import cpu_model  # noqa: E402
+from edgekd.report.build_report import cpu_features, cpu_model  # noqa: E402
 
 MAX_DROP = 0.005  # target: INT8 top-1 drop ≤ 0.5 point
 MAX_RATIO = 0.7  # target: INT8 host latency ≤ 0.7x FP32
@@ -293,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     results = {"command": "make bench-compress  # " + " ".join(sys.argv), "date_utc":
                datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+               "machine": {"cpu": cpu_model(), "cpu_features": cpu_features(), "cores": os.cpu_count(),
+                           "python": platform.python_version()},
                "targets": {"max_int8_top1_drop": MAX_DROP, "max_int8_latency_ratio": MAX_RATIO}}
     done = _finished_tasks(work, args)
     for task in TASKS:

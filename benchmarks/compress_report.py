@@ -15,7 +15,8 @@ def render_markdown(results: dict, section: str = "compress") -> str:
     t = results["targets"]
     lines = [f"<!-- {section}:start -->", "## Compression: FP32 vs INT8 engines, pruning + KD recovery "
              "(`make bench-compress`)", "",
-             f"{results['date_utc']}, {results['machine']['cpu']} ({results['machine']['cores']} cores, shared), "
+             f"{results['date_utc']}, {results['machine']['cpu']} ({results['machine']['cores']} cores, shared; "
+             f"SIMD: {', '.join(results['machine'].get('cpu_features') or ['not recorded'])}), "
              f"{results['seconds']} s. Command: `{results['command']}`. Latency: one sample, interleaved A B A B in "
              "one loop, p50; ratios are vs the FP32 model of the same runtime. Accuracy-aware engines tune on the "
              "val split (budget: the drop target); test top-1 is held out. `build s`: wall time to make that file "

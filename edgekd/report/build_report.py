@@ -94,4 +94,21 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+# The SIMD features that decide whether INT8 kernels beat FP32 ones (an int8 dot product or not).
+SPEED_FLAGS = ("fma", "avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimd", "asimddp", "i8mm", "sve")
+
+
+def cpu_features(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """The CPU's speed-relevant SIMD flags (x86 ``flags`` / Arm ``Features`` of /proc/cpuinfo; [] elsewhere)."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith(("flags", "Features")):
+                    present = set(line.split(":", 1)[1].split())
+                    return [flag for flag in SPEED_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
+
+
 STAGE = Stage(name="report", run=run, reads=("config", "target"), cached=False)
