@@ -37,7 +37,8 @@ from ..export._common import first_line, quiet
 MAX_REPRESENTATIVE = 512  # min/max ranges settle long before this
 MODES = ("int8", "int16", "float")
 # Ops whose int8 error can matter (they compute new values and requantize). Layout ops
-# (PAD, RESHAPE, CONCATENATION, ...) pass int8 values through with their input's scale.
+# (PAD, RESHAPE, CONCATENATION, ...) pass int8 values through with their input's scale, except
+# one that reads the float graph input: the input is quantized there (TfliteOp.reads_input).
 COMPUTE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "CONV_2D_TRANSPOSE", "BATCH_MATMUL", "ADD",
                "SUB", "MUL", "MEAN", "SUM", "AVERAGE_POOL_2D", "SOFTMAX", "LOGISTIC", "TANH", "HARD_SWISH")
 
@@ -50,11 +51,13 @@ class TfliteOp:
         index: Position in the main subgraph.
         kind: TFLite builtin name, e.g. ``"CONV_2D"``.
         scope: The quantizer's key for the op (output tensor names, ``;``-joined and terminated).
+        reads_input: The op reads a graph input: where a float input is quantized, whatever its kind.
     """
 
     index: int
     kind: str
     scope: str
+    reads_input: bool = False
 
     @property
     def label(self) -> str:
@@ -79,12 +82,14 @@ def list_ops(model: bytes) -> list[TfliteOp]:
 
     parsed = fu.read_model(model)
     graph = parsed.subgraphs[0]
+    inputs = {int(i) for i in graph.inputs}
     ops = []
     for i, op in enumerate(graph.operators):
         code = parsed.operatorCodes[op.opcodeIndex].builtinCode
         name = fu.TFL_OP_CODE_TO_NAME.get(code)
         kind = str(getattr(name, "value", name or f"BUILTIN_{code}"))
-        ops.append(TfliteOp(i, kind, fu.get_op_scope(op, graph.tensors)))
+        reads_input = any(int(t) in inputs for t in op.inputs)
+        ops.append(TfliteOp(i, kind, fu.get_op_scope(op, graph.tensors), reads_input))
     return ops
 
 

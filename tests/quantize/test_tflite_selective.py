@@ -74,3 +74,16 @@ def test_no_fallback_runs_one_trial(tmp_path, fp32, data):
     result = tune_tflite_int8(fp32, tmp_path / "q.tflite", representative, _top1_fn(x, y), max_top1_drop=-1.0,
                               fallback="none")
     assert result["trials"] == 1 and result["met_budget"] is False and result["candidates"] == 0
+
+
+def test_an_op_reading_the_float_input_is_a_fallback_candidate_whatever_its_kind(fp32):
+    from edgekd.quantize.tflite_aeq import TfliteOp, list_ops
+    from edgekd.quantize.tflite_selective import fallback_candidates
+
+    ops = list_ops(open(fp32, "rb").read())
+    assert ops[0].reads_input and not any(op.reads_input for op in ops[1:])
+    pad, conv, reshape = (TfliteOp(0, "PAD", "pad;", True), TfliteOp(1, "CONV_2D", "conv;"),
+                          TfliteOp(2, "RESHAPE", "reshape;"))
+    # the PAD is where the input is quantized: keeping only the conv float would leave the input int8
+    assert fallback_candidates([pad, conv, reshape], "float") == [pad, conv]
+    assert fallback_candidates([pad, conv, reshape], "none") == []
