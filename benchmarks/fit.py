@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -119,14 +120,49 @@ def run_pair(pair: str, results: dict[str, Any], tighten: float) -> None:
 def build_side(config: Path, target: str, out: Path, overrides: list[str]) -> dict[str, Any]:
     """One full build (resumed if a previous run was killed); the figures the comparison needs."""
     print(f"### {out.relative_to(WORK)}: {target} {' '.join(overrides)}", flush=True)
-    started = time.perf_counter()
     resume = (out / ".edgekd-work").exists()
-    try:
-        result = api.build(config, target=target, out_dir=out, overrides=overrides, resume=resume,
-                           reporter=PrintReporter())
-    except BadInputError as exc:
-        return {"error": exc.one_line(), "wall_s": time.perf_counter() - started}
-    return summarize(result.report, time.perf_counter() - started)
+    with ElapsedClock(out.parent / f"{out.name}.elapsed_s", resume) as clock:
+        try:
+            result = api.build(config, target=target, out_dir=out, overrides=overrides, resume=resume,
+                               reporter=PrintReporter())
+        except BadInputError as exc:
+            return {"error": exc.one_line(), "wall_s": clock.total()}
+    return summarize(result.report, clock.total())
+
+
+class ElapsedClock:
+    """A build's wall time across interruptions: every process adds its own time to a file.
+
+    The file is rewritten every few seconds while the build runs, so a killed build's time is
+    kept (to within that interval) and a resumed build reports the whole, not its last process
+    (an earlier run recorded 307 s for a resumed 40-minute build and derived the search budget from it).
+    """
+
+    EVERY_S = 10.0
+
+    def __init__(self, path: Path, resume: bool):
+        self.path = path
+        self.before = float(path.read_text()) if resume and path.exists() else 0.0
+        self.started = time.perf_counter()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._tick, daemon=True)
+
+    def total(self) -> float:
+        return self.before + time.perf_counter() - self.started
+
+    def _tick(self) -> None:
+        while not self.stop.wait(self.EVERY_S):
+            atomic.write_text(self.path, f"{self.total():.1f}")
+
+    def __enter__(self) -> ElapsedClock:
+        atomic.write_text(self.path, f"{self.before:.1f}")
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        atomic.write_text(self.path, f"{self.total():.1f}")
 
 
 def summarize(report: dict[str, Any], wall_s: float) -> dict[str, Any]:
