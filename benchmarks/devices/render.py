@@ -44,7 +44,8 @@ def markdown(result: dict) -> str:
              f"reference rows (other engines, TFLite Micro without CMSIS-NN, threads not stated, FP16), reported "
              f"apart.", "",
              "Headline = **leave-one-source-out** (each source predicted by coefficients fitted without it). "
-             "Band = p50 x the 10th/90th percentile of those errors per family.", "",
+             "Band = p50 x the 10th/90th percentile of those errors per family and device kind (phone, sbc, ...) "
+             "where the kind has 20+ points, else per family.", "",
              *_table("in scope", {"leave-one-source-out": loso["overall"],
                                   "in-sample (fit on all)": result["in_sample"]["overall"],
                                   "priors only (no fit)": result["priors_only"]["overall"]}), "",
@@ -57,10 +58,11 @@ def markdown(result: dict) -> str:
         f"{k} {v['right']}/{v['pairs']}" for k, v in direction.items()), ""]
     nested = result["band_nested_coverage"]
     band = result["band"]
-    lines += ["Bands (LOSO errors, 10th-90th percentile): " + "; ".join(
-        f"{f} x{b['low']:.2f}..x{b['high']:.2f} ({b['points']} points)" for f, b in band.items())
-        + f". Nested coverage (each source's band from the other sources): {_pct(nested['coverage'])} of "
-        f"{nested['n']}.", ""]
+    lines += ["Bands (LOSO errors, 10th-90th percentile; per device kind where a kind has 20+ points of the "
+              "family, else per family): " + "; ".join(_band_text(f, b) for f, b in band.items())
+              + f". Nested coverage (each source's band from the other sources' errors of its group): "
+              f"{_pct(nested['coverage'])} of {nested['n']} ("
+              + ", ".join(f"{g} {_pct(v['coverage'])} of {v['n']}" for g, v in nested["by_family"].items()) + ").", ""]
     base = result["baseline_roofline"]
     if base["rows"]:
         lines += [f"Before this model (roofline and profiles at {base['commit']}, rows on shipped profiles):", "",
@@ -72,6 +74,12 @@ def markdown(result: dict) -> str:
     lines += ["In-sample sources (every coefficient shipped in `edgekd/predict/device_coefficients.yaml` was fitted "
               "on these): " + "; ".join(f"{f}: {', '.join(s)}" for f, s in result["in_sample_sources"].items() if s)]
     return "\n".join(lines)
+
+
+def _band_text(family: str, b: dict) -> str:
+    text = f"{family} x{b['low']:.2f}..x{b['high']:.2f} ({b['points']} points)"
+    kinds = ", ".join(f"{k} x{kb['low']:.2f}..x{kb['high']:.2f} ({kb['points']})" for k, kb in b.get("by_kind", {}).items())
+    return f"{text} [{kinds}]" if kinds else text
 
 
 def render_section(result: dict, path: Path = RESULTS_MD) -> None:

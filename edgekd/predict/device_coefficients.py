@@ -10,7 +10,8 @@ errors plus ``((ln c - ln prior) / sigma)^2``).
 The fitted values live in ``device_coefficients.yaml`` next to this file, written by
 ``benchmarks/devices/validate.py --write`` with, per family, the published sources they were
 fitted on (so every prediction knows which measurements are in-sample) and the band derived
-from leave-one-source-out errors. A family missing from the file uses its priors.
+from leave-one-source-out errors (and one band per device kind, phone or sbc, where the validation
+has 20+ points of that kind). A family missing from the file uses its priors.
 """
 
 from __future__ import annotations
@@ -99,17 +100,19 @@ def family_record(family: str, path: Path | None = None) -> dict[str, Any]:
 
     Returns:
         ``coefficients`` (name -> value, every name of :data:`PRIORS`), ``band`` (``low``/``high``
-        multipliers of p50 and a ``description``), ``fitted_on`` (sources and points; empty for
-        priors) and ``source`` (``fitted`` or ``priors``).
+        multipliers of p50 and a ``description``), ``bands_by_kind`` (profile kind -> a band of the
+        same form, for the kinds the validation had enough points of; may be empty), ``fitted_on``
+        (sources and points; empty for priors) and ``source`` (``fitted`` or ``priors``).
     """
     base = base_family(family)
     priors = {name: value for name, (value, _sigma) in PRIORS[base].items()}
     record = _load(str(path or COEFFICIENTS_FILE)).get(base)
     if not record:
-        return {"coefficients": priors, "band": prior_band(), "fitted_on": {}, "source": "priors"}
+        return {"coefficients": priors, "band": prior_band(), "bands_by_kind": {}, "fitted_on": {}, "source": "priors"}
     coefficients = {**priors, **record.get("coefficients", {})}
     return {"coefficients": coefficients, "band": record.get("band") or prior_band(),
-            "fitted_on": record.get("fitted_on", {}), "source": "fitted"}
+            "bands_by_kind": record.get("bands_by_kind") or {}, "fitted_on": record.get("fitted_on", {}),
+            "source": "fitted"}
 
 
 def prior_band() -> dict[str, Any]:

@@ -96,7 +96,8 @@ def predict_on_device(rows, profile: TargetProfile, precision: str, runtime: str
 
     Returns:
         ``p50``/``low``/``high`` (ms), ``per_op`` rows, ``macs``, ``bytes``, ``threads``,
-        ``method`` (``device-model:<family>``), ``band`` (how low/high were derived),
+        ``method`` (``device-model:<family>``), ``band`` (how low/high were derived: the
+        validation's errors on this kind of device, phone or sbc, where it had enough of them),
         ``coefficients`` (``fitted`` or ``priors``) and, on an Edge TPU, ``edgetpu`` (bytes
         streamed per inference, ops mapped, CPU fallback).
 
@@ -114,7 +115,7 @@ def predict_on_device(rows, profile: TargetProfile, precision: str, runtime: str
     ops = op_arrays_for(rows, profile, precision, family)
     seconds, fixed, extra = evaluate(ops, profile, family, threads, record["coefficients"])
     p50 = float(seconds.sum() + fixed)
-    band = record["band"]
+    band = record["bands_by_kind"].get(profile.kind) or record["band"]  # the device kind's, where validated
     per_op = [{"name": n, "op_type": t, "op_class": CLASSES[c], "precision": "int8" if i8 else "fp32",
                "macs": int(m), "ms": float(s) * 1e3}
               for n, t, c, i8, m, s in zip(ops.names, ops.op_types, ops.cls, ops.int8, ops.macs, seconds)]
