@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
 
 install: $(STAMP)
 
@@ -78,17 +78,20 @@ bench-speech: $(STAMP)
 bench-tf-features: $(STAMP)
 	$(BIN)/python benchmarks/tf_features.py $(BENCH_ARGS)
 
-# The function-matching KD recipe (benchmarks/vision-fm.yaml), hours long: the KD student and the hard-label
-# baseline train as two one-thread processes side by side (logs: benchmarks/work/vision-fm-{student,baseline}.log);
-# after an interruption the same command resumes both from their last epoch (checkpoints in benchmarks/work/).
-# The curves so far: `python benchmarks/vision.py --config benchmarks/vision-fm.yaml --merge`.
-bench-vision-fm: $(STAMP)
+# Hours-long vision runs, the KD student and the hard-label baseline as two one-thread processes side by side
+# (logs: benchmarks/work/<name>-{student,baseline}.log); after an interruption the same command resumes both
+# from their last epoch (checkpoints in benchmarks/work/). The curves so far:
+# `python benchmarks/vision.py --config benchmarks/<name>.yaml --merge`.
+# bench-vision-fm: the function-matching KD recipe (benchmarks/vision-fm.yaml).
+# bench-vision-long: bench-vision's standard recipe for 100 epochs (benchmarks/vision-long.yaml), to find
+# where its curve plateaus.
+bench-vision-fm bench-vision-long: $(STAMP)
 	mkdir -p benchmarks/work
 	for role in student baseline; do \
-	  OMP_NUM_THREADS=1 $(BIN)/python benchmarks/vision.py --config benchmarks/vision-fm.yaml --role $$role \
-	    --no-onnx --threads 1 $(BENCH_ARGS) > benchmarks/work/vision-fm-$$role.log 2>&1 & \
+	  OMP_NUM_THREADS=1 $(BIN)/python benchmarks/vision.py --config benchmarks/$(@:bench-%=%).yaml --role $$role \
+	    --no-onnx --threads 1 $(BENCH_ARGS) > benchmarks/work/$(@:bench-%=%)-$$role.log 2>&1 & \
 	done; wait
-	tail -n 3 benchmarks/work/vision-fm-student.log benchmarks/work/vision-fm-baseline.log
+	tail -n 3 benchmarks/work/$(@:bench-%=%)-student.log benchmarks/work/$(@:bench-%=%)-baseline.log
 
 # Speech with train-time augmentation (time shift, noise, SpecAugment): benchmarks/speech-aug.yaml.
 bench-speech-aug: $(STAMP)

@@ -14,6 +14,8 @@ from edgekd import cli
 from .test_whole_builds import _pngs, _wavs
 
 QUICK = ["--set", "distill.epochs=1", "--set", "bench.latency_mode=off"]
+# A build that runs to the end only to show it can: the smallest student, few calibration samples.
+SMALL = ["--set", "student.options={width: 0.25}", "--set", "data.representative_samples=8"]
 
 
 class _Constant(nn.Module):
@@ -58,7 +60,7 @@ def test_teacher_at_chance_stops_the_build(folders, capsys, tmp_path):
     assert not (tmp_path / "out").exists()
     # The user can switch the check off, and then the build runs (and reports the teacher's 25%).
     code, lines = _run(capsys, [*_images(folders), "--set", f"teacher={{kind: onnx, path: '{folders['constant']}', "
-                                "min_val_top1: 0}", "--set", "export.formats=[onnx]"], tmp_path / "off")
+                                "min_val_top1: 0}", "--set", "export.formats=[onnx]", *SMALL], tmp_path / "off")
     assert code in (0, 3) and not lines
 
 
