@@ -32,8 +32,8 @@ from edgekd.predict.device_coefficients import COEFFICIENTS_FILE, FAMILIES, PRIO
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "devices.json"
-BASELINE_COMMIT = "cebc830"
-MIN_KIND_POINTS = 20  # fewer rows of a device kind: its rows use the family's band  # the profiles and roofline edgekd shipped before the device model
+BASELINE_COMMIT = "cebc830"  # the profiles and roofline edgekd shipped before the device model
+MIN_KIND_POINTS = 20  # fewer rows of a device kind: its rows use the family's band
 
 
 def _family_rows(rows, family):
@@ -117,9 +117,8 @@ def bands(scope, loso: dict) -> dict:
         if not rows:
             continue
         out[family] = _band(rows, loso)
-        kinds = sorted({r.profile.kind for r in rows})
-        by_kind = {k: [r for r in rows if r.profile.kind == k] for k in kinds}
-        if len(kinds) > 1:
+        by_kind = {k: [r for r in rows if r.profile.kind == k] for k in sorted({r.profile.kind for r in rows})}
+        if len(by_kind) > 1:
             out[family]["by_kind"] = {k: _band(v, loso) for k, v in by_kind.items() if len(v) >= MIN_KIND_POINTS}
     return out
 
