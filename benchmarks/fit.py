@@ -72,8 +72,9 @@ def main() -> None:
     args = parser.parse_args()
     results = json.loads(OUT.read_text()) if OUT.exists() else {"benchmark": "fit", "pairs": {}}
     results["machine"] = machine()
-    if args.note is not None:
+    if args.note is not None:  # kept in the JSON, so a later run's render keeps the reading
         results["note"] = args.note
+        save(results)
     if not args.render_only:
         for pair in args.pairs.split(","):
             run_pair(pair, results, args.tighten)
