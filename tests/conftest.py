@@ -10,6 +10,10 @@ os.environ.setdefault("EDGEKD_CHECK_READS", "1")
 # Tiny builds skip the PNG plots of report.html (2-4 s each, dozens of builds); the tests of the
 # plots and of report.html turn them back on (the plots_on fixture).
 os.environ.setdefault("EDGEKD_REPORT_PLOTS", "0")
+# Under pytest-xdist (`make test`: one worker per core) each worker and the builds it spawns use one
+# torch/BLAS thread: torch's default of a thread per core would put four busy threads on two cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture
