@@ -8,7 +8,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
 
 install: $(STAMP)
 
@@ -97,6 +97,17 @@ bench-vision-fm bench-vision-long: $(STAMP)
 	    --no-onnx --threads 1 $(BENCH_ARGS) > benchmarks/work/$(@:bench-%=%)-$$role.log 2>&1 & \
 	done; wait
 	tail -n 3 benchmarks/work/$(@:bench-%=%)-student.log benchmarks/work/$(@:bench-%=%)-baseline.log
+
+# bench-vision-data: bench-vision's KD student on the first 250 and 500 JPEGs per class at equal compute
+# (benchmarks/vision-data{250,500}.yaml, 80 and 40 epochs), side by side and resumable like the runs above;
+# then benchmarks/vision_data.py sets them beside bench-vision's own run (1,000 per class) in RESULTS.md.
+bench-vision-data: $(STAMP)
+	mkdir -p benchmarks/work
+	for n in 250 500; do \
+	  OMP_NUM_THREADS=1 $(BIN)/python benchmarks/vision.py --config benchmarks/vision-data$$n.yaml --role student \
+	    --no-onnx --threads 1 $(BENCH_ARGS) > benchmarks/work/vision-data$$n.log 2>&1 & \
+	done; wait
+	$(BIN)/python benchmarks/vision_data.py
 
 # Speech with train-time augmentation (time shift, noise, SpecAugment): benchmarks/speech-aug.yaml.
 bench-speech-aug: $(STAMP)
