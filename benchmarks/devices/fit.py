@@ -49,6 +49,7 @@ class Batch:
         self.ops = _concat_ops([r.ops for r in rows])
         self.row_of = np.concatenate([np.full(len(r.ops), i) for i, r in enumerate(rows)])
         self.fallback = np.zeros(len(rows))
+        self.recorded: dict[str, float] = {}  # coefficients the fit records from the rows rather than fits
         if self.family == "litert":
             self.run = dm.concat([dm.cpu_run(r.ops, r.profile.device, r.profile.memory.bandwidth_bytes_per_s,
                                              r.run_threads, r.family == "tflite-builtin") for r in rows])
@@ -58,7 +59,10 @@ class Batch:
                                              r.family, r.xcube_version) for r in rows])
             self.clock = np.array([r.profile.device.clusters[0].clock_hz for r in rows])
             self.xcube = np.array([r.family == "x-cube-ai" for r in rows])
-            self.xcube_age = np.array([dm.xcube_age(r.xcube_version) for r in rows])
+            self.xcube_release = np.array([dm.xcube_release(r.xcube_version) for r in rows])
+            releases = [r.xcube_version for r in rows if r.family == "x-cube-ai" and r.xcube_version is not None]
+            # The newest release these rows know: predictions for newer ones are costed as it (never extrapolated).
+            self.recorded = {"xcube_reference": max(releases, default=dm.XCUBE_REFERENCE)}
         else:
             self._edgetpu(rows, cpu_coef)
 
@@ -90,7 +94,7 @@ class Batch:
         if self.family == "tflite-micro":
             per_op = dm.mcu_op_seconds(self.ops, self.run, coef)
             return np.bincount(self.row_of, per_op, n) + dm.mcu_fixed_seconds(self.clock, self.xcube, coef,
-                                                                                    self.xcube_age)
+                                                                                    self.xcube_release)
         per_op = np.where(self.mapped, dm.edgetpu_op_seconds(self.ops, self.peak, coef), 0.0)
         return np.bincount(self.row_of, per_op, n) + dm.edgetpu_fixed_seconds(self.transfer, self.link, coef) \
             + self.fallback
@@ -110,9 +114,9 @@ def fit_family(batch: Batch, start: dict | None = None) -> dict:
     log_measured = np.log(batch.measured)
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        coef = dict(zip(names, np.exp(x)))
+        coef = {**dict(zip(names, np.exp(x))), **batch.recorded}
         pred = batch.predict(coef)
         return np.concatenate([np.log(np.maximum(pred, 1e-12)) - log_measured, (x - prior_x) / sigma])
 
     result = least_squares(residuals, x0, bounds=(lower, upper), method="trf", x_scale=1.0, max_nfev=400)
-    return {n: float(v) for n, v in zip(names, np.exp(result.x))}
+    return {**{n: float(v) for n, v in zip(names, np.exp(result.x))}, **batch.recorded}

@@ -28,10 +28,11 @@ it); ``out_cycles`` is the per-output store (and in INT8 requantization) work th
 gain little on small depthwise layers and a lot on dense ones.
 
 **Cortex-M, TFLite Micro + CMSIS-NN (``tflite-micro``; ``x-cube-ai`` divides by
-c[xcube_speedup] / c[xcube_release_gain] ^ (XCUBE_REFERENCE - version): ST's runtime got faster
+c[xcube_speedup] / c[xcube_release_gain] ^ (reference - version): ST's runtime got faster
 release by release, the same boards and models 1.7-2.7x faster from 7.1 to 9.0 in MLPerf Tiny, so a
-row measured with an older X-CUBE-AI is costed with its own release; a release newer than the
-newest validated one is costed as that one, never extrapolated).** One core; weights in flash::
+row measured with an older X-CUBE-AI is costed with its own release. ``reference`` is
+c[xcube_reference], the newest release among the rows the coefficients were fitted on (recorded by
+the fit, not fitted); a newer release is costed as that one, never extrapolated).** One core; weights in flash::
 
     cycles = padded_macs / (rate x c[e_class] x ipc) + outputs x c[out_cycles] + c[op_cycles]
              + weight_reads x c[flash_stall] x (wait_states + 1) / flash_bytes_per_access
@@ -59,8 +60,8 @@ from ..device_facts import DeviceFacts
 from .device_ops import CLASSES, CONV_LIKE, CPU_TILES, MCU_TILES, OpArrays
 
 CONV_MASK = np.array([name in CONV_LIKE for name in CLASSES])
-# The newest X-CUBE-AI release in the validation (STM32Cube.AI 10.0.0, stm32ai-modelzoo): the release
-# an explicit ``x-cube-ai`` prediction assumes, and the ceiling of the release trend.
+# The newest X-CUBE-AI release in the validation (STM32Cube.AI 10.0.0, stm32ai-modelzoo): the reference
+# release of coefficients that do not record their own (``xcube_reference``, written by the fit).
 XCUBE_REFERENCE = 10.0
 DEPTHWISE = CLASSES.index("depthwise")
 _ELEMENTWISE_LIKE = ("elementwise", "pool", "other")
@@ -107,7 +108,7 @@ class McuRun:
     dual: np.ndarray          # dual-issue core
     flash_cycles: np.ndarray  # raw stall cycles per weight byte read: (wait states + 1) / bytes per access
     xcube: np.ndarray         # X-CUBE-AI rather than TFLite Micro
-    xcube_age: np.ndarray     # releases (major.minor as a number) before XCUBE_REFERENCE, >= 0
+    xcube_release: np.ndarray  # its release (major.minor as a number); NaN: the coefficients' reference release
 
 
 def concat(parts: list) -> object:
@@ -168,9 +169,9 @@ def cpu_fixed_seconds(clock: float | np.ndarray, coef: dict):
     return coef["run_cycles"] / clock
 
 
-def xcube_age(version: float | None) -> float:
-    """Releases between an X-CUBE-AI ``version`` (e.g. 7.1) and XCUBE_REFERENCE; 0 for None or newer."""
-    return 0.0 if version is None else max(0.0, XCUBE_REFERENCE - version)
+def xcube_release(version: float | None) -> float:
+    """An X-CUBE-AI release as the model's arrays hold it (NaN: the coefficients' reference release)."""
+    return float("nan") if version is None else float(version)
 
 
 def mcu_run(ops: OpArrays, facts: DeviceFacts, weights_in_flash: bool, family: str,
@@ -181,11 +182,19 @@ def mcu_run(ops: OpArrays, facts: DeviceFacts, weights_in_flash: bool, family: s
     flash = (mcu.flash_wait_states + 1) / mcu.flash_bytes_per_access if (mcu is not None and weights_in_flash) else 0.0
     return McuRun(clock=np.full(n, core.clock_hz), rate=np.where(ops.int8, core.rate("int8"), core.rate("fp32")),
                   dual=np.full(n, bool(mcu is not None and mcu.dual_issue)), flash_cycles=np.full(n, flash),
-                  xcube=np.full(n, family == "x-cube-ai"), xcube_age=np.full(n, xcube_age(xcube_version)))
+                  xcube=np.full(n, family == "x-cube-ai"), xcube_release=np.full(n, xcube_release(xcube_version)))
 
 
-def xcube_factor(xcube, age, coef: dict):
-    """Seconds multiplier of X-CUBE-AI against TFLite Micro at release age ``age`` (1 where not X-CUBE-AI)."""
+def xcube_factor(xcube, release, coef: dict):
+    """Seconds multiplier of X-CUBE-AI ``release`` against TFLite Micro (1 where not X-CUBE-AI).
+
+    A release at or after the coefficients' reference (or NaN) is costed as the reference: the trend
+    is only known up to the newest release it was fitted on, and a held-out newer one must not be
+    extrapolated from it.
+    """
+    reference = coef.get("xcube_reference", XCUBE_REFERENCE)
+    release = np.asarray(release, dtype=float)
+    age = np.where(np.isnan(release), 0.0, np.maximum(0.0, reference - np.nan_to_num(release, nan=reference)))
     return np.where(xcube, coef["xcube_release_gain"] ** age / coef["xcube_speedup"], 1.0)
 
 
@@ -195,11 +204,11 @@ def mcu_op_seconds(ops: OpArrays, run: McuRun, coef: dict) -> np.ndarray:
     cycles = np.where(CONV_MASK[ops.cls], ops.padded_macs / (run.rate * eff) + ops.outputs * coef["out_cycles"],
                       ops.ops / (run.rate * eff))
     cycles = cycles + coef["op_cycles"] + ops.weight_reads * coef["flash_stall"] * run.flash_cycles
-    return cycles / run.clock * xcube_factor(run.xcube, run.xcube_age, coef)
+    return cycles / run.clock * xcube_factor(run.xcube, run.xcube_release, coef)
 
 
-def mcu_fixed_seconds(clock, xcube, coef: dict, age=0.0):
-    return coef["run_cycles"] / clock * xcube_factor(xcube, age, coef)
+def mcu_fixed_seconds(clock, xcube, coef: dict, release=float("nan")):
+    return coef["run_cycles"] / clock * xcube_factor(xcube, release, coef)
 
 
 def edgetpu_mapped(ops: OpArrays, supported: list[str]) -> np.ndarray:

@@ -179,8 +179,13 @@ def test_older_xcube_releases_are_costed_slower_and_newer_ones_are_not_extrapola
     assert seconds(10.0) == seconds(None) == seconds(11.0)  # nothing validated beyond the reference
     tflm = dm.mcu_op_seconds(ops, dm.mcu_run(ops, h7.device, True, "tflite-micro", 7.1), coef)[0]
     assert tflm / seconds(None) == pytest.approx(coef["xcube_speedup"])  # the release only moves X-CUBE-AI
-    fixed = dm.mcu_fixed_seconds(280e6, True, coef, dm.xcube_age(8.0)) / dm.mcu_fixed_seconds(280e6, True, coef)
+    fixed = dm.mcu_fixed_seconds(280e6, True, coef, 8.0) / dm.mcu_fixed_seconds(280e6, True, coef)
     assert fixed == pytest.approx(1.2 ** 2.0)
+    # Coefficients fitted without any 10.0 row record 9.0 as their reference: 10.0 is costed as 9.0, not
+    # extrapolated one more release along the trend (a held-out source of a newer release gets no speed-up).
+    coef["xcube_reference"] = 9.0
+    assert seconds(10.0) == seconds(9.0) == seconds(None)
+    assert seconds(7.1) / seconds(10.0) == pytest.approx(1.2 ** 1.9)
 
 
 def test_predict_on_device_reports_method_threads_and_band(tmp_path):
