@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekd.predict import device_model as dm
-from edgekd.predict.device_coefficients import PRIORS, base_family
+from edgekd.predict.device_coefficients import PRIORS, XCUBE_RELEASE_PRIOR, base_family
 from edgekd.predict.device_ops import ARRAY_FIELDS, OpArrays
 
 # Coefficients that are fractions of a physical maximum, and other hard limits (as multiples).
@@ -50,6 +50,7 @@ class Batch:
         self.row_of = np.concatenate([np.full(len(r.ops), i) for i, r in enumerate(rows)])
         self.fallback = np.zeros(len(rows))
         self.recorded: dict[str, float] = {}  # coefficients the fit records from the rows rather than fits
+        self.extra_priors: dict[str, tuple[float, float]] = {}  # coefficients these rows add to the family's
         if self.family == "litert":
             self.run = dm.concat([dm.cpu_run(r.ops, r.profile.device, r.profile.memory.bandwidth_bytes_per_s,
                                              r.run_threads, r.family == "tflite-builtin") for r in rows])
@@ -62,7 +63,11 @@ class Batch:
             self.xcube_release = np.array([dm.xcube_release(r.xcube_version) for r in rows])
             releases = [r.xcube_version for r in rows if r.family == "x-cube-ai" and r.xcube_version is not None]
             # The newest release these rows know: predictions for newer ones are costed as it (never extrapolated).
-            self.recorded = {"xcube_reference": max(releases, default=dm.XCUBE_REFERENCE)}
+            reference = max(releases, default=dm.XCUBE_REFERENCE)
+            self.recorded = {"xcube_reference": reference}
+            # Every older release they measured gets its own multiplier (device_model.xcube_factor).
+            self.extra_priors = {dm.xcube_release_key(r): XCUBE_RELEASE_PRIOR for r in sorted(set(releases))
+                                 if r < reference}
         else:
             self._edgetpu(rows, cpu_coef)
 
@@ -104,7 +109,7 @@ def fit_family(batch: Batch, start: dict | None = None) -> dict:
     """MAP coefficients of ``batch``'s family (module docstring); priors where no row informs one."""
     from scipy.optimize import least_squares
 
-    priors = PRIORS[batch.family]
+    priors = {**PRIORS[batch.family], **batch.extra_priors}
     names = list(priors)
     prior_x = np.log([priors[n][0] for n in names])
     sigma = np.array([priors[n][1] for n in names])

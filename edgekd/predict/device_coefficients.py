@@ -63,9 +63,10 @@ MCU_PRIORS = {
     "e_grouped": _p(0.35, FIRM), "e_elementwise": _p(0.1, LOOSE),
     "out_cycles": _p(8.0, LOOSE), "op_cycles": _p(2000, LOOSE), "run_cycles": _p(10000, LOOSE),
     "dual_issue_gain": _p(1.5, FIRM), "flash_stall": _p(0.5, LOOSE), "xcube_speedup": _p(1.5),
-    # Speed-up per X-CUBE-AI release unit (major.minor as a number, device_model.XCUBE_REFERENCE); 1 = none.
-    "xcube_release_gain": _p(1.0),
 }
+# Each X-CUBE-AI release older than the reference has its own time multiplier (device_model.xcube_factor),
+# named by device_model.xcube_release_key; the fit adds one per release its rows measured, prior 1 (no change).
+XCUBE_RELEASE_PRIOR = _p(1.0)
 # Google Edge TPU: fractions of the array's peak; seconds of fixed costs; share of the link's raw rate.
 EDGETPU_PRIORS = {
     "e_conv": _p(0.5), "e_pointwise": _p(0.5), "e_depthwise": _p(0.3, LOOSE), "e_gemm": _p(0.05, LOOSE),

@@ -27,12 +27,16 @@ integer kernels, others fp32: XNNPACK runs FP16 models in FP32 unless told other
 it); ``out_cycles`` is the per-output store (and in INT8 requantization) work that makes INT8
 gain little on small depthwise layers and a lot on dense ones.
 
-**Cortex-M, TFLite Micro + CMSIS-NN (``tflite-micro``; ``x-cube-ai`` divides by
-c[xcube_speedup] / c[xcube_release_gain] ^ (reference - version): ST's runtime got faster
-release by release, the same boards and models 1.7-2.7x faster from 7.1 to 9.0 in MLPerf Tiny, so a
-row measured with an older X-CUBE-AI is costed with its own release. ``reference`` is
-c[xcube_reference], the newest release among the rows the coefficients were fitted on (recorded by
-the fit, not fitted); a newer release is costed as that one, never extrapolated).** One core; weights in flash::
+**Cortex-M, TFLite Micro + CMSIS-NN (``tflite-micro``; ``x-cube-ai`` multiplies by
+c[xcube_release@R] / c[xcube_speedup]: ST's runtime changes release by release, and not smoothly:
+in MLPerf Tiny the same boards ran the same models 1.5-2.3x faster from 7.1 to 9.0, visual wake
+words 1.7x faster from 8.0 to 8.1 alone while the other three models gained ~6%, and the one board
+measured with 10.0 (the STM32H747I-DISCO, stm32ai-modelzoo) runs a visual-wake-words-sized
+MobileNet in 1.8x the cycles 9.0 needed on an H7A3. So each release R older than the reference has
+its own fitted multiplier; the reference (c[xcube_reference], the newest release among the rows the
+coefficients were fitted on, recorded by the fit) has 1; a release the fit never saw takes the
+nearest older one it saw (the oldest for one older than all), and a newer one the reference's:
+nothing is interpolated or extrapolated along a trend).** One core; weights in flash::
 
     cycles = padded_macs / (rate x c[e_class] x ipc) + outputs x c[out_cycles] + c[op_cycles]
              + weight_reads x c[flash_stall] x (wait_states + 1) / flash_bytes_per_access
@@ -63,6 +67,7 @@ CONV_MASK = np.array([name in CONV_LIKE for name in CLASSES])
 # The newest X-CUBE-AI release in the validation (STM32Cube.AI 10.0.0, stm32ai-modelzoo): the reference
 # release of coefficients that do not record their own (``xcube_reference``, written by the fit).
 XCUBE_REFERENCE = 10.0
+XCUBE_RELEASE_PREFIX = "xcube_release@"
 DEPTHWISE = CLASSES.index("depthwise")
 _ELEMENTWISE_LIKE = ("elementwise", "pool", "other")
 # Coral's op names for the ONNX and TFLite op types the TPU may run (models-intro, "Supported operations").
@@ -185,17 +190,35 @@ def mcu_run(ops: OpArrays, facts: DeviceFacts, weights_in_flash: bool, family: s
                   xcube=np.full(n, family == "x-cube-ai"), xcube_release=np.full(n, xcube_release(xcube_version)))
 
 
+def xcube_release_key(release: float) -> str:
+    """The coefficient name of X-CUBE-AI ``release``'s time multiplier (``xcube_release@9``)."""
+    return f"{XCUBE_RELEASE_PREFIX}{release:g}"
+
+
+def xcube_release_factors(coef: dict) -> dict[float, float]:
+    """The fitted per-release time multipliers in ``coef``: release -> multiplier."""
+    return {float(name[len(XCUBE_RELEASE_PREFIX):]): value for name, value in coef.items()
+            if name.startswith(XCUBE_RELEASE_PREFIX)}
+
+
 def xcube_factor(xcube, release, coef: dict):
     """Seconds multiplier of X-CUBE-AI ``release`` against TFLite Micro (1 where not X-CUBE-AI).
 
-    A release at or after the coefficients' reference (or NaN) is costed as the reference: the trend
-    is only known up to the newest release it was fitted on, and a held-out newer one must not be
-    extrapolated from it.
+    The reference release (or NaN, or anything newer) is 1 / c[xcube_speedup]; an older release
+    multiplies that by its own fitted factor, or by the nearest older fitted release's when the fit
+    never saw it (the oldest fitted one's when it is older than all): a held-out release is never
+    costed from a trend the coefficients did not measure.
     """
     reference = coef.get("xcube_reference", XCUBE_REFERENCE)
+    fitted = xcube_release_factors(coef)
     release = np.asarray(release, dtype=float)
-    age = np.where(np.isnan(release), 0.0, np.maximum(0.0, reference - np.nan_to_num(release, nan=reference)))
-    return np.where(xcube, coef["xcube_release_gain"] ** age / coef["xcube_speedup"], 1.0)
+    multiplier = np.ones(release.shape)
+    for value in np.unique(release[~np.isnan(release)]):
+        if value >= reference or not fitted:
+            continue
+        older = [r for r in sorted(fitted) if r <= value]
+        multiplier[release == value] = fitted[older[-1] if older else min(fitted)]
+    return np.where(xcube, multiplier / coef["xcube_speedup"], 1.0)
 
 
 def mcu_op_seconds(ops: OpArrays, run: McuRun, coef: dict) -> np.ndarray:

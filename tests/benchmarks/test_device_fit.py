@@ -1,8 +1,9 @@
-"""The device-model fit records the newest X-CUBE-AI release of its rows as the coefficients' reference.
+"""How the device-model fit treats X-CUBE-AI releases.
 
-A leave-one-source-out fold without the STM32Cube.AI 10.0 rows knows the release trend only up to
-9.0: its coefficients must say so, or the held-out 10.0 rows are predicted one release faster than
-anything the fold saw (the extrapolation the model's docstring rules out).
+It records the newest release of its rows as the coefficients' reference, and gives each older
+release it measured its own factor. A leave-one-source-out fold without the STM32Cube.AI 10.0
+rows knows the releases only up to 9.0: its coefficients must say so, or the held-out 10.0 rows
+are costed from a release the fold never saw (the extrapolation the model's docstring rules out).
 """
 
 from __future__ import annotations
@@ -47,3 +48,13 @@ def test_the_fit_records_the_newest_release_it_saw():
     ten, nine = (Batch(_rows(r), "x-cube-ai").predict(coef)[0] for r in (10.0, 9.0))
     assert ten == nine
     assert Batch(_rows(None), "tflite-micro").recorded == {"xcube_reference": dm.XCUBE_REFERENCE}
+
+
+def test_the_fit_gives_each_older_release_its_own_factor():
+    batch = Batch(_rows(7.1, 8.1, 9.0, None), "x-cube-ai")
+    assert sorted(batch.extra_priors) == [dm.xcube_release_key(7.1), dm.xcube_release_key(8.1)]
+    coef = fit_family(batch)
+    assert set(dm.xcube_release_factors(coef)) == {7.1, 8.1}
+    # A release between two fitted ones is costed as the older: 8.0 as 7.1, never interpolated.
+    eight, seven = (Batch(_rows(r), "x-cube-ai").predict(coef)[0] for r in (8.0, 7.1))
+    assert eight == seven

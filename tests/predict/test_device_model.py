@@ -165,27 +165,27 @@ def test_mcu_weights_in_flash_pay_wait_states(tmp_path):
     assert in_flash / xcube == pytest.approx(coef["xcube_speedup"])
 
 
-def test_older_xcube_releases_are_costed_slower_and_newer_ones_are_not_extrapolated(tmp_path):
+def test_each_xcube_release_has_its_own_factor_and_unfitted_ones_take_the_nearest_older(tmp_path):
     h7 = load_target("stm32h7a3")
-    coef = {**_prior("tflite-micro"), "xcube_release_gain": 1.2}
+    coef = {**_prior("tflite-micro"), dm.xcube_release_key(7.1): 1.5, dm.xcube_release_key(9.0): 0.8}
     ops = op_arrays_for(costs_with_shapes(_conv_graph(tmp_path, cin=8, cout=16, hw=8, qdq=True)), h7, "int8",
                         "x-cube-ai")
 
     def seconds(version):
         return dm.mcu_op_seconds(ops, dm.mcu_run(ops, h7.device, True, "x-cube-ai", version), coef)[0]
 
-    # 7.1 is 2.9 release units before the reference (10.0): 1.2 ** 2.9 times the reference's time.
-    assert seconds(7.1) / seconds(None) == pytest.approx(1.2 ** 2.9)
-    assert seconds(10.0) == seconds(None) == seconds(11.0)  # nothing validated beyond the reference
+    reference = seconds(None)  # the reference release (10.0): factor 1
+    assert seconds(7.1) / reference == pytest.approx(1.5) and seconds(9.0) / reference == pytest.approx(0.8)
+    # Releases the fit never saw: the nearest older fitted one, the oldest for anything before it.
+    assert seconds(8.1) == seconds(7.1) and seconds(9.5) == seconds(9.0) and seconds(6.0) == seconds(7.1)
+    assert seconds(10.0) == reference == seconds(11.0)  # nothing validated beyond the reference
     tflm = dm.mcu_op_seconds(ops, dm.mcu_run(ops, h7.device, True, "tflite-micro", 7.1), coef)[0]
-    assert tflm / seconds(None) == pytest.approx(coef["xcube_speedup"])  # the release only moves X-CUBE-AI
-    fixed = dm.mcu_fixed_seconds(280e6, True, coef, 8.0) / dm.mcu_fixed_seconds(280e6, True, coef)
-    assert fixed == pytest.approx(1.2 ** 2.0)
-    # Coefficients fitted without any 10.0 row record 9.0 as their reference: 10.0 is costed as 9.0, not
-    # extrapolated one more release along the trend (a held-out source of a newer release gets no speed-up).
+    assert tflm / reference == pytest.approx(coef["xcube_speedup"])  # the release only moves X-CUBE-AI
+    fixed = dm.mcu_fixed_seconds(280e6, True, coef, 7.3) / dm.mcu_fixed_seconds(280e6, True, coef)
+    assert fixed == pytest.approx(1.5)
+    # Coefficients fitted without any 10.0 row record 9.0 as their reference: 10.0 is costed as 9.0.
     coef["xcube_reference"] = 9.0
     assert seconds(10.0) == seconds(9.0) == seconds(None)
-    assert seconds(7.1) / seconds(10.0) == pytest.approx(1.2 ** 1.9)
 
 
 def test_predict_on_device_reports_method_threads_and_band(tmp_path):
