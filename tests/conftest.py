@@ -1,5 +1,6 @@
 """Suite-wide settings: every stage run in a test checks that it declared what it reads."""
 
+import json
 import os
 
 import pytest
@@ -22,16 +23,35 @@ def plots_on(monkeypatch):
     monkeypatch.setenv("EDGEKD_REPORT_PLOTS", "1")
 
 
+def shared_build(tmp_path_factory, name: str, **kwargs):
+    """``edgekd.build(None, **kwargs)`` once per test run, also across pytest-xdist workers.
+
+    Under xdist each worker has its own session, so a session fixture used by modules on both
+    workers would build twice. The first worker to ask builds into a folder of the run's shared
+    temp root (under a file lock); the others wait for it and read its report. Tests treat the
+    folder as read-only, as they already did within one worker.
+    """
+    import edgekd
+    from edgekd.api import BuildResult
+    from filelock import FileLock
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return edgekd.build(None, out_dir=tmp_path_factory.mktemp(name) / "out", **kwargs)
+    root = tmp_path_factory.getbasetemp().parent  # the run's temp root, shared by its workers
+    out = root / name / "out"
+    with FileLock(str(root / f"{name}.lock")):
+        if (out / "manifest.json").is_file():  # written last: the build finished
+            return BuildResult(json.loads((out / "report.json").read_text()), out)
+        return edgekd.build(None, out_dir=out, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def mcu_build(tmp_path_factory):
     """The README's quick first try on a microcontroller: the embedded digits, stm32h743, 2 + 2 epochs.
 
-    Shared by the build contract tests and the deploy bundle tests (one MCU build per session).
+    Shared by the build contract tests and the deploy bundle tests (one MCU build per run).
     """
-    import edgekd
-
-    out = tmp_path_factory.mktemp("mcu") / "out"
-    return edgekd.build(None, target="stm32h743", out_dir=out,
+    return shared_build(tmp_path_factory, "mcu", target="stm32h743",
                         overrides=["teacher.epochs=2", "distill.epochs=2", "bench.latency_mode=off"])
 
 
@@ -45,12 +65,9 @@ def quick_pi4_build(tmp_path_factory):
     Shared by the build-contract tests (tests/test_build.py) and the report tests (tests/report/):
     the contract does not depend on how long the models trained.
     """
-    import edgekd
-
-    out = tmp_path_factory.mktemp("quick-pi4") / "out"
     mp = pytest.MonkeyPatch()
     mp.setenv("EDGEKD_REPORT_PLOTS", "1")  # report.html's plots are what tests/report/test_html.py checks
     try:
-        return edgekd.build(None, target="raspberry-pi-4", out_dir=out, overrides=QUICK_PI4)
+        return shared_build(tmp_path_factory, "quick-pi4", target="raspberry-pi-4", overrides=QUICK_PI4)
     finally:
         mp.undo()
