@@ -70,7 +70,6 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
     from .pipeline import default_threads, run_pipeline
     from .promote import promote
     from .stage import BuildContext
-    from .students.registry import check_student_config
 
     started = time.perf_counter()
     cfg = config if isinstance(config, BuildConfig) else load_config(config, overrides)
@@ -81,6 +80,9 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
     out = Path(out_dir)
     _check_out_dir(out)
     refuse_out_inside_data(out, cfg.data)
+    # Imported here, not above: it imports torch (seconds), and the checks above fail bad input without it.
+    from .students.registry import check_student_config
+
     check_student_config(cfg.student.name, cfg.student.options)  # before minutes of teacher training
     created_out = not out.exists()
     _make_dir(out)
