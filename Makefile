@@ -37,8 +37,8 @@ demo: $(STAMP)
 	$(BIN)/edgekd build --target $(TARGET) --out runs/demo
 
 # Two workers, one per core; a test module stays on one worker (its module fixtures are built once), and
-# tests/conftest.py gives each worker one torch thread. Measured on the 2-core machine: 11 min 59 s in one
-# process, 6 min 51 s this way.
+# tests/conftest.py gives each worker one torch thread (overriding the OMP_NUM_THREADS=2 exported above).
+# Measured on the 2-core machine: 11 min 59 s in one process, 6 min 51 s this way.
 PYTEST_PARALLEL := -n 2 --dist loadscope
 
 test: $(STAMP)
