@@ -75,21 +75,3 @@ def quick_pi4_build(tmp_path_factory):
     finally:
         mp.undo()
 
-
-# The heaviest modules (seconds of `pytest --durations=0`, 2026-11-30), scheduled first: xdist hands
-# out modules in collection order, so a heavy module collected last leaves the other worker idle
-# at the end. Longest first keeps both busy. The shared builds' users (tests/test_build.py,
-# tests/report/) stay in place, after tests/deploy/test_bundles.py has built mcu_build.
-HEAVY_FIRST = ("reliability/test_kill_resume.py", "deploy/test_bundles.py", "teachers/test_whole_builds.py",
-               "search/test_search_build.py", "reliability/test_output_folder.py",
-               "reliability/test_config_schema_property.py", "reliability/test_no_code_from_data.py",
-               "reliability/test_bad_inputs.py", "test_cli.py")
-
-
-def _heavy_rank(item) -> int:
-    path = item.nodeid.split("::", 1)[0]
-    return next((i for i, name in enumerate(HEAVY_FIRST) if path == f"tests/{name}"), len(HEAVY_FIRST))
-
-
-def pytest_collection_modifyitems(config, items):
-    items.sort(key=_heavy_rank)  # stable: the rest keep their order
