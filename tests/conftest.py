@@ -74,4 +74,3 @@ def quick_pi4_build(tmp_path_factory):
         return shared_build(tmp_path_factory, "quick-pi4", target="raspberry-pi-4", overrides=QUICK_PI4)
     finally:
         mp.undo()
-
