@@ -18,8 +18,9 @@ def render_markdown(results: dict, section: str = "compress") -> str:
              f"{results['date_utc']}, {results['machine']['cpu']} ({results['machine']['cores']} cores, shared; "
              f"SIMD: {', '.join(results['machine'].get('cpu_features') or ['not recorded'])}), "
              f"{results['seconds']} s. Command: `{results['command']}`. Latency: one sample, interleaved A B A B in "
-             "one loop, p50; ratios are vs the FP32 model of the same runtime. Accuracy-aware engines tune on the "
-             "val split (budget: the drop target); test top-1 is held out. `build s`: wall time to make that file "
+             f"one loop{_method(results)}, p50; ratios are vs the FP32 model of the same runtime. "
+             "Accuracy-aware engines tune on the val split (budget: the drop target); test top-1 is held out. "
+             "`build s`: wall time to make that file "
              "(the AI Edge Quantizer rows start from the FP32 `.tflite`, whose export is the fp32.tflite row). "
              f"Targets: INT8 top-1 drop ≤ {100 * t['max_int8_top1_drop']:.1f} point, INT8 latency ≤ "
              f"{t['max_int8_latency_ratio']}x FP32 on the best runtime.", ""]
@@ -90,3 +91,12 @@ def write_results_md(section: str, text: str, path: Path = ROOT / "benchmarks/RE
     else:
         doc = doc.rstrip("\n") + "\n\n" + text
     atomic.write_text(path, doc)
+
+
+def _method(results: dict) -> str:
+    """How the latency loop ran (runs before 2026-11-30 timed one wall-clock call per turn)."""
+    method = next((results[t]["student"].get("latency_method") for t in TASKS if t in results), None)
+    if not method:
+        return " (one call per turn, wall clock)"
+    clock = "the thread's CPU clock" if method["clock"] == "thread_cpu" else "the wall clock"
+    return f" (turns of {method['burst']} back-to-back calls, the first untimed; {clock})"

@@ -96,6 +96,20 @@ def test_interleaved_alternates_and_measures_each():
     assert stats["a"]["seconds"] == stats["b"]["seconds"] == pytest.approx(0.06)
 
 
+def test_interleaved_burst_times_warm_calls_only():
+    clock = FakeClock()
+    log: list[str] = []
+    # Every turn's first call is cold (50 ms after the other variant ran); the rest are warm.
+    cold_then_warm = lambda warm: itertools.cycle([50, warm, warm])  # noqa: E731
+    runs = {"a": clock.runner(cold_then_warm(5), log, "a"), "b": clock.runner(cold_then_warm(10), log, "b")}
+    stats = interleaved(runs, warmup=0, min_runs=2, min_seconds=0, burst=3, clock=clock)
+    assert log == ["a"] * 3 + ["b"] * 3 + ["b"] * 3 + ["a"] * 3  # turns of 3 calls, order flipped per round
+    assert stats["a"]["runs"] == stats["b"]["runs"] == 4  # 2 rounds x 2 timed calls
+    assert stats["a"]["p50"] == 5.0 and stats["b"]["p50"] == 10.0  # the cold 50 ms calls are not in them
+    with pytest.raises(ValueError, match="burst"):
+        interleaved(runs, burst=0, clock=clock)
+
+
 def test_interleaved_time_budget_counts_all_variants():
     clock = FakeClock()
     runs = {"a": clock.runner(itertools.repeat(100)), "b": clock.runner(itertools.repeat(100))}
