@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CARRY  := benchmarks/checkpoints
 TARGET ?= raspberry-pi-4
 # Keep the test suite's BLAS/torch threads from fighting each other on 2 cores.
 export OMP_NUM_THREADS ?= 2
@@ -85,7 +86,8 @@ bench-tf-features: $(STAMP)
 
 # Hours-long vision runs, the KD student and the hard-label baseline as two one-thread processes side by side
 # (logs: benchmarks/work/<name>-{student,baseline}.log); after an interruption the same command resumes both
-# from their last epoch (checkpoints in benchmarks/work/). The curves so far:
+# from their last epoch. Their checkpoints go to $(CARRY)/, which is deliberately not git-ignored: see
+# benchmarks/checkpoints/README.md. The curves so far:
 # `python benchmarks/vision.py --config benchmarks/<name>.yaml --merge`.
 # bench-vision-fm: the function-matching KD recipe (benchmarks/vision-fm.yaml).
 # bench-vision-long: bench-vision's standard recipe for 100 epochs (benchmarks/vision-long.yaml), to find
@@ -94,7 +96,8 @@ bench-vision-fm bench-vision-long: $(STAMP)
 	mkdir -p benchmarks/work
 	for role in student baseline; do \
 	  OMP_NUM_THREADS=1 $(BIN)/python benchmarks/vision.py --config benchmarks/$(@:bench-%=%).yaml --role $$role \
-	    --no-onnx --threads 1 $(BENCH_ARGS) > benchmarks/work/$(@:bench-%=%)-$$role.log 2>&1 & \
+	    --no-onnx --threads 1 --work $(CARRY)/$(@:bench-%=%)-$$role $(BENCH_ARGS) \
+	    > benchmarks/work/$(@:bench-%=%)-$$role.log 2>&1 & \
 	done; wait
 	tail -n 3 benchmarks/work/$(@:bench-%=%)-student.log benchmarks/work/$(@:bench-%=%)-baseline.log
 

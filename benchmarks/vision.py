@@ -104,7 +104,8 @@ def run_role(args, stem: str, out: Path) -> dict:
                    recipe=white["state"].distill_method)
     if "student" in white["rows"]:
         results["ratios"] = ratios(white["rows"])
-        save_student(white, STUDENT if stem == "vision" else ROOT / "benchmarks" / "work" / f"{stem}-student.pt")
+        # Beside its checkpoints, so an hours-long run's student lasts as long as they do (benchmarks/checkpoints/).
+        save_student(white, STUDENT if stem == "vision" else work / f"{stem}-student.pt")
     teacher = next(a for a in white["artifacts"] if a.role == "teacher")
     if args.cache_speedup:
         results["soft_label_cache"] = cache_speedup(white["ctx"], teacher.model)
