@@ -14,7 +14,7 @@ Run with ``make bench-compress``. Three students, side by side in one run:
 
 For each: test top-1 and host latency of FP32 ONNX, ORT static INT8, accuracy-aware INT8,
 FP32 TFLite and TFLite INT8, latency measured interleaved (A B A B ...) in one loop, so the
-INT8/FP32 ratios are measured under the same load: each turn is a burst of ``BURST`` calls of one
+INT8/FP32 ratios are measured under the same load: each turn is a burst of ``STEADY_BURST`` calls of one
 model, its first untimed (steady-state latency, as a device benchmark runs one model back to back;
 one call per turn made every call cold and pulled the ratios towards 1), timed with the
 calling thread's CPU clock when ``--threads 1`` (the runtimes run there, and time the OS gives
@@ -45,7 +45,6 @@ from edgekd.report.build_report import cpu_features, cpu_model  # noqa: E402
 
 MAX_DROP = 0.005  # target: INT8 top-1 drop ≤ 0.5 point
 MAX_RATIO = 0.7  # target: INT8 host latency ≤ 0.7x FP32
-BURST = 8  # calls per model per turn of the interleaved latency loop (the first untimed)
 TASKS = ("embedded", "vision", "speech")
 PRUNED = ("embedded", "vision")  # issue 4: half the MACs + KD recovery on the embedded default and the vision student
 
@@ -127,8 +126,10 @@ def run_task(name: str, overrides: list[str], work: Path, prune: bool, threads: 
     result["student"] = compare_formats(by_name["student"], ctx, work / name / "student", threads)
     if prune:
         pruned = by_name["student-pruned"]
-        result["pruning"] = {**pruned.metrics["prune"], "test_top1_before": result["student"]["models"]["fp32.onnx"]["top1"]}
-        result["pruned_student"] = compare_formats(pruned, ctx, work / name / "pruned", threads, unpruned=by_name["student"])
+        before = result["student"]["models"]["fp32.onnx"]["top1"]
+        result["pruning"] = {**pruned.metrics["prune"], "test_top1_before": before}
+        result["pruned_student"] = compare_formats(pruned, ctx, work / name / "pruned", threads,
+                                                   unpruned=by_name["student"])
     return result
 
 
@@ -166,7 +167,7 @@ def compare_formats(student, ctx, folder: Path, threads: int, unpruned=None) -> 
     from int8_engines import build_variants  # same folder (sys.path[0] is benchmarks/)
 
     from edgekd.export.onnx import export_onnx
-    from edgekd.measure.latency import interleaved
+    from edgekd.measure.latency import STEADY_BURST, interleaved
     from edgekd.runtimes import open_runner
 
     built = build_variants(student, ctx, folder, MAX_DROP, threads)
@@ -186,7 +187,7 @@ def compare_formats(student, ctx, folder: Path, threads: int, unpruned=None) -> 
     ctx.reporter.stage(f"  latency: {len(runners)} models interleaved")
     clock = latency_clock(threads)
     stats = interleaved({k: (lambda r=r, p=prepared[k]: r.run_once(p)) for k, r in runners.items()}, mode="full",
-                        burst=BURST, clock=CLOCKS[clock])
+                        burst=STEADY_BURST, clock=CLOCKS[clock])
     for key in models:
         models[key]["latency_ms"] = {q: stats[key][q] for q in ("p50", "p90") if q in stats[key]}
         base = "fp32.tflite" if key.endswith("tflite") else "fp32.onnx"
@@ -194,7 +195,7 @@ def compare_formats(student, ctx, folder: Path, threads: int, unpruned=None) -> 
         models[key]["p50_ratio_vs_fp32"] = stats[key]["p50"] / stats[base]["p50"]
     return {"params": student.params, "macs": student.macs, "threads": threads, "models": models,
             "int8_tuning": built["tuning"], "latency_runs": stats["fp32.onnx"].get("runs"),
-            "latency_method": {"burst": BURST, "clock": clock}}
+            "latency_method": {"burst": STEADY_BURST, "clock": clock}}
 
 
 CLOCKS = {"thread_cpu": time.thread_time_ns, "wall": time.perf_counter_ns}

@@ -47,13 +47,13 @@ def measure_host_latency(runner, sample: np.ndarray, ctx) -> tuple[dict | None, 
 
 
 def compare_side_by_side(fp32: Artifact, int8: Artifact, ctx) -> float:
-    """p50(INT8) / p50(FP32), the two interleaved A B A B in one loop."""
-    from .latency import interleaved
+    """p50(INT8) / p50(FP32), the two interleaved in one loop at steady state (back-to-back bursts)."""
+    from .latency import STEADY_BURST, interleaved
 
     sample = ctx.data.test.numpy()[0][:1]
     runners = {"fp32": open_artifact_runner(fp32, ctx), "int8": open_artifact_runner(int8, ctx)}
     prepared = {k: r.prepare(sample) for k, r in runners.items()}
-    stats = interleaved({k: _one_call(r, prepared[k]) for k, r in runners.items()})
+    stats = interleaved({k: _one_call(r, prepared[k]) for k, r in runners.items()}, burst=STEADY_BURST)
     return float(stats["int8"]["p50"] / stats["fp32"]["p50"])
 
 

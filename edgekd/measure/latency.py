@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 NOISY_CV = 0.25
+STEADY_BURST = 8  # calls per turn when comparing variants at steady state (see interleaved)
 NOISY_TAIL = 3.0
 MIN_RUNS = 10
 
