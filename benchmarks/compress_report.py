@@ -55,6 +55,12 @@ def _task(task: str, r: dict) -> list[str]:
 
 
 def _tuning_line(key: str, t: dict) -> str:
+    if "kl_per_epoch" in t:  # QAT: trained, not tuned on val
+        kl = ", ".join(f"{v:.4f}" for v in t["kl_per_epoch"])
+        return (f"- {key}: quantization-aware fine-tuning, {t['epochs']} epochs ({t['steps']} steps, batch "
+                f"{t['batch_size']}, Adam lr {t['lr']:g}) towards the FP32 outputs on the train split; KL to FP32 "
+                f"per epoch: {kl}; no val tuning; time: train {t['seconds']['train']} s, convert "
+                f"{t['seconds']['convert']} s.")
     ops = t.get("fallback_ops", t.get("float_ops", []))
     kind = t.get("fallback", "float")
     shown = ", ".join(ops[:6]) + (f", ... ({len(ops)} in all)" if len(ops) > 6 else "")

@@ -5,7 +5,9 @@ ONNX (onnxruntime): ``int8-ort`` static INT8; ``int8-tuned`` edgekd's accuracy-a
 (:mod:`edgekd.quantize.inc_engine`).
 TFLite (LiteRT): ``int8-pt2e`` litert-torch PT2E; ``int8-aeq`` AI Edge Quantizer all-int8;
 ``int8-aeq-tuned`` its accuracy-aware loop with float fallback (phones, hosts);
-``int8-aeq-a16`` the same loop with int16 fallback and int8 input/output (what TFLite Micro gets).
+``int8-aeq-a16`` the same loop with int16 fallback and int8 input/output (what TFLite Micro gets);
+``int8-qat`` PT2E after quantization-aware fine-tuning towards the FP32 outputs
+(:mod:`edgekd.quantize.tflite_qat`, the build's ``quantize.tflite_engine: qat`` defaults).
 
 Every accuracy-aware engine tunes on the val split; test top-1 is measured apart (held out).
 """
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 
 MAX_TRIALS = 8
+QAT = {"epochs": 2, "lr": 1e-4}  # the build's quantize.qat_epochs / qat_lr defaults
 
 
 def _timed(fn) -> tuple[object, float]:
@@ -35,6 +38,7 @@ def build_variants(student, ctx, folder: Path, max_drop: float, threads: int) ->
     from edgekd.quantize.ort_static import quantize_onnx_static
     from edgekd.quantize.stage import onnx_top1
     from edgekd.quantize.tflite_aeq import AeqModel
+    from edgekd.quantize.tflite_qat import qat_tflite_int8
     from edgekd.quantize.tflite_selective import tune_tflite_int8
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -42,7 +46,7 @@ def build_variants(student, ctx, folder: Path, max_drop: float, threads: int) ->
     x_val, y_val = ctx.data.val.numpy()
     p = {k: folder / k for k in ("fp32.onnx", "int8-ort.onnx", "int8-tuned.onnx", "int8-inc.onnx", "fp32.tflite",
                                   "int8-pt2e.tflite", "int8-aeq.tflite", "int8-aeq-tuned.tflite",
-                                  "int8-aeq-a16.tflite")}
+                                  "int8-aeq-a16.tflite", "int8-qat.tflite")}
     onnx_eval = lambda path: onnx_top1(path, x_val, y_val)  # noqa: E731
     tflite_eval = lambda path: tflite_top1(path, x_val, y_val, threads)  # noqa: E731
     seconds, tuning = {}, {}
@@ -69,6 +73,8 @@ def build_variants(student, ctx, folder: Path, max_drop: float, threads: int) ->
         "int8-aeq-a16.tflite": lambda: tune_tflite_int8(p["fp32.tflite"], p["int8-aeq-a16.tflite"], calib,
                                                         tflite_eval, max_top1_drop=max_drop, max_trials=MAX_TRIALS,
                                                         fallback="int16", int8_io=True, threads=threads),
+        "int8-qat.tflite": lambda: qat_tflite_int8(student.model, shape, p["int8-qat.tflite"], train=ctx.data.train,
+                                                   representative=calib, seed=ctx.config.seed, **QAT),
     }
     for key, step in steps.items():
         ctx.reporter.stage(f"  {key}")

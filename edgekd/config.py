@@ -135,15 +135,18 @@ class QuantizeConfig(Section):
     engine: Literal["edgekd", "inc"] = Field("edgekd", description="ONNX INT8: edgekd = onnxruntime static "
                                              "(accuracy-aware loop with accuracy_aware); inc = Intel Neural "
                                              "Compressor's autotune on the val split (always accuracy-aware)")
-    tflite_engine: Literal["aeq", "pt2e"] = Field("aeq", description="TFLite INT8: aeq = AI Edge Quantizer on the "
-                                                  "FP32 .tflite (per-op recipes, fast); pt2e = litert-torch PT2E "
-                                                  "(converts the model again, every op int8)")
+    tflite_engine: Literal["aeq", "pt2e", "qat"] = Field(
+        "aeq", description="TFLite INT8: aeq = AI Edge Quantizer on the FP32 .tflite (per-op recipes, fast); pt2e = "
+        "litert-torch PT2E (converts the model again, every op int8); qat = PT2E after quantization-aware "
+        "fine-tuning towards the FP32 model's outputs (qat_epochs over the train split; every op int8)")
     tflite_fallback: Literal["auto", "float", "int16", "none"] = Field(
         "auto", description="accuracy-aware TFLite (aeq): sensitive ops fall back to float, or to int16 activations "
         "with int8 weights (stays fully integer); auto = int16 for tflite-micro, none for edgetpu, else float")
     max_top1_drop: float | None = Field(None, ge=0, le=1, description="accuracy-aware budget (absolute, on val); "
                                         "default: the target's max_top1_drop, else 0.01")
     max_trials: int = Field(10, ge=1, description="accuracy-aware: most op sets tried")
+    qat_epochs: int = Field(2, ge=1, description="tflite_engine qat: fine-tuning passes over the train split")
+    qat_lr: float = Field(1e-4, gt=0, le=1, description="tflite_engine qat: Adam learning rate of the fine-tune")
     tflite_int8_io: Literal["auto"] | bool = Field("auto", description="int8 TFLite input/output; auto = "
                                                     "true for tflite-micro and edgetpu runtimes")
 

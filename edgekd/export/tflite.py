@@ -72,19 +72,30 @@ def export_tflite(module, input_shape, path, *, int8: bool = False, representati
         representative = _check_representative(representative, shape)
     model = copy.deepcopy(module).eval()
     sample = torch.randn(*shape, dtype=torch.float32)
+    with torch.no_grad():
+        return write_tflite(path, lambda: _convert(model, sample, int8, representative, channels_last_io),
+                            add_float_io=int8 and not int8_io)
+
+
+def write_tflite(path, convert, *, add_float_io: bool = False) -> Path:
+    """Run ``convert() -> flatbuffer bytes`` with the converter's output silenced; write the result atomically.
+
+    ``add_float_io`` gives an int8-I/O model float32 input/output (:func:`float_io`). Any converter
+    failure becomes one :class:`ConversionError` line (naming the op when it can), and nothing is written.
+    """
     final = Path(path)
-    with atomic_path(final) as tmp, torch.no_grad():
+    with atomic_path(final) as tmp:
         with quiet() as log:
             try:
-                data = _convert(model, sample, int8, representative, channels_last_io)
-                if int8 and not int8_io:
+                data = convert()
+                if add_float_io:
                     data = float_io(data)
             except Exception as exc:  # litert-torch raises many types; the user needs one line
                 error: Exception | None = exc
             else:
                 error = None
         if error is not None:
-            raise _conversion_error(error, log.text) from error
+            raise conversion_error(error, log.text) from error
         tmp.write_bytes(data)
     return final
 
@@ -92,25 +103,51 @@ def export_tflite(module, input_shape, path, *, int8: bool = False, representati
 def _convert(model, sample, int8: bool, representative, channels_last_io: bool) -> bytes:
     import litert_torch
 
-    from .fold_bn import fold_batchnorm
-
-    model = fold_batchnorm(model)  # fewer nodes for litert-torch's repeated traces (see fold_bn.py)
+    model = export_ready(model, channels_last_io)
     if channels_last_io:
-        model = litert_torch.to_channel_last_io(model, args=[0]).eval()
         sample = sample.permute(0, 2, 3, 1).contiguous()
     if not int8:
         return bytes(litert_torch.convert(model, (sample,)).model_content())
     import torch
-    from litert_torch.quantize import pt2e_quantizer as pt2eq
-    from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e import quantize_pt2e
 
-    quantizer = pt2eq.PT2EQuantizer().set_global(pt2eq.get_symmetric_quantization_config(is_per_channel=True))
+    quantizer = pt2e_quantizer()
     graph = torch.export.export(model, (sample,)).module()
     prepared = quantize_pt2e.prepare_pt2e(graph, quantizer)
     for x in representative:  # batch 1: the exported graph carries batch 1 in its reshapes
         xt = torch.from_numpy(np.ascontiguousarray(x[None]))
         prepared(xt.permute(0, 2, 3, 1).contiguous() if channels_last_io else xt)
+    return lower_pt2e(prepared, sample, quantizer)
+
+
+def export_ready(model, channels_last_io: bool):
+    """The module litert-torch converts: BN folded, and with ``channels_last_io`` an NHWC-input wrapper."""
+    import litert_torch
+
+    from .fold_bn import fold_batchnorm
+
+    model = fold_batchnorm(model)  # fewer nodes for litert-torch's repeated traces (see fold_bn.py)
+    return litert_torch.to_channel_last_io(model, args=[0]).eval() if channels_last_io else model
+
+
+def pt2e_quantizer(qat: bool = False):
+    """litert-torch's PT2E quantizer: symmetric per-channel int8 weights, int8 activations (fake-quant for QAT)."""
+    from litert_torch.quantize import pt2e_quantizer as pt2eq
+
+    class FoldedBnQuantizer(pt2eq.PT2EQuantizer):
+        # Its QAT-only conv+BN patterns never match a BN-folded graph (export_ready folds BN), and
+        # building them fails with this torchao (it passes torch.export a function, not a module).
+        STATIC_QAT_ONLY_OPS: list[str] = []
+
+    return FoldedBnQuantizer().set_global(pt2eq.get_symmetric_quantization_config(is_per_channel=True, is_qat=qat))
+
+
+def lower_pt2e(prepared, sample, quantizer) -> bytes:
+    """A PT2E-prepared graph whose ranges are set, as a fully integer ``.tflite`` flatbuffer."""
+    import litert_torch
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e import quantize_pt2e
+
     quantized = quantize_pt2e.convert_pt2e(prepared, fold_quantize=False)
     try:
         from torchao.quantization.pt2e import move_exported_model_to_eval
@@ -217,7 +254,7 @@ def _op_name(text: str) -> str | None:
     return None
 
 
-def _conversion_error(exc: BaseException, log: str) -> ConversionError:
+def conversion_error(exc: BaseException, log: str) -> ConversionError:
     op = _op_name(str(exc)) or _op_name(log)
     if op:
         return ConversionError(f"tflite: op {op} is not supported by litert-torch", fmt="tflite", op=op,

@@ -3,6 +3,8 @@
 * TFLite ``aeq`` (default): the AI Edge Quantizer on the FP32 ``.tflite`` the export stage wrote;
   with ``quantize.accuracy_aware`` the sensitivity-ranked fallback loop of
   :mod:`edgekd.quantize.tflite_selective`. ``pt2e`` stays in stage.py (litert-torch conversion).
+* TFLite ``qat``: PT2E after quantization-aware fine-tuning (:mod:`edgekd.quantize.tflite_qat`),
+  its val drop checked against the budget.
 * ONNX ``inc``: Intel Neural Compressor's autotune (:mod:`edgekd.quantize.inc_engine`).
 
 Each returns ``(note, metrics)`` like the stage's other quantizers.
@@ -66,6 +68,29 @@ def tflite_aeq(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
     kept = ", ".join(result["fallback_ops"]) or "none"
     note = (f"accuracy-aware TFLite INT8 (AI Edge Quantizer, {io} input/output): val top-1 drop "
             f"{100 * result['drop']:.2f} points (budget {100 * budget:.2f}); ops kept in {fallback}: {kept}")
+    return note, {"int8_tuning": tuning}
+
+
+def tflite_qat(fp32, student, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
+    """Fully integer TFLite INT8 after quantization-aware fine-tuning; the val drop is measured, not tuned on."""
+    from .stage import max_top1_drop, tflite_int8_io
+    from .tflite_qat import qat_tflite_int8
+
+    qcfg, int8_io = ctx.config.quantize, tflite_int8_io(ctx)
+    ctx.reporter.stage("quantize", f"tflite QAT, {qcfg.qat_epochs} epochs")
+    result = qat_tflite_int8(student.model, student.input_shape, path, train=ctx.data.train,
+                             representative=representative, epochs=qcfg.qat_epochs, lr=qcfg.qat_lr,
+                             seed=ctx.config.seed, int8_io=int8_io,
+                             on_epoch=lambda e, n, kl: ctx.reporter.note(f"QAT epoch {e}/{n}: KL to FP32 {kl:.4f}"))
+    x_val, y_val = ctx.data.val.numpy()
+    budget = max_top1_drop(ctx)
+    baseline, top1 = (tflite_top1(p, x_val, y_val, ctx.threads) for p in (ctx.resolve(fp32.path), path))
+    tuning = {"split": "val", "max_top1_drop": budget, "engine": "qat", "baseline_top1": baseline, "top1": top1,
+              "drop": baseline - top1, "met_budget": baseline - top1 <= budget, "trials": 1, "float_ops": [],
+              "qat": result, "seconds": result["seconds"]}
+    note = (f"TFLite full-integer INT8 after quantization-aware fine-tuning (PT2E, {qcfg.qat_epochs} epochs "
+            f"towards the FP32 outputs, {'int8' if int8_io else 'float'} input/output): val top-1 drop "
+            f"{100 * tuning['drop']:.2f} points (budget {100 * budget:.2f})")
     return note, {"int8_tuning": tuning}
 
 

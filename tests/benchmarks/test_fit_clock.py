@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
-from pathlib import Path
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def _fit_module():
-    sys.path.insert(0, str(BENCHMARKS))  # fit.py imports its sibling vision_common
-    try:
-        spec = importlib.util.spec_from_file_location("_bench_fit", BENCHMARKS / "fit.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-
-
-def test_a_resumed_build_reports_the_time_of_every_process(tmp_path, monkeypatch):
-    fit = _fit_module()
+def test_a_resumed_build_reports_the_time_of_every_process(tmp_path, monkeypatch, bench_module):
+    fit = bench_module("fit")
     monkeypatch.setattr(fit.ElapsedClock, "EVERY_S", 0.05)
     path = tmp_path / "default.elapsed_s"
     with fit.ElapsedClock(path, resume=False):

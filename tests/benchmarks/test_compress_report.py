@@ -1,0 +1,20 @@
+"""bench-compress's RESULTS lines for the INT8 engines: a tuned engine and QAT, hand-worked."""
+
+from __future__ import annotations
+
+
+def test_tuned_engine_line_names_the_float_ops_and_the_val_drop(bench_module):
+    line = bench_module("compress_report")._tuning_line("int8-aeq-tuned.tflite", {
+        "trials": 2, "baseline_top1": 0.9, "top1": 0.8975, "drop": 0.0025, "met_budget": True,
+        "fallback": "float", "fallback_ops": ["CONV_2D#3"], "seconds": {"ranges": 0.4, "trials": 1.5}})
+    assert line == ("- int8-aeq-tuned.tflite: 2 trials, val top-1 90.00% FP32 -> 89.75% (drop 0.25 points), met "
+                    "budget: True; ops kept in float: CONV_2D#3; time: ranges 0.4 s, trials 1.5 s.")
+
+
+def test_qat_line_says_it_trained_and_did_not_tune_on_val(bench_module):
+    line = bench_module("compress_report")._tuning_line("int8-qat.tflite", {
+        "epochs": 2, "steps": 282, "batch_size": 64, "lr": 1e-4, "kl_per_epoch": [0.03171, 0.002278],
+        "seconds": {"train": 54.2, "convert": 5.5}})
+    assert line == ("- int8-qat.tflite: quantization-aware fine-tuning, 2 epochs (282 steps, batch 64, Adam lr 0.0001) "
+                    "towards the FP32 outputs on the train split; KL to FP32 per epoch: 0.0317, 0.0023; no val "
+                    "tuning; time: train 54.2 s, convert 5.5 s.")
