@@ -69,7 +69,7 @@ def export_tflite(module, input_shape, path, *, int8: bool = False, representati
 
     shape = with_batch(input_shape)
     if int8:
-        representative = _check_representative(representative, shape)
+        representative = check_representative(representative, shape)
     model = copy.deepcopy(module).eval()
     sample = torch.randn(*shape, dtype=torch.float32)
     with torch.no_grad():
@@ -160,7 +160,7 @@ def lower_pt2e(prepared, sample, quantizer) -> bytes:
     return bytes(edge.model_content())
 
 
-def _check_representative(representative, shape) -> np.ndarray:
+def check_representative(representative, shape) -> np.ndarray:
     if representative is None:
         raise ConfigError("tflite int8 export needs representative data",
                           fix="pass representative= a float32 NCHW array of representative inputs")
