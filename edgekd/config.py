@@ -146,7 +146,7 @@ class QuantizeConfig(Section):
                                         "default: the target's max_top1_drop, else 0.01")
     max_trials: int = Field(10, ge=1, description="accuracy-aware: most op sets tried")
     qat_epochs: int = Field(2, ge=1, description="tflite_engine qat: fine-tuning passes over the train split")
-    qat_lr: float = Field(1e-4, gt=0, le=1, description="tflite_engine qat: Adam learning rate of the fine-tune")
+    qat_lr: float = Field(1e-5, gt=0, le=1, description="tflite_engine qat: Adam learning rate of the fine-tune")
     tflite_int8_io: Literal["auto"] | bool = Field("auto", description="int8 TFLite input/output; auto = "
                                                     "true for tflite-micro and edgetpu runtimes")
 

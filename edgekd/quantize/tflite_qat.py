@@ -38,7 +38,7 @@ RANGE_BATCH_VALUES = 1 << 22  # input values per range-setting pass: all 1,024 C
 
 
 def qat_tflite_int8(module, input_shape, path, *, train, representative: np.ndarray, epochs: int = 2,
-                    lr: float = 1e-4, batch_size: int = 64, seed: int = 0, int8_io: bool = False,
+                    lr: float = 1e-5, batch_size: int = 64, seed: int = 0, int8_io: bool = False,
                     channels_last_io: bool = True, on_epoch: Callable[[int, int, float], None] | None = None) -> dict:
     """Fine-tune ``module`` through int8 fake quantizers and write the fully integer ``.tflite``.
 
