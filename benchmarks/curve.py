@@ -130,14 +130,18 @@ def claim_work_dir(work: Path, key: str, fresh: bool) -> bool:
 
 
 def load_partial(out: Path, key: str) -> dict | None:
-    """The incremental JSON of an interrupted run with this key, if any."""
+    """The JSON of an interrupted or finished run with this key, if any.
+
+    A finished one counts too: rerunning the command after one role finished (the other was
+    interrupted) resumes that role at its last epoch, and it must keep the curve it recorded.
+    """
     if not out.exists():
         return None
     try:
         saved = json.loads(out.read_text())
     except (OSError, ValueError):
         return None
-    return saved if saved.get("run_key") == key and saved.get("status") == "running" else None
+    return saved if saved.get("run_key") == key and saved.get("status") in ("running", "done") else None
 
 
 def curve_rows(curve: dict) -> list[dict]:
