@@ -5,6 +5,8 @@
   :mod:`edgekd.quantize.tflite_selective`. ``pt2e`` stays in stage.py (litert-torch conversion).
 * TFLite ``qat``: PT2E after quantization-aware fine-tuning (:mod:`edgekd.quantize.tflite_qat`),
   its val drop checked against the budget.
+* TFLite ``auto``: ``aeq`` first; only when its val drop misses the budget, ``qat`` too, and the
+  model with the smaller val drop is kept (both figures are reported).
 * ONNX ``inc``: Intel Neural Compressor's autotune (:mod:`edgekd.quantize.inc_engine`).
 
 Each returns ``(note, metrics)`` like the stage's other quantizers.
@@ -73,7 +75,7 @@ def tflite_aeq(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
 
 def tflite_qat(fp32, student, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
     """Fully integer TFLite INT8 after quantization-aware fine-tuning; the val drop is measured, not tuned on."""
-    from .stage import max_top1_drop, tflite_int8_io
+    from .stage import tflite_int8_io
     from .tflite_qat import qat_tflite_int8
 
     qcfg, int8_io = ctx.config.quantize, tflite_int8_io(ctx)
@@ -82,16 +84,58 @@ def tflite_qat(fp32, student, path, representative: np.ndarray, ctx) -> tuple[st
                              representative=representative, epochs=qcfg.qat_epochs, lr=qcfg.qat_lr,
                              seed=ctx.config.seed, int8_io=int8_io,
                              on_epoch=lambda e, n, kl: ctx.reporter.note(f"QAT epoch {e}/{n}: KL to FP32 {kl:.4f}"))
+    tuning = _val_drop(fp32, path, ctx, {"engine": "qat", "trials": 1, "float_ops": [], "qat": result,
+                                         "seconds": result["seconds"]})
+    note = (f"TFLite full-integer INT8 after quantization-aware fine-tuning (PT2E, {qcfg.qat_epochs} epochs "
+            f"towards the FP32 outputs, {'int8' if int8_io else 'float'} input/output): val top-1 drop "
+            f"{100 * tuning['drop']:.2f} points (budget {100 * tuning['max_top1_drop']:.2f})")
+    return note, {"int8_tuning": tuning}
+
+
+def tflite_auto(fp32, student, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
+    """AEQ (seconds) first; QAT (a training stage) only when AEQ's val drop misses the budget.
+
+    The QAT candidate is written in the build's work folder and moved over the AEQ model only when
+    its val drop is smaller, so the artifact is always one whole model.
+    """
+    import os
+
+    from .stage import max_top1_drop
+
+    note, metrics = tflite_aeq(fp32, path, representative, ctx)
+    aeq = metrics.get("int8_tuning") or _val_drop(fp32, path, ctx, {"engine": "aeq", "trials": 1, "float_ops": []})
+    if aeq["met_budget"]:
+        return (f"{note}; auto: AEQ met the {100 * max_top1_drop(ctx):.2f}-point budget, QAT not run",
+                {"int8_tuning": {**aeq, "engine": "auto", "chosen": "aeq", "candidates": {"aeq": _brief(aeq)}}})
+    candidate = ctx.work_dir / f"qat-candidate{path.suffix}"
+    try:
+        qat_note, qat_metrics = tflite_qat(fp32, student, candidate, representative, ctx)
+        qat = qat_metrics["int8_tuning"]
+        chosen = "qat" if qat["drop"] < aeq["drop"] else "aeq"
+        if chosen == "qat":
+            os.replace(candidate, path)
+    finally:
+        candidate.unlink(missing_ok=True)
+    best, best_note = (qat, qat_note) if chosen == "qat" else (aeq, note)
+    return (f"{best_note}; auto: AEQ's val drop {100 * aeq['drop']:.2f} points missed the budget, QAT's "
+            f"{100 * qat['drop']:.2f}; kept {chosen.upper()}"), {
+        "int8_tuning": {**best, "engine": "auto", "chosen": chosen,
+                        "candidates": {"aeq": _brief(aeq), "qat": _brief(qat)}}}
+
+
+def _val_drop(fp32, path, ctx, extra: dict) -> dict:
+    """Val top-1 of the FP32 and the INT8 ``.tflite`` and the drop against the budget."""
+    from .stage import max_top1_drop
+
     x_val, y_val = ctx.data.val.numpy()
     budget = max_top1_drop(ctx)
     baseline, top1 = (tflite_top1(p, x_val, y_val, ctx.threads) for p in (ctx.resolve(fp32.path), path))
-    tuning = {"split": "val", "max_top1_drop": budget, "engine": "qat", "baseline_top1": baseline, "top1": top1,
-              "drop": baseline - top1, "met_budget": baseline - top1 <= budget, "trials": 1, "float_ops": [],
-              "qat": result, "seconds": result["seconds"]}
-    note = (f"TFLite full-integer INT8 after quantization-aware fine-tuning (PT2E, {qcfg.qat_epochs} epochs "
-            f"towards the FP32 outputs, {'int8' if int8_io else 'float'} input/output): val top-1 drop "
-            f"{100 * tuning['drop']:.2f} points (budget {100 * budget:.2f})")
-    return note, {"int8_tuning": tuning}
+    return {"split": "val", "max_top1_drop": budget, "baseline_top1": baseline, "top1": top1,
+            "drop": baseline - top1, "met_budget": baseline - top1 <= budget, **extra}
+
+
+def _brief(tuning: dict) -> dict:
+    return {k: tuning[k] for k in ("top1", "drop", "met_budget") if k in tuning}
 
 
 def onnx_inc(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:

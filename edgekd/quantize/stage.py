@@ -7,7 +7,8 @@
 - TFLite: ``quantize.tflite_engine: aeq`` (default) quantizes the FP32 ``.tflite`` with the AI Edge
   Quantizer, accuracy-aware with per-op float/int16 fallback (:mod:`.engines`); ``pt2e`` is the
   full-integer PT2E path through litert-torch; ``qat`` fine-tunes through PT2E's fake quantizers
-  first (:mod:`edgekd.quantize.tflite_qat`). Int8 input/output for MCU runtimes either way.
+  first (:mod:`edgekd.quantize.tflite_qat`); ``auto`` runs ``qat`` only when ``aeq`` misses the
+  budget. Int8 input/output for MCU runtimes either way.
 - Core ML: an FP16 package and an 8-bit-weight package (activations stay float: that is what
   Core ML offers).
 """
@@ -73,10 +74,11 @@ def _quantize(fp32: Artifact, student: Artifact, path, representative, ctx) -> t
         from .engines import onnx_inc
 
         return onnx_inc(fp32, path, representative, ctx)
-    if fp32.format == "tflite" and qcfg.tflite_engine == "qat":
-        from .engines import tflite_qat
+    if fp32.format == "tflite" and qcfg.tflite_engine in ("qat", "auto"):
+        from .engines import tflite_auto, tflite_qat
 
-        return tflite_qat(fp32, student, path, representative, ctx)
+        engine = tflite_qat if qcfg.tflite_engine == "qat" else tflite_auto
+        return engine(fp32, student, path, representative, ctx)
     if fp32.format == "tflite" and qcfg.tflite_engine == "aeq":
         from .engines import tflite_aeq
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from edgekd.artifact import Artifact
@@ -14,8 +15,8 @@ from edgekd.export.onnx import export_onnx
 from edgekd.pipeline import BuildContext
 from edgekd.progress import NullReporter
 from edgekd.quantize import engines, stage
-from edgekd.state import BuildState
 from edgekd.quantize.tflite_aeq import op_precisions
+from edgekd.state import BuildState
 from edgekd.targets import load_target
 
 
@@ -41,7 +42,8 @@ def _tflite_artifacts(ctx, model, lib, tiny_tflite) -> list[Artifact]:
 
 def test_tflite_defaults_to_the_ai_edge_quantizer_all_int8(tmp_path, tiny_model, lib, tiny_tflite):
     ctx = _ctx(tmp_path, lib, [])
-    int8 = stage.run(BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite))), ctx).artifacts[-1]
+    state = BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite)))
+    int8 = stage.run(state, ctx).artifacts[-1]
     assert int8.name == "student-int8.tflite" and "AI Edge Quantizer a8w8" in int8.notes[0]
     assert "float input/output" in int8.notes[0] and "int8_tuning" not in int8.metrics
     kinds = [kind for kind, _, _ in op_precisions(ctx.resolve(int8.path).read_bytes())]
@@ -56,7 +58,8 @@ def test_tflite_accuracy_aware_on_an_mcu_target_falls_back_to_int16(tmp_path, ti
         return 0.5 if ("CONV_2D", "INT8", "INT8") in ops else 1.0
     monkeypatch.setattr(engines, "tflite_top1", fake_top1)
     ctx = _ctx(tmp_path, lib, ["quantize.accuracy_aware=true", "quantize.max_top1_drop=0.01"], target="stm32h743")
-    int8 = stage.run(BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite))), ctx).artifacts[-1]
+    state = BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite)))
+    int8 = stage.run(state, ctx).artifacts[-1]
     tuning = int8.metrics["int8_tuning"]
     assert tuning["fallback"] == "int16" and tuning["met_budget"] is True and tuning["engine"] == "aeq"
     assert tuning["int16_ops"] and tuning["float_ops"] == [] and "ops kept in int16" in int8.notes[0]
@@ -88,3 +91,56 @@ def test_tflite_fallback_auto_follows_the_runtime():
     assert engines.tflite_fallback(ctx("float", "tflite-micro")) == "float"
     cfg = load_config(None, []).quantize
     assert (cfg.engine, cfg.tflite_engine, cfg.tflite_fallback) == ("edgekd", "aeq", "auto")
+
+
+def _auto_run(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch, top1_by_file: dict):
+    """The stage with ``tflite_engine: auto`` and a val top-1 chosen per file name (FP32 scores 1.0)."""
+    monkeypatch.setattr(engines, "tflite_top1", lambda path, x, y, threads=1: top1_by_file.get(path.stem, 1.0))
+    ctx = _ctx(tmp_path, lib, ["quantize.tflite_engine=auto", "quantize.qat_epochs=1", "quantize.max_top1_drop=0.2"])
+    state = BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite)))
+    int8 = stage.run(state, ctx).artifacts[-1]
+    assert not (ctx.work_dir / "qat-candidate.tflite").exists()
+    return ctx, int8
+
+
+def test_tflite_auto_keeps_aeq_when_it_meets_the_budget_without_running_qat(tmp_path, tiny_model, lib, tiny_tflite,
+                                                                             monkeypatch):
+    monkeypatch.setattr(engines, "tflite_qat", lambda *a, **k: (_ for _ in ()).throw(AssertionError("QAT ran")))
+    _, int8 = _auto_run(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch, {"student-int8": 0.9})
+    tuning = int8.metrics["int8_tuning"]
+    assert (tuning["engine"], tuning["chosen"], tuning["met_budget"]) == ("auto", "aeq", True)
+    assert tuning["drop"] == pytest.approx(0.1) and list(tuning["candidates"]) == ["aeq"]
+    assert "AI Edge Quantizer a8w8" in int8.notes[0] and "QAT not run" in int8.notes[0]
+
+
+def test_tflite_auto_runs_qat_when_aeq_misses_and_keeps_the_smaller_drop(tmp_path, tiny_model, lib, tiny_tflite,
+                                                                         monkeypatch):
+    written = {}
+    real_qat = engines.tflite_qat
+
+    def recording_qat(fp32, student, path, representative, ctx):
+        out = real_qat(fp32, student, path, representative, ctx)
+        written["bytes"] = path.read_bytes()
+        return out
+
+    monkeypatch.setattr(engines, "tflite_qat", recording_qat)
+    ctx, int8 = _auto_run(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch,
+                          {"student-int8": 0.5, "qat-candidate": 0.75})
+    tuning = int8.metrics["int8_tuning"]
+    assert (tuning["engine"], tuning["chosen"], tuning["met_budget"]) == ("auto", "qat", False)
+    assert tuning["candidates"] == {"aeq": {"top1": 0.5, "drop": 0.5, "met_budget": False},
+                                    "qat": {"top1": 0.75, "drop": 0.25, "met_budget": False}}
+    assert tuning["qat"]["epochs"] == 1 and ctx.resolve(int8.path).read_bytes() == written["bytes"]
+    assert "kept QAT" in int8.notes[0] and "did not meet the 20.00-point top-1 budget" in int8.notes[1]
+
+
+def test_tflite_auto_keeps_aeq_when_qat_is_no_better(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch):
+    def fake_qat(fp32, student, path, representative, ctx):
+        path.write_bytes(b"not a model")
+        return "qat note", {"int8_tuning": {"engine": "qat", "top1": 0.5, "drop": 0.5, "met_budget": False}}
+
+    monkeypatch.setattr(engines, "tflite_qat", fake_qat)
+    ctx, int8 = _auto_run(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch, {"student-int8": 0.5})
+    tuning = int8.metrics["int8_tuning"]
+    assert (tuning["chosen"], tuning["drop"]) == ("aeq", 0.5) and "kept AEQ" in int8.notes[0]
+    assert ctx.resolve(int8.path).read_bytes()[4:8] == b"TFL3"  # AEQ's model, not the candidate
