@@ -165,6 +165,7 @@ def saved_student(saved: dict, path: Path, data):
 def compare_formats(student, ctx, folder: Path, threads: int, unpruned=None) -> dict:
     """FP32 ONNX/TFLite and every INT8 engine of one torch student: top-1, interleaved latency, time to build."""
     from int8_engines import build_variants  # same folder (sys.path[0] is benchmarks/)
+    from onnx_ops import op_breakdown
 
     from edgekd.export.onnx import export_onnx
     from edgekd.measure.latency import STEADY_BURST, interleaved
@@ -193,9 +194,11 @@ def compare_formats(student, ctx, folder: Path, threads: int, unpruned=None) -> 
         base = "fp32.tflite" if key.endswith("tflite") else "fp32.onnx"
         models[key]["top1_drop_vs_fp32"] = models[base]["top1"] - models[key]["top1"]
         models[key]["p50_ratio_vs_fp32"] = stats[key]["p50"] / stats[base]["p50"]
+    ctx.reporter.stage("  ONNX Runtime per-node profile: fp32.onnx and int8-ort.onnx side by side")
+    onnx_ops = op_breakdown({k: paths[k] for k in ("fp32.onnx", "int8-ort.onnx")}, sample.astype("float32"), threads)
     return {"params": student.params, "macs": student.macs, "threads": threads, "models": models,
             "int8_tuning": built["tuning"], "latency_runs": stats["fp32.onnx"].get("runs"),
-            "latency_method": {"burst": STEADY_BURST, "clock": clock}}
+            "latency_method": {"burst": STEADY_BURST, "clock": clock}, "onnx_op_us": onnx_ops}
 
 
 CLOCKS = {"thread_cpu": time.thread_time_ns, "wall": time.perf_counter_ns}

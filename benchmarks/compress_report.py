@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from int8_engines import fallback_summary
+from onnx_ops import breakdown_line
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("embedded", "vision", "speech")
@@ -45,6 +46,12 @@ def _task(task: str, r: dict) -> list[str]:
     lines.append("")
     for key, tuning in st["int8_tuning"].items():
         lines.append(_tuning_line(key, tuning))
+    if "onnx_op_us" in st:
+        ops = st["onnx_op_us"]
+        lines += ["", "ONNX Runtime's per-node profile, by layer kind, FP32 -> static INT8 (sums of per-node "
+                  "kernel-time medians, the two models profiled side by side; the profiler adds its own cost to "
+                  "every node, so for a model of many small nodes the sums exceed the p50 in the table): "
+                  + breakdown_line(ops["fp32.onnx"], ops["int8-ort.onnx"])]
     v = r["verdict"]
     lines += ["", f"Best INT8 runtime within the drop target: {v['best_int8_runtime']} at {v['best_ratio']:.2f}x FP32 "
               f"(latency target met: {v['ratio_target_met']}); drop target met (test): "
