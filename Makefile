@@ -9,7 +9,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-compress-byo bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
 
 install: $(STAMP)
 
@@ -125,6 +125,12 @@ bench-kd-sweep: $(STAMP)
 # benchmarks/work/ (run those first); COMPRESS_ARGS="--train-here --vision-epochs 3" trains its own instead.
 bench-compress: $(STAMP)
 	$(BIN)/python benchmarks/compress.py $(COMPRESS_ARGS)
+
+# The same engines on a student distilled from the Keras DS-CNN teacher (TensorFlow MFCCs) of
+# `make bench-byo-teachers BYO_ARGS="--only ds_cnn"` (run that first): material edgekd did not make.
+bench-compress-byo: $(STAMP)
+	$(BIN)/python benchmarks/compress.py --only byo-speech --out benchmarks/results/compress-byo.json \
+	  --work benchmarks/work/compress-byo $(COMPRESS_ARGS)
 
 # Third-party-style Keras teachers (ResNet-8, DS-CNN on TF MFCCs, MobileNetV1-0.25 at 96x96) trained,
 # converted with TensorFlow's TFLite converter and scored directly in TF/LiteRT (phase A of bench-byo).

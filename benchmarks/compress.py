@@ -12,6 +12,11 @@ Run with ``make bench-compress``. Three students, side by side in one run:
 
 ``--train-here`` trains the vision and speech students in this run instead (with a bounded budget).
 
+``--only byo-speech`` (not part of the default run; pass ``--out``/``--work`` of its own): the same
+engines on a student distilled from material edgekd did not make, the Keras DS-CNN teacher of
+``make bench-byo-teachers`` (phase A) on TensorFlow MFCCs, set up as ``make bench-byo`` gives it
+(``benchmarks/byo/distill.py``), trained here for ``--byo-epochs``.
+
 For each: test top-1 and host latency of FP32 ONNX, ORT static INT8, accuracy-aware INT8,
 FP32 TFLite and TFLite INT8, latency measured interleaved (A B A B ...) in one loop, so the
 INT8/FP32 ratios are measured under the same load: each turn is a burst of ``STEADY_BURST`` calls of one
@@ -46,6 +51,7 @@ from edgekd.report.build_report import cpu_features, cpu_model  # noqa: E402
 MAX_DROP = 0.005  # target: INT8 top-1 drop ≤ 0.5 point
 MAX_RATIO = 0.7  # target: INT8 host latency ≤ 0.7x FP32
 TASKS = ("embedded", "vision", "speech")
+BYO = {"byo-speech": "ds_cnn"}  # opt-in tasks (--only): a phase-A teacher of make bench-byo-teachers
 PRUNED = ("embedded", "vision")  # issue 4: half the MACs + KD recovery on the embedded default and the vision student
 
 
@@ -121,8 +127,9 @@ def run_task(name: str, overrides: list[str], work: Path, prune: bool, threads: 
               "config": {"overrides": overrides, "train_per_class": train_limit, "test_per_class": test_limit},
               "train_seconds": round(time.perf_counter() - started, 1)}
     x_test, y_test = ctx.data.test.numpy()
-    result["teacher_test_top1"] = (known["teacher"]["top1"] if known
-                                   else _torch_top1(by_name["teacher"].model, x_test, y_test))
+    # The teacher eats its own inputs when it has a front end of its own (a byo teacher's MFCCs).
+    result["teacher_test_top1"] = (known["teacher"]["top1"] if known else
+                                   _torch_top1(by_name["teacher"].model, ctx.data.test.for_teacher().numpy(), y_test))
     result["student"] = compare_formats(by_name["student"], ctx, work / name / "student", threads)
     if prune:
         pruned = by_name["student-pruned"]
@@ -220,6 +227,8 @@ def _torch_top1(model, x, y) -> float:
 def task_recipe(task: str, args) -> tuple[list[str], Path | None, Path | None]:
     """(overrides, config file, saved student) of one task: the benchmark's student, or one trained here."""
     prune = task in PRUNED and args.prune
+    if task in BYO:
+        return byo_overrides(BYO[task], args.byo_epochs), None, None
     if task == "embedded":  # the default build (`edgekd build` with no config): quick to train here
         overrides = prune_overrides(args.recovery_epochs, lr=0.002) if prune else ["export.formats=[onnx,tflite]"]
         return overrides, None, None
@@ -228,6 +237,18 @@ def task_recipe(task: str, args) -> tuple[list[str], Path | None, Path | None]:
     student = (train_here(task, args) if args.train_here
                else ROOT / "benchmarks" / "work" / f"{task}-student.pt")
     return overrides, ROOT / "benchmarks" / f"{task}.yaml", student
+
+
+def byo_overrides(teacher: str, epochs: int) -> list[str]:
+    """``make bench-byo``'s setup of a phase-A Keras teacher (its file, its own front end), ``epochs`` of KD."""
+    sys.path.insert(0, str(ROOT / "benchmarks" / "byo"))
+    from common import WORK
+    from distill import FILES, overrides  # benchmarks/byo/distill.py
+
+    if not (WORK / teacher / FILES["keras"]).is_file():
+        raise SystemExit(f"error: {WORK / teacher / FILES['keras']} does not exist; run "
+                         f"`make bench-byo-teachers BYO_ARGS=\"--only {teacher}\"` first")
+    return [*overrides(teacher, "keras", WORK, epochs), "export.formats=[onnx,tflite]"]
 
 
 # Bounded budgets for --train-here. Vision without crop/flip: the teacher's soft labels are then computed
@@ -301,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--train-per-class", type=int, default=None, help="bounded budget: train samples per class")
     parser.add_argument("--test-per-class", type=int, default=None, help="bounded budget: test samples per class")
-    parser.add_argument("--only", choices=TASKS, default=None)
+    parser.add_argument("--only", choices=(*TASKS, *BYO), default=None)
+    parser.add_argument("--byo-epochs", type=int, default=30, help="--only byo-speech: KD epochs of its student")
     parser.add_argument("--train-here", action="store_true",
                         help="train the vision and speech students here with their benchmarks' configs and the "
                              "--*-epochs budgets (kept in --work, reused next time) instead of starting from the KD "
@@ -318,8 +340,8 @@ def main(argv: list[str] | None = None) -> int:
                            "python": platform.python_version()},
                "targets": {"max_int8_top1_drop": MAX_DROP, "max_int8_latency_ratio": MAX_RATIO}}
     done = _finished_tasks(work, args)
-    for task in TASKS:
-        if args.only in (None, task):
+    for task in (*TASKS, *BYO):
+        if args.only == task or (args.only is None and task in TASKS):
             if task in done:  # a killed run finished this task with the same arguments: keep it
                 results[task] = done[task]
                 print(f"{task}: kept from {work / 'partial.json'}", file=sys.stderr)
@@ -338,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         from compress_report import render_markdown, write_results_md  # same folder
 
         write_results_md(out.stem, render_markdown(results, out.stem))
-    print(json.dumps({k: results[k].get("verdict") for k in TASKS if k in results}, indent=2))
+    print(json.dumps({k: results[k].get("verdict") for k in (*TASKS, *BYO) if k in results}, indent=2))
     return 0
 
 

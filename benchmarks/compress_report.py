@@ -8,14 +8,17 @@ from int8_engines import fallback_summary
 from onnx_ops import breakdown_line
 
 ROOT = Path(__file__).resolve().parents[1]
-TASKS = ("embedded", "vision", "speech")
+TASKS = ("embedded", "vision", "speech", "byo-speech")
 
 
 def render_markdown(results: dict, section: str = "compress") -> str:
     """The RESULTS.md section for one run (tables from the results JSON), between ``section`` markers."""
     t = results["targets"]
-    lines = [f"<!-- {section}:start -->", "## Compression: FP32 vs INT8 engines, pruning + KD recovery "
-             "(`make bench-compress`)", "",
+    title = ("## Compression: FP32 vs INT8 engines, pruning + KD recovery (`make bench-compress`)"
+             if "byo-speech" not in results else
+             "## Compression of a student distilled from a third-party-style Keras teacher: FP32 vs INT8 engines "
+             "(`make bench-compress-byo`)")
+    lines = [f"<!-- {section}:start -->", title, "",
              f"{results['date_utc']}, {results['machine']['cpu']} ({results['machine']['cores']} cores, shared; "
              f"SIMD: {', '.join(results['machine'].get('cpu_features') or ['not recorded'])}), "
              f"{results['seconds']} s. Command: `{results['command']}`. Latency: one sample, interleaved A B A B in "

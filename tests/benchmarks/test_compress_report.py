@@ -30,3 +30,22 @@ def test_first_conv_float_variant_keeps_the_first_conv_and_the_padding_before_it
     assert engines.up_to_first_conv([first, second]) == [first]
     assert engines.up_to_first_conv([Op(kind="MEAN")]) == []
     assert engines.fallback_summary("int8-aeq-f1.tflite", {}) == "first conv float"
+
+
+def test_byo_task_names_the_missing_teacher_and_takes_bench_byos_setup(bench_module, tmp_path, monkeypatch):
+    import importlib
+
+    import pytest
+
+    compress = bench_module("compress")
+    monkeypatch.syspath_prepend(str(compress.ROOT / "benchmarks" / "byo"))
+    common = importlib.import_module("common")
+    monkeypatch.setattr(common, "WORK", tmp_path)
+    with pytest.raises(SystemExit, match='make bench-byo-teachers BYO_ARGS="--only ds_cnn"'):
+        compress.byo_overrides("ds_cnn", 5)
+    (tmp_path / "ds_cnn").mkdir()
+    (tmp_path / "ds_cnn" / "model.keras").write_bytes(b"")
+    overrides = compress.byo_overrides("ds_cnn", 5)
+    assert "distill.epochs=5" in overrides and overrides[-1] == "export.formats=[onnx,tflite]"
+    teacher = next(o for o in overrides if o.startswith("teacher="))
+    assert "kind: keras" in teacher and "tensorflow-kws" in teacher and str(tmp_path / "ds_cnn") in teacher
