@@ -9,7 +9,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-compress-byo bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-compress-byo bench-int8-width bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
 
 install: $(STAMP)
 
@@ -131,6 +131,10 @@ bench-compress: $(STAMP)
 bench-compress-byo: $(STAMP)
 	$(BIN)/python benchmarks/compress.py --only byo-speech --out benchmarks/results/compress-byo.json \
 	  --work benchmarks/work/compress-byo $(COMPRESS_ARGS)
+
+# INT8/FP32 latency of the speech DS-CNN against its width (untrained models; latency only).
+bench-int8-width: $(STAMP)
+	$(BIN)/python benchmarks/int8_width.py $(WIDTH_ARGS)
 
 # Third-party-style Keras teachers (ResNet-8, DS-CNN on TF MFCCs, MobileNetV1-0.25 at 96x96) trained,
 # converted with TensorFlow's TFLite converter and scored directly in TF/LiteRT (phase A of bench-byo).

@@ -136,10 +136,10 @@ class QuantizeConfig(Section):
                                              "(accuracy-aware loop with accuracy_aware); inc = Intel Neural "
                                              "Compressor's autotune on the val split (always accuracy-aware)")
     tflite_engine: Literal["aeq", "pt2e", "qat", "auto"] = Field(
-        "aeq", description="TFLite INT8: aeq = AI Edge Quantizer on the FP32 .tflite (per-op recipes, fast); pt2e = "
+        "auto", description="TFLite INT8: aeq = AI Edge Quantizer on the FP32 .tflite (per-op recipes, fast); pt2e = "
         "litert-torch PT2E (converts the model again, every op int8); qat = PT2E after quantization-aware "
-        "fine-tuning towards the FP32 model's outputs (qat_epochs over the train split; every op int8); auto = aeq, "
-        "then qat only if aeq's val drop misses max_top1_drop (the smaller val drop is kept)")
+        "fine-tuning towards the FP32 model's outputs (qat_epochs over the train split; every op int8); auto = pt2e "
+        "(aeq with accuracy_aware), then qat only if its val drop misses max_top1_drop (the smaller val drop is kept)")
     tflite_fallback: Literal["auto", "float", "int16", "none"] = Field(
         "auto", description="accuracy-aware TFLite (aeq): sensitive ops fall back to float, or to int16 activations "
         "with int8 weights (stays fully integer); auto = int16 for tflite-micro, none for edgetpu, else float")

@@ -4,11 +4,11 @@
   ``quantize.accuracy_aware`` the accuracy-aware loop of :mod:`edgekd.quantize.inc_tune`
   keeps the most sensitive ops in float until the val top-1 drop fits the budget;
   ``quantize.engine: inc`` runs Intel Neural Compressor's autotune instead (:mod:`.engines`).
-- TFLite: ``quantize.tflite_engine: aeq`` (default) quantizes the FP32 ``.tflite`` with the AI Edge
-  Quantizer, accuracy-aware with per-op float/int16 fallback (:mod:`.engines`); ``pt2e`` is the
-  full-integer PT2E path through litert-torch; ``qat`` fine-tunes through PT2E's fake quantizers
-  first (:mod:`edgekd.quantize.tflite_qat`); ``auto`` runs ``qat`` only when ``aeq`` misses the
-  budget. Int8 input/output for MCU runtimes either way.
+- TFLite (:mod:`.engines`): ``quantize.tflite_engine: aeq`` quantizes the FP32 ``.tflite`` with the
+  AI Edge Quantizer, accuracy-aware with per-op float/int16 fallback; ``pt2e`` is the full-integer
+  PT2E path through litert-torch; ``qat`` fine-tunes through PT2E's fake quantizers first
+  (:mod:`edgekd.quantize.tflite_qat`); ``auto`` (default) runs ``pt2e`` (``aeq`` when accuracy-aware)
+  and ``qat`` only when that misses the budget. Int8 input/output for MCU runtimes either way.
 - Core ML: an FP16 package and an 8-bit-weight package (activations stay float: that is what
   Core ML offers).
 """
@@ -74,15 +74,15 @@ def _quantize(fp32: Artifact, student: Artifact, path, representative, ctx) -> t
         from .engines import onnx_inc
 
         return onnx_inc(fp32, path, representative, ctx)
-    if fp32.format == "tflite" and qcfg.tflite_engine in ("qat", "auto"):
-        from .engines import tflite_auto, tflite_qat
+    if fp32.format == "tflite":
+        from . import engines
 
-        engine = tflite_qat if qcfg.tflite_engine == "qat" else tflite_auto
+        if qcfg.tflite_engine == "aeq":
+            return engines.tflite_aeq(fp32, path, representative, ctx)
+        if qcfg.tflite_engine == "pt2e":
+            return engines.tflite_pt2e(student, path, representative, ctx)
+        engine = engines.tflite_qat if qcfg.tflite_engine == "qat" else engines.tflite_auto
         return engine(fp32, student, path, representative, ctx)
-    if fp32.format == "tflite" and qcfg.tflite_engine == "aeq":
-        from .engines import tflite_aeq
-
-        return tflite_aeq(fp32, path, representative, ctx)
     if fp32.format == "onnx":
         scheme = (f"{'per-channel' if qcfg.per_channel else 'per-tensor'} weights, {qcfg.method} activation ranges on "
                   f"{len(representative)} representative samples")
@@ -93,14 +93,6 @@ def _quantize(fp32: Artifact, student: Artifact, path, representative, ctx) -> t
         quantize_onnx_static(ctx.resolve(fp32.path), path, representative, method=qcfg.method,
                              per_channel=qcfg.per_channel)
         return f"onnxruntime static INT8 (QDQ, {scheme})", {}
-    if fp32.format == "tflite":
-        from ..export.tflite import export_tflite
-
-        int8_io = tflite_int8_io(ctx)
-        export_tflite(student.model, student.input_shape, path, int8=True, representative=representative,
-                      int8_io=int8_io)
-        return (f"TFLite full-integer INT8 (PT2E, {len(representative)} representative samples, "
-                f"{'int8' if int8_io else 'float'} input/output)"), {}
     from ..export.coreml import export_coreml
 
     export_coreml(student.model, student.input_shape, path, precision="fp16", weights_int8=True)
@@ -145,4 +137,4 @@ def _coreml_fp16(fp32: Artifact, student: Artifact, ctx) -> Artifact:
 
 STAGE = Stage(name="quantize", run=run, enabled=lambda config: config.quantize.enabled,
               off_note="quantize: off (quantize.enabled=false)",
-              reads=("config.quantize", "target.runtime.name", "target.budgets.max_top1_drop"))
+              reads=("config.quantize", "config.seed", "target.runtime.name", "target.budgets.max_top1_drop"))

@@ -1,4 +1,5 @@
-"""The quantize stage's engines: TFLite via the AI Edge Quantizer (all-int8 or accuracy-aware), ONNX via INC."""
+"""The quantize stage's engines: TFLite auto (PT2E, QAT on a miss), the AI Edge Quantizer (all-int8 or
+accuracy-aware); ONNX via INC."""
 
 from __future__ import annotations
 
@@ -40,8 +41,8 @@ def _tflite_artifacts(ctx, model, lib, tiny_tflite) -> list[Artifact]:
     return [student, student.evolve(name="student-fp32.tflite", format="tflite", path=rel, parent="student")]
 
 
-def test_tflite_defaults_to_the_ai_edge_quantizer_all_int8(tmp_path, tiny_model, lib, tiny_tflite):
-    ctx = _ctx(tmp_path, lib, [])
+def test_tflite_engine_aeq_writes_the_ai_edge_quantizer_all_int8(tmp_path, tiny_model, lib, tiny_tflite):
+    ctx = _ctx(tmp_path, lib, ["quantize.tflite_engine=aeq"])
     state = BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite)))
     int8 = stage.run(state, ctx).artifacts[-1]
     assert int8.name == "student-int8.tflite" and "AI Edge Quantizer a8w8" in int8.notes[0]
@@ -61,7 +62,9 @@ def test_tflite_accuracy_aware_on_an_mcu_target_falls_back_to_int16(tmp_path, ti
     state = BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite)))
     int8 = stage.run(state, ctx).artifacts[-1]
     tuning = int8.metrics["int8_tuning"]
-    assert tuning["fallback"] == "int16" and tuning["met_budget"] is True and tuning["engine"] == "aeq"
+    # The default engine (auto) starts from AEQ's loop when accuracy_aware asks for per-op fallback.
+    assert (tuning["engine"], tuning["chosen"], list(tuning["candidates"])) == ("auto", "aeq", ["aeq"])
+    assert tuning["fallback"] == "int16" and tuning["met_budget"] is True
     assert tuning["int16_ops"] and tuning["float_ops"] == [] and "ops kept in int16" in int8.notes[0]
     ops = op_precisions(ctx.resolve(int8.path).read_bytes())
     assert all("FLOAT32" not in op for op in ops)  # tflite-micro: int8 I/O and still fully integer
@@ -90,30 +93,32 @@ def test_tflite_fallback_auto_follows_the_runtime():
     assert engines.tflite_fallback(ctx("auto", "litert")) == "float"
     assert engines.tflite_fallback(ctx("float", "tflite-micro")) == "float"
     cfg = load_config(None, []).quantize
-    assert (cfg.engine, cfg.tflite_engine, cfg.tflite_fallback) == ("edgekd", "aeq", "auto")
+    assert (cfg.engine, cfg.tflite_engine, cfg.tflite_fallback) == ("edgekd", "auto", "auto")
 
 
 def _auto_run(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch, top1_by_file: dict):
-    """The stage with ``tflite_engine: auto`` and a val top-1 chosen per file name (FP32 scores 1.0)."""
+    """The stage with the default ``tflite_engine`` (auto) and a val top-1 chosen per file name (FP32 scores 1.0)."""
     monkeypatch.setattr(engines, "tflite_top1", lambda path, x, y, threads=1: top1_by_file.get(path.stem, 1.0))
-    ctx = _ctx(tmp_path, lib, ["quantize.tflite_engine=auto", "quantize.qat_epochs=1", "quantize.max_top1_drop=0.2"])
+    ctx = _ctx(tmp_path, lib, ["quantize.qat_epochs=1", "quantize.max_top1_drop=0.2"])
     state = BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite)))
     int8 = stage.run(state, ctx).artifacts[-1]
     assert not (ctx.work_dir / "qat-candidate.tflite").exists()
     return ctx, int8
 
 
-def test_tflite_auto_keeps_aeq_when_it_meets_the_budget_without_running_qat(tmp_path, tiny_model, lib, tiny_tflite,
+def test_tflite_auto_keeps_pt2e_when_it_meets_the_budget_without_running_qat(tmp_path, tiny_model, lib, tiny_tflite,
                                                                              monkeypatch):
     monkeypatch.setattr(engines, "tflite_qat", lambda *a, **k: (_ for _ in ()).throw(AssertionError("QAT ran")))
-    _, int8 = _auto_run(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch, {"student-int8": 0.9})
+    ctx, int8 = _auto_run(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch, {"student-int8": 0.9})
     tuning = int8.metrics["int8_tuning"]
-    assert (tuning["engine"], tuning["chosen"], tuning["met_budget"]) == ("auto", "aeq", True)
-    assert tuning["drop"] == pytest.approx(0.1) and list(tuning["candidates"]) == ["aeq"]
-    assert "AI Edge Quantizer a8w8" in int8.notes[0] and "QAT not run" in int8.notes[0]
+    assert (tuning["engine"], tuning["chosen"], tuning["met_budget"]) == ("auto", "pt2e", True)
+    assert tuning["drop"] == pytest.approx(0.1) and list(tuning["candidates"]) == ["pt2e"]
+    assert "full-integer INT8 (PT2E" in int8.notes[0] and "QAT not run" in int8.notes[0]
+    ops = op_precisions(ctx.resolve(int8.path).read_bytes())
+    assert ("CONV_2D", "INT8", "INT8") in ops and ops.count(("CONV_2D", "FLOAT32", "FLOAT32")) == 0
 
 
-def test_tflite_auto_runs_qat_when_aeq_misses_and_keeps_the_smaller_drop(tmp_path, tiny_model, lib, tiny_tflite,
+def test_tflite_auto_runs_qat_when_pt2e_misses_and_keeps_the_smaller_drop(tmp_path, tiny_model, lib, tiny_tflite,
                                                                          monkeypatch):
     written = {}
     real_qat = engines.tflite_qat
@@ -128,13 +133,13 @@ def test_tflite_auto_runs_qat_when_aeq_misses_and_keeps_the_smaller_drop(tmp_pat
                           {"student-int8": 0.5, "qat-candidate": 0.75})
     tuning = int8.metrics["int8_tuning"]
     assert (tuning["engine"], tuning["chosen"], tuning["met_budget"]) == ("auto", "qat", False)
-    assert tuning["candidates"] == {"aeq": {"top1": 0.5, "drop": 0.5, "met_budget": False},
+    assert tuning["candidates"] == {"pt2e": {"top1": 0.5, "drop": 0.5, "met_budget": False},
                                     "qat": {"top1": 0.75, "drop": 0.25, "met_budget": False}}
     assert tuning["qat"]["epochs"] == 1 and ctx.resolve(int8.path).read_bytes() == written["bytes"]
     assert "kept QAT" in int8.notes[0] and "did not meet the 20.00-point top-1 budget" in int8.notes[1]
 
 
-def test_tflite_auto_keeps_aeq_when_qat_is_no_better(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch):
+def test_tflite_auto_keeps_pt2e_when_qat_is_no_better(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch):
     def fake_qat(fp32, student, path, representative, ctx):
         path.write_bytes(b"not a model")
         return "qat note", {"int8_tuning": {"engine": "qat", "top1": 0.5, "drop": 0.5, "met_budget": False}}
@@ -142,5 +147,5 @@ def test_tflite_auto_keeps_aeq_when_qat_is_no_better(tmp_path, tiny_model, lib, 
     monkeypatch.setattr(engines, "tflite_qat", fake_qat)
     ctx, int8 = _auto_run(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch, {"student-int8": 0.5})
     tuning = int8.metrics["int8_tuning"]
-    assert (tuning["chosen"], tuning["drop"]) == ("aeq", 0.5) and "kept AEQ" in int8.notes[0]
-    assert ctx.resolve(int8.path).read_bytes()[4:8] == b"TFL3"  # AEQ's model, not the candidate
+    assert (tuning["chosen"], tuning["drop"]) == ("pt2e", 0.5) and "kept PT2E" in int8.notes[0]
+    assert ctx.resolve(int8.path).read_bytes()[4:8] == b"TFL3"  # PT2E's model, not the candidate
