@@ -41,9 +41,9 @@ def build_variants(student, ctx, folder: Path, max_drop: float, threads: int) ->
     from edgekd.quantize.engines import tflite_top1
     from edgekd.quantize.inc_engine import tune_onnx_inc
     from edgekd.quantize.inc_tune import tune_onnx_int8
-    from edgekd.quantize.ort_static import quantize_onnx_static
+    from edgekd.quantize.ort_static import first_conv_node, quantize_onnx_static
     from edgekd.quantize.stage import onnx_top1
-    from edgekd.quantize.tflite_aeq import AeqModel
+    from edgekd.quantize.tflite_aeq import AeqModel, up_to_first_conv
     from edgekd.quantize.tflite_qat import qat_tflite_int8
     from edgekd.quantize.tflite_selective import tune_tflite_int8
 
@@ -72,7 +72,7 @@ def build_variants(student, ctx, folder: Path, max_drop: float, threads: int) ->
         "fp32.onnx": lambda: export_onnx(student.model, shape, p["fp32.onnx"]),
         "int8-ort.onnx": lambda: quantize_onnx_static(p["fp32.onnx"], p["int8-ort.onnx"], calib),
         "int8-ort-f1.onnx": lambda: quantize_onnx_static(p["fp32.onnx"], p["int8-ort-f1.onnx"], calib,
-                                                         nodes_to_exclude=first_onnx_conv(p["fp32.onnx"])),
+                                                         nodes_to_exclude=first_conv_node(p["fp32.onnx"])),
         "int8-tuned.onnx": lambda: tune_onnx_int8(p["fp32.onnx"], p["int8-tuned.onnx"], calib, onnx_eval,
                                                   max_top1_drop=max_drop, max_trials=MAX_TRIALS),
         "int8-inc.onnx": lambda: tune_onnx_inc(p["fp32.onnx"], p["int8-inc.onnx"], calib, onnx_eval,
@@ -97,19 +97,6 @@ def build_variants(student, ctx, folder: Path, max_drop: float, threads: int) ->
         if isinstance(out, dict):
             tuning[key] = {k: v for k, v in out.items() if k != "path"}
     return {"paths": p, "seconds": seconds, "tuning": tuning}
-
-
-def up_to_first_conv(ops: list) -> list:
-    """The ops up to and including the first (depthwise) conv: the first layer and its input padding."""
-    first = next((i for i, op in enumerate(ops) if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D")), -1)
-    return ops[: first + 1]
-
-
-def first_onnx_conv(path: Path) -> list[str]:
-    """The name of the first Conv node of an ONNX graph (nodes are stored in topological order)."""
-    import onnx
-
-    return [next(n.name for n in onnx.load(str(path)).graph.node if n.op_type == "Conv")]
 
 
 def fallback_summary(key: str, tuning: dict) -> str:

@@ -43,13 +43,12 @@ VARIANTS = ("fp32.onnx", "int8.onnx", "fp32.tflite", "int8-pt2e.tflite", "int8-a
 def build_width(width: float, folder: Path, calib: np.ndarray) -> tuple[dict[str, Path], int]:
     """Every variant of the DS-CNN-S at ``width``: variant -> path, and the model's MACs."""
     import torch
-    from int8_engines import up_to_first_conv  # same folder (sys.path[0] is benchmarks/)
 
     from edgekd.atomic import atomic_path
     from edgekd.export.onnx import export_onnx
     from edgekd.export.tflite import export_tflite
     from edgekd.quantize.ort_static import quantize_onnx_static
-    from edgekd.quantize.tflite_aeq import AeqModel
+    from edgekd.quantize.tflite_aeq import AeqModel, up_to_first_conv
     from edgekd.students import build_student
     from edgekd.students.counter import count_params_macs
 

@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument("--split", choices=("both", "official", "held-out"), default="both")
     parser.add_argument("--speaker", default="theo", help="speaker held out for the speaker-shift split")
     args = parser.parse_args()
-    stem = args.config.stem
-    args.out = args.out or ROOT / "benchmarks" / "results" / f"{stem}.json"
+    args.out = args.out or ROOT / "benchmarks" / "results" / f"{args.config.stem}.json"
+    stem = args.out.stem  # the RESULTS.md section: a run with its own --out keeps the config's section
     if args.render_only:
         rerender(args.out, args.note, stem, render)
         return

@@ -84,6 +84,9 @@ def build(config: BuildConfig | str | os.PathLike | None = None, target: str | T
     from .students.registry import check_student_config
 
     check_student_config(cfg.student.name, cfg.student.options)  # before minutes of teacher training
+    from .quantize.engines import check_float_first_conv
+
+    check_float_first_conv(cfg, profile)
     created_out = not out.exists()
     _make_dir(out)
     reporter = reporter or NullReporter()

@@ -150,6 +150,16 @@ class QuantizeConfig(Section):
     qat_lr: float = Field(1e-5, gt=0, le=1, description="tflite_engine qat: Adam learning rate of the fine-tune")
     tflite_int8_io: Literal["auto"] | bool = Field("auto", description="int8 TFLite input/output; auto = "
                                                     "true for tflite-micro and edgetpu runtimes")
+    float_first_conv: bool = Field(False, description="keep the first conv (and ops before it) in float: int8 "
+                                   "runs a conv on a one-channel input slower than float on CPUs; ONNX, TFLite "
+                                   "aeq/auto; not for integer-only runtimes (tflite-micro, edgetpu)")
+
+    @model_validator(mode="after")
+    def _float_first_conv_needs_a_per_op_engine(self) -> "QuantizeConfig":
+        if self.float_first_conv and (self.tflite_engine in ("pt2e", "qat") or self.engine == "inc"):
+            raise ValueError("float_first_conv needs engine edgekd and tflite_engine aeq or auto (inc chooses its "
+                             "own float ops; pt2e and qat make every op int8)")
+        return self
 
 
 class ExportConfig(Section):

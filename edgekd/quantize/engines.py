@@ -6,7 +6,8 @@
 * TFLite ``pt2e``: litert-torch's PT2E quantizer converts the torch student again, every op int8.
 * TFLite ``qat``: PT2E after quantization-aware fine-tuning (:mod:`edgekd.quantize.tflite_qat`),
   its val drop checked against the budget.
-* TFLite ``auto`` (default): ``pt2e`` first (``aeq`` with ``quantize.accuracy_aware``); only when
+* TFLite ``auto`` (default): ``pt2e`` first (``aeq`` with ``quantize.accuracy_aware`` or
+  ``quantize.float_first_conv``, which PT2E cannot do); only when
   its val drop misses the budget, ``qat`` too, and the model with the smaller val drop is kept
   (both figures are reported).
 * ONNX ``inc``: Intel Neural Compressor's autotune (:mod:`edgekd.quantize.inc_engine`).
@@ -35,6 +36,22 @@ def tflite_fallback(ctx) -> str:
     return "int16" if runtime in _INTEGER_ONLY_RUNTIMES else "float"
 
 
+def first_conv_note(kept: list[str]) -> str:
+    """The note's tail for ``quantize.float_first_conv``: which ops stayed float (empty when none did)."""
+    return f"; first conv kept in float ({', '.join(kept)})" if kept else ""
+
+
+def check_float_first_conv(config, target) -> None:
+    """Refuse ``quantize.float_first_conv`` for a runtime that needs a fully integer model, before any training."""
+    runtime = target.runtime.name
+    if config.quantize.enabled and config.quantize.float_first_conv and runtime in (
+            _NO_FALLBACK_RUNTIMES | _INTEGER_ONLY_RUNTIMES):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"quantize.float_first_conv keeps a float conv, which the {runtime} runtime of target "
+                          f"{target.name} cannot run", fix="leave quantize.float_first_conv off for this target")
+
+
 def tflite_top1(path, x: np.ndarray, y: np.ndarray, threads: int = 1) -> float:
     """Top-1 of a ``.tflite`` model in LiteRT on ``(x, y)`` (the TFLite tuner's ``eval_fn``)."""
     from ..runtimes import open_runner
@@ -50,14 +67,7 @@ def tflite_aeq(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
     int8_io = tflite_int8_io(ctx)
     io = "int8" if int8_io else "float"
     if not ctx.config.quantize.accuracy_aware:
-        from ..atomic import atomic_path
-        from .tflite_aeq import AeqModel
-
-        model = AeqModel(ctx.resolve(fp32.path), representative, ctx.threads)
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(model.quantize({}, int8_io=int8_io))
-        return (f"TFLite INT8 (AI Edge Quantizer a8w8: int8 activations, per-channel int8 weights; "
-                f"{min(len(representative), 512)} representative samples, {io} input/output)"), {}
+        return _aeq_all_int8(fp32, path, representative, int8_io, ctx), {}
     from .tflite_selective import tune_tflite_int8
 
     budget, fallback = max_top1_drop(ctx), tflite_fallback(ctx)
@@ -65,14 +75,29 @@ def tflite_aeq(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
     result = tune_tflite_int8(ctx.resolve(fp32.path), path, representative,
                               lambda p: tflite_top1(p, x_val, y_val, ctx.threads), max_top1_drop=budget,
                               max_trials=ctx.config.quantize.max_trials, fallback=fallback, int8_io=int8_io,
-                              threads=ctx.threads)
+                              threads=ctx.threads, float_first_conv=ctx.config.quantize.float_first_conv)
     tuning = {"split": "val", "max_top1_drop": budget, "engine": "aeq",
               **{k: result[k] for k in ("baseline_top1", "top1", "drop", "met_budget", "fallback", "fallback_ops",
-                                        "float_ops", "int16_ops", "trials", "history", "seconds")}}
-    kept = ", ".join(result["fallback_ops"]) or "none"
+                                        "kept_float", "float_ops", "int16_ops", "trials", "history", "seconds")}}
+    fallen = ", ".join(result["fallback_ops"]) or "none"
     note = (f"accuracy-aware TFLite INT8 (AI Edge Quantizer, {io} input/output): val top-1 drop "
-            f"{100 * result['drop']:.2f} points (budget {100 * budget:.2f}); ops kept in {fallback}: {kept}")
+            f"{100 * result['drop']:.2f} points (budget {100 * budget:.2f}); ops kept in {fallback}: {fallen}"
+            + first_conv_note(result["kept_float"]))
     return note, {"int8_tuning": tuning}
+
+
+def _aeq_all_int8(fp32, path, representative: np.ndarray, int8_io: bool, ctx) -> str:
+    """Every op int8 with the AI Edge Quantizer (but the first conv with ``quantize.float_first_conv``); the note."""
+    from ..atomic import atomic_path
+    from .tflite_aeq import AeqModel, up_to_first_conv
+
+    model = AeqModel(ctx.resolve(fp32.path), representative, ctx.threads)
+    kept = up_to_first_conv(model.ops) if ctx.config.quantize.float_first_conv else []
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(model.quantize({op.scope: "float" for op in kept}, int8_io=int8_io))
+    return (f"TFLite INT8 (AI Edge Quantizer a8w8: int8 activations, per-channel int8 weights; "
+            f"{min(len(representative), 512)} representative samples, {'int8' if int8_io else 'float'} input/output)"
+            + first_conv_note([op.label for op in kept]))
 
 
 def tflite_qat(fp32, student, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
@@ -112,15 +137,17 @@ def tflite_auto(fp32, student, path, representative: np.ndarray, ctx) -> tuple[s
     The post-training engine is PT2E: after the pool-range fix it was the most accurate one on
     every student of ``make bench-compress`` and ``make bench-compress-byo`` (2026-12-01: test
     drops 0.00 / +0.21 / -0.33 / +0.67 points against AEQ's +0.83 / +1.29 / +0.67 / +1.00, at the
-    same latency). With ``quantize.accuracy_aware`` it is AEQ's loop, the one TFLite path that keeps
-    single ops in float or int16. The QAT candidate is written in the build's work folder and moved
-    over the first model only when its val drop is smaller, so the artifact is always one whole model.
+    same latency). With ``quantize.accuracy_aware`` or ``quantize.float_first_conv`` it is AEQ, the
+    one TFLite path that keeps single ops in float or int16. The QAT candidate (every op int8) is
+    written in the build's work folder and moved over the first model only when its val drop is
+    smaller, so the artifact is always one whole model.
     """
     import os
 
     from .stage import max_top1_drop
 
-    first = "aeq" if ctx.config.quantize.accuracy_aware else "pt2e"
+    qcfg = ctx.config.quantize
+    first = "aeq" if qcfg.accuracy_aware or qcfg.float_first_conv else "pt2e"
     if first == "aeq":
         note, metrics = tflite_aeq(fp32, path, representative, ctx)
     else:

@@ -38,7 +38,7 @@ SENSITIVITY_SAMPLES = 64
 
 def tune_onnx_int8(fp32_path, out_path, representative: np.ndarray, eval_fn: Callable[[str], float], *,
                    max_top1_drop: float, max_trials: int = 10, method: str = "minmax",
-                   per_channel: bool = True) -> dict:
+                   per_channel: bool = True, keep_float: list[str] | None = None) -> dict:
     """Quantize an ONNX model to INT8, keeping sensitive ops in float to meet a top-1 budget.
 
     Args:
@@ -51,6 +51,8 @@ def tune_onnx_int8(fp32_path, out_path, representative: np.ndarray, eval_fn: Cal
         max_trials: Most quantized candidates to evaluate with ``eval_fn``.
         method: Calibration method for every trial (see ``quantize_onnx_static``).
         per_channel: Per-channel weight scales.
+        keep_float: Nodes every trial keeps in float (``quantize.float_first_conv``); they are
+            listed in ``float_ops`` and never ranked.
 
     Returns:
         ``dict(path, top1, drop, float_ops, met_budget, trials, baseline_top1, history)``:
@@ -68,11 +70,12 @@ def tune_onnx_int8(fp32_path, out_path, representative: np.ndarray, eval_fn: Cal
     baseline = float(eval_fn(str(fp32_path)))
     with tempfile.TemporaryDirectory(prefix=".edgekd-tune-") as work_name:
         work = Path(work_name)
-        candidates = _weighted_nodes(fp32_path, work)
+        kept = list(keep_float or [])
+        candidates = [n for n in _weighted_nodes(fp32_path, work) if n not in kept]
 
         def quantize(excluded: list[str], name: str) -> Path:
             return quantize_onnx_static(fp32_path, work / name, representative, method=method,
-                                        per_channel=per_channel, nodes_to_exclude=excluded)
+                                        per_channel=per_channel, nodes_to_exclude=kept + excluded)
 
         history: list[dict] = []
         files: list[Path] = []
@@ -84,7 +87,7 @@ def tune_onnx_int8(fp32_path, out_path, representative: np.ndarray, eval_fn: Cal
             excluded = list(ranking[:n_float]) if ranking else []
             path = quantize(excluded, f"trial{len(history)}.onnx")
             top1 = float(eval_fn(str(path)))
-            history.append({"float_ops": excluded, "top1": top1})
+            history.append({"float_ops": kept + excluded, "top1": top1})
             files.append(path)
             if baseline - top1 <= max_top1_drop:
                 break

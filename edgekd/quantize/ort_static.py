@@ -150,3 +150,18 @@ def _check_representative(representative, proto, input_name: str) -> np.ndarray:
                         f"[batch, {', '.join(str(w) for w in want)}]",
                         fix="pass representative samples shaped like the model input (NCHW float32)")
     return arr[:MAX_REPRESENTATIVE]
+
+
+def first_conv_node(fp32_path) -> list[str]:
+    """The name of the first Conv node of an ONNX graph (``quantize.float_first_conv``), or [] if none.
+
+    Nodes are stored in topological order, so the first Conv is the network's first layer.
+    """
+    import onnx
+
+    return [n.name for n in onnx.load(str(fp32_path)).graph.node if n.op_type == "Conv"][:1]
+
+
+def kept_float_nodes(fp32_path, qcfg) -> list[str]:
+    """The nodes every ONNX INT8 model of the build keeps in float (``quantize.float_first_conv``)."""
+    return first_conv_node(fp32_path) if qcfg.float_first_conv else []

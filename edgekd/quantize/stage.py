@@ -88,11 +88,13 @@ def _quantize(fp32: Artifact, student: Artifact, path, representative, ctx) -> t
                   f"{len(representative)} representative samples")
         if qcfg.accuracy_aware:
             return _tuned(fp32, path, representative, scheme, ctx)
+        from .engines import first_conv_note
         from .ort_static import quantize_onnx_static
 
+        kept = _kept_float(fp32, ctx)
         quantize_onnx_static(ctx.resolve(fp32.path), path, representative, method=qcfg.method,
-                             per_channel=qcfg.per_channel)
-        return f"onnxruntime static INT8 (QDQ, {scheme})", {}
+                             per_channel=qcfg.per_channel, nodes_to_exclude=kept)
+        return f"onnxruntime static INT8 (QDQ, {scheme}){first_conv_note(kept)}", {}
     from ..export.coreml import export_coreml
 
     export_coreml(student.model, student.input_shape, path, precision="fp16", weights_int8=True)
@@ -108,7 +110,7 @@ def _tuned(fp32: Artifact, path, representative, scheme: str, ctx) -> tuple[str,
     x_val, y_val = ctx.data.val.numpy()
     result = tune_onnx_int8(ctx.resolve(fp32.path), path, representative, lambda p: onnx_top1(p, x_val, y_val),
                             max_top1_drop=budget, max_trials=qcfg.max_trials, method=qcfg.method,
-                            per_channel=qcfg.per_channel)
+                            per_channel=qcfg.per_channel, keep_float=_kept_float(fp32, ctx))
     tuning = {"split": "val", "max_top1_drop": budget, "baseline_top1": result["baseline_top1"],
               "top1": result["top1"], "drop": result["drop"], "met_budget": result["met_budget"],
               "float_ops": result["float_ops"], "trials": result["trials"], "history": result["history"]}
@@ -116,6 +118,12 @@ def _tuned(fp32: Artifact, path, representative, scheme: str, ctx) -> tuple[str,
     note = (f"accuracy-aware INT8 (onnxruntime QDQ, {scheme}): val top-1 drop {100 * result['drop']:.2f} points "
             f"(budget {100 * budget:.2f}); ops kept in float: {floats}")
     return note, {"int8_tuning": tuning}
+
+
+def _kept_float(fp32: Artifact, ctx) -> list[str]:
+    from .ort_static import kept_float_nodes
+
+    return kept_float_nodes(ctx.resolve(fp32.path), ctx.config.quantize)
 
 
 def onnx_top1(path, x: np.ndarray, y: np.ndarray) -> float:

@@ -224,3 +224,12 @@ def build_recipe(ops: list[TfliteOp], modes: dict[str, str], *, default: str, in
         else:
             manager.add_quantization_config(".*", io, None, no_quant)
     return manager.get_quantization_recipe()
+
+
+def up_to_first_conv(ops: list[TfliteOp]) -> list[TfliteOp]:
+    """The ops up to and including the first (depthwise) conv: the first layer and its input padding.
+
+    TFLite writes a conv on a one-channel input as a DEPTHWISE_CONV_2D with a channel multiplier.
+    """
+    first = next((i for i, op in enumerate(ops) if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D")), -1)
+    return ops[: first + 1]

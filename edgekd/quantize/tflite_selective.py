@@ -31,7 +31,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import ConfigError
-from .tflite_aeq import COMPUTE_OPS, AeqModel, TfliteOp, supports
+from .tflite_aeq import COMPUTE_OPS, AeqModel, TfliteOp, supports, up_to_first_conv
 
 FALLBACKS = ("float", "int16", "none")
 SENSITIVITY_SAMPLES = 32
@@ -61,7 +61,7 @@ def fallback_candidates(ops: list[TfliteOp], fallback: str) -> list[TfliteOp]:
 
 def tune_tflite_int8(fp32_path, out_path, representative: np.ndarray, eval_fn: Callable[[str], float], *,
                      max_top1_drop: float, max_trials: int = 10, fallback: str = "float",
-                     int8_io: bool = False, threads: int = 1) -> dict:
+                     int8_io: bool = False, threads: int = 1, float_first_conv: bool = False) -> dict:
     """Quantize an FP32 ``.tflite`` to INT8, falling back on sensitive ops to meet a top-1 budget.
 
     Args:
@@ -75,6 +75,8 @@ def tune_tflite_int8(fp32_path, out_path, representative: np.ndarray, eval_fn: C
         fallback: ``"float"``, ``"int16"`` or ``"none"`` (see the module docstring).
         int8_io: Int8 model input/output (TFLite Micro, Edge TPU); else float32.
         threads: Interpreter threads for range setting and sensitivity.
+        float_first_conv: Every trial keeps the first conv (and any op before it) in float; those
+            ops are listed in ``kept_float`` and never ranked.
 
     Returns:
         ``dict(path, top1, drop, met_budget, trials, baseline_top1, fallback, fallback_ops,
@@ -94,13 +96,14 @@ def tune_tflite_int8(fp32_path, out_path, representative: np.ndarray, eval_fn: C
     baseline = float(eval_fn(str(fp32_path)))
     model = AeqModel(fp32_path, representative, threads)
     clock["ranges"] = time.perf_counter() - clock["ranges"]
-    candidates = fallback_candidates(model.ops, fallback)
+    kept = up_to_first_conv(model.ops) if float_first_conv else []
+    candidates = [op for op in fallback_candidates(model.ops, fallback) if op not in kept]
     final = Path(out_path)
     with tempfile.TemporaryDirectory(prefix=".edgekd-tflite-tune-") as tmpdir:
         work = Path(tmpdir)
         history, files, ranking, seconds = _trials(model, candidates, representative, eval_fn, baseline, work,
                                                    max_top1_drop=max_top1_drop, max_trials=max_trials,
-                                                   fallback=fallback, int8_io=int8_io, threads=threads)
+                                                   fallback=fallback, int8_io=int8_io, threads=threads, kept=kept)
         met = baseline - history[-1]["top1"] <= max_top1_drop
         best = len(history) - 1 if met else max(range(len(history)),
                                                 key=lambda i: (history[i]["top1"], -len(history[i]["fallback_ops"])))
@@ -109,15 +112,16 @@ def tune_tflite_int8(fp32_path, out_path, representative: np.ndarray, eval_fn: C
     chosen = history[best]["fallback_ops"]
     return {"path": final, "top1": history[best]["top1"], "drop": baseline - history[best]["top1"],
             "met_budget": bool(met), "trials": len(history), "baseline_top1": baseline, "fallback": fallback,
-            "int8_io": bool(int8_io), "fallback_ops": list(chosen),
-            "float_ops": list(chosen) if fallback == "float" else [],
+            "int8_io": bool(int8_io), "fallback_ops": list(chosen), "kept_float": [op.label for op in kept],
+            "float_ops": [op.label for op in kept] + (list(chosen) if fallback == "float" else []),
             "int16_ops": list(chosen) if fallback == "int16" else [],
             "candidates": len(candidates), "ranking": ranking, "history": history,
             "seconds": {"ranges": round(clock["ranges"], 2), **seconds}}
 
 
 def _trials(model: AeqModel, candidates: list[TfliteOp], representative, eval_fn, baseline: float, work: Path, *,
-            max_top1_drop: float, max_trials: int, fallback: str, int8_io: bool, threads: int):
+            max_top1_drop: float, max_trials: int, fallback: str, int8_io: bool, threads: int,
+            kept: list[TfliteOp]):
     """Trial 0 (all int8), then growing fallback sets in sensitivity order; stops at the first fit."""
     history: list[dict] = []
     files: list[Path] = []
@@ -133,7 +137,8 @@ def _trials(model: AeqModel, candidates: list[TfliteOp], representative, eval_fn
         start = time.perf_counter()
         chosen = ordered[:n] if n else []
         path = work / f"trial{len(history)}.tflite"
-        path.write_bytes(model.quantize({op.scope: fallback for op in chosen}, int8_io=int8_io))
+        modes = {**{op.scope: "float" for op in kept}, **{op.scope: fallback for op in chosen}}
+        path.write_bytes(model.quantize(modes, int8_io=int8_io))
         history.append({"fallback_ops": [op.label for op in chosen], "top1": float(eval_fn(str(path)))})
         files.append(path)
         seconds["trials"] = round(seconds["trials"] + time.perf_counter() - start, 2)

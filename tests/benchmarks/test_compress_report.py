@@ -20,16 +20,10 @@ def test_qat_line_says_it_trained_and_did_not_tune_on_val(bench_module):
                     "tuning; time: train 54.2 s, convert 5.5 s.")
 
 
-def test_first_conv_float_variant_keeps_the_first_conv_and_the_padding_before_it(bench_module):
-    from types import SimpleNamespace as Op
-
+def test_first_conv_float_variants_are_summarised_as_such(bench_module):
     engines = bench_module("int8_engines")
-    ops = [Op(kind=k) for k in ("PAD", "DEPTHWISE_CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "MEAN")]
-    assert [op.kind for op in engines.up_to_first_conv(ops)] == ["PAD", "DEPTHWISE_CONV_2D"]
-    first, second = Op(kind="CONV_2D"), Op(kind="CONV_2D")
-    assert engines.up_to_first_conv([first, second]) == [first]
-    assert engines.up_to_first_conv([Op(kind="MEAN")]) == []
     assert engines.fallback_summary("int8-aeq-f1.tflite", {}) == "first conv float"
+    assert engines.fallback_summary("int8-ort-f1.onnx", {}) == "first conv float"
 
 
 def test_byo_task_names_the_missing_teacher_and_takes_bench_byos_setup(bench_module, tmp_path, monkeypatch):

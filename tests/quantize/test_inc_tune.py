@@ -60,3 +60,19 @@ def test_missed_budget_keeps_best_candidate(tmp_path, fp32, data):
     assert result["path"].exists()  # the best candidate is written even though the goal was missed
     best = max(h["top1"] for h in result["history"])
     assert result["top1"] == best and result["drop"] == pytest.approx(result["baseline_top1"] - best)
+
+
+def test_kept_float_nodes_stay_float_in_every_trial_and_are_never_ranked(tmp_path, fp32, data):
+    from edgekd.quantize.ort_static import first_conv_node
+
+    representative, x, y = data
+    real, first = _top1_fn(x, y), first_conv_node(fp32)
+
+    def strict(path):  # every INT8 weighted op costs 10 points: only one may stay INT8
+        return real(path) - (0.1 * _quantized_weighted_ops(path) if "trial" in path else 0.0)
+
+    result = tune_onnx_int8(fp32, tmp_path / "t.onnx", representative, strict, max_top1_drop=0.15, max_trials=8,
+                            keep_float=first)
+    assert result["met_budget"] and result["history"][0]["float_ops"] == first
+    assert all(h["float_ops"][0] == first[0] and h["float_ops"].count(first[0]) == 1 for h in result["history"])
+    assert len(result["float_ops"]) == 3 and _quantized_weighted_ops(result["path"]) == 1

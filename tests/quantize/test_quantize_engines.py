@@ -12,6 +12,7 @@ import torch
 from edgekd.artifact import Artifact
 from edgekd.config import load_config
 from edgekd.data.bundle import DataBundle, Split
+from edgekd.errors import ConfigError
 from edgekd.export.onnx import export_onnx
 from edgekd.pipeline import BuildContext
 from edgekd.progress import NullReporter
@@ -39,6 +40,14 @@ def _tflite_artifacts(ctx, model, lib, tiny_tflite) -> list[Artifact]:
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tiny_tflite, path)
     return [student, student.evolve(name="student-fp32.tflite", format="tflite", path=rel, parent="student")]
+
+
+def _onnx_artifacts(ctx, model, lib) -> list[Artifact]:
+    student = Artifact(name="student", role="student", format="torch", precision="fp32", model=model,
+                       input_shape=lib.SHAPE[1:])
+    path, rel = ctx.artifact_file("student-fp32.onnx")
+    export_onnx(model, lib.SHAPE[1:], path)
+    return [student, student.evolve(name="student-fp32.onnx", format="onnx", path=rel, parent="student")]
 
 
 def test_tflite_engine_aeq_writes_the_ai_edge_quantizer_all_int8(tmp_path, tiny_model, lib, tiny_tflite):
@@ -72,12 +81,7 @@ def test_tflite_accuracy_aware_on_an_mcu_target_falls_back_to_int16(tmp_path, ti
 
 def test_onnx_engine_inc_runs_neural_compressor(tmp_path, tiny_model, lib):
     ctx = _ctx(tmp_path, lib, ["quantize.engine=inc", "quantize.max_top1_drop=0.05"])
-    student = Artifact(name="student", role="student", format="torch", precision="fp32", model=tiny_model,
-                       input_shape=lib.SHAPE[1:])
-    path, rel = ctx.artifact_file("student-fp32.onnx")
-    export_onnx(tiny_model, lib.SHAPE[1:], path)
-    fp32 = student.evolve(name="student-fp32.onnx", format="onnx", path=rel, parent="student")
-    int8 = stage.run(BuildState(artifacts=(student, fp32)), ctx).artifacts[-1]
+    int8 = stage.run(BuildState(artifacts=tuple(_onnx_artifacts(ctx, tiny_model, lib))), ctx).artifacts[-1]
     tuning = int8.metrics["int8_tuning"]
     assert tuning["engine"] == "inc" and tuning["met_budget"] is True and tuning["inc_exit"] is False
     assert "Neural Compressor" in int8.notes[0] and ctx.resolve(int8.path).is_file()
@@ -149,3 +153,42 @@ def test_tflite_auto_keeps_pt2e_when_qat_is_no_better(tmp_path, tiny_model, lib,
     tuning = int8.metrics["int8_tuning"]
     assert (tuning["chosen"], tuning["drop"]) == ("pt2e", 0.5) and "kept PT2E" in int8.notes[0]
     assert ctx.resolve(int8.path).read_bytes()[4:8] == b"TFL3"  # PT2E's model, not the candidate
+
+
+def test_float_first_conv_keeps_the_tflite_first_conv_float_and_the_rest_int8(tmp_path, tiny_model, lib, tiny_tflite):
+    ctx = _ctx(tmp_path, lib, ["quantize.tflite_engine=aeq", "quantize.float_first_conv=true"])
+    state = BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite)))
+    int8 = stage.run(state, ctx).artifacts[-1]
+    ops = [op for op in op_precisions(ctx.resolve(int8.path).read_bytes()) if op[0] not in ("QUANTIZE", "DEQUANTIZE")]
+    convs = [op for op in ops if op[0] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    assert convs[0] == ("CONV_2D", "FLOAT32", "FLOAT32")  # TinyNet: 3x3 conv, depthwise, 1x1 conv
+    assert convs[1:] == [("DEPTHWISE_CONV_2D", "INT8", "INT8"), ("CONV_2D", "INT8", "INT8")]
+    assert "first conv kept in float (CONV_2D#" in int8.notes[0]
+
+
+def test_auto_with_float_first_conv_starts_from_aeq(tmp_path, tiny_model, lib, tiny_tflite, monkeypatch):
+    monkeypatch.setattr(engines, "tflite_top1", lambda path, x, y, threads=1: 1.0)
+    ctx = _ctx(tmp_path, lib, ["quantize.float_first_conv=true"])
+    state = BuildState(artifacts=tuple(_tflite_artifacts(ctx, tiny_model, lib, tiny_tflite)))
+    int8 = stage.run(state, ctx).artifacts[-1]
+    assert (int8.metrics["int8_tuning"]["chosen"], int8.metrics["int8_tuning"]["met_budget"]) == ("aeq", True)
+    assert "first conv kept in float" in int8.notes[0] and "QAT not run" in int8.notes[0]
+
+
+def test_float_first_conv_keeps_the_first_onnx_conv_out_of_int8(tmp_path, tiny_model, lib):
+    import onnx
+
+    ctx = _ctx(tmp_path, lib, ["quantize.float_first_conv=true"])
+    int8 = stage.run(BuildState(artifacts=tuple(_onnx_artifacts(ctx, tiny_model, lib))), ctx).artifacts[-1]
+    graph = onnx.load(str(ctx.resolve(int8.path))).graph
+    made_by = {out: node.op_type for node in graph.node for out in node.output}
+    # A quantized conv reads its weights through a DequantizeLinear; a float one from the initializer.
+    weight_sources = [made_by.get(node.input[1], "initializer") for node in graph.node if node.op_type == "Conv"]
+    assert weight_sources == ["initializer", "DequantizeLinear", "DequantizeLinear"]
+    assert "first conv kept in float" in int8.notes[0]
+
+
+def test_float_first_conv_is_refused_with_pt2e_and_inc():
+    for engine in (["quantize.tflite_engine=pt2e"], ["quantize.tflite_engine=qat"], ["quantize.engine=inc"]):
+        with pytest.raises(ConfigError, match="float_first_conv needs engine edgekd and tflite_engine aeq or auto"):
+            load_config(None, ["quantize.float_first_conv=true", *engine])

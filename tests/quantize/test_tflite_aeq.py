@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekd.quantize.tflite_aeq import COMPUTE_OPS, AeqModel, build_recipe, list_ops, op_precisions, supports
+from edgekd.quantize.tflite_aeq import (
+    COMPUTE_OPS,
+    AeqModel,
+    build_recipe,
+    list_ops,
+    op_precisions,
+    supports,
+    up_to_first_conv,
+)
 from edgekd.runtimes import open_runner
 
 
@@ -69,3 +77,13 @@ def test_recipe_rejects_unknown_modes(aeq):
     with pytest.raises(ValueError, match="int4"):
         build_recipe(aeq.ops, {aeq.ops[0].scope: "int4"}, default="int8", int8_io=False)
     assert supports("CONV_2D", "int16") and supports("ANY_OP", "float")
+
+
+def test_up_to_first_conv_keeps_the_first_conv_and_the_padding_before_it():
+    from types import SimpleNamespace as Op
+
+    ops = [Op(kind=k) for k in ("PAD", "DEPTHWISE_CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "MEAN")]
+    assert [op.kind for op in up_to_first_conv(ops)] == ["PAD", "DEPTHWISE_CONV_2D"]
+    first, second = Op(kind="CONV_2D"), Op(kind="CONV_2D")
+    assert up_to_first_conv([first, second]) == [first]
+    assert up_to_first_conv([Op(kind="MEAN")]) == []

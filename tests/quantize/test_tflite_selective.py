@@ -87,3 +87,18 @@ def test_an_op_reading_the_float_input_is_a_fallback_candidate_whatever_its_kind
     # the PAD is where the input is quantized: keeping only the conv float would leave the input int8
     assert fallback_candidates([pad, conv, reshape], "float") == [pad, conv]
     assert fallback_candidates([pad, conv, reshape], "none") == []
+
+
+def test_float_first_conv_is_kept_float_in_every_trial_and_never_ranked(tmp_path, fp32, data):
+    representative, x, y = data
+    real = _top1_fn(x, y)
+
+    def strict(path):  # every int8 compute op costs 10 points: at most one may stay int8
+        return real(path) - (0.1 * _int8_compute_ops(path) if "trial" in path else 0.0)
+
+    result = tune_tflite_int8(fp32, tmp_path / "q.tflite", representative, strict, max_top1_drop=0.15, max_trials=8,
+                              float_first_conv=True)
+    assert result["met_budget"] and len(result["kept_float"]) == 1 and result["kept_float"][0].startswith("CONV_2D")
+    assert result["candidates"] == 4 and result["kept_float"][0] not in result["ranking"]
+    assert result["float_ops"] == result["kept_float"] + result["fallback_ops"]
+    assert _int8_compute_ops(result["path"]) == 4 - len(result["fallback_ops"]) == 1

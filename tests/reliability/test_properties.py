@@ -6,7 +6,6 @@ import copy
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -103,8 +102,8 @@ def test_mutated_profiles_accept_or_target_error(mutations):
     for path, op, value in mutations:
         try:
             _mutate(data, path, op, value)
-        except (KeyError, IndexError, TypeError):
-            continue  # an earlier mutation removed this path
+        except (KeyError, IndexError, TypeError, AttributeError):
+            continue  # an earlier mutation removed this path or replaced its parent with a scalar
     try:
         profile = profile_from_dict(data, "mutated")
     except TargetError as exc:
@@ -153,7 +152,7 @@ def test_mutated_reports_validate_or_schema_error(mutations, tmp_path):
     for path, op, value in mutations:
         try:
             _mutate(report, path, op, value)
-        except (KeyError, IndexError, TypeError):
+        except (KeyError, IndexError, TypeError, AttributeError):  # an earlier mutation removed or replaced it
             continue
     valid = jsonschema.Draft202012Validator(report_schema()).is_valid(report)
     path = tmp_path / "report.json"
