@@ -23,3 +23,21 @@ def tiny_tflite(tmp_path_factory, tiny_model):
     from edgekd.export.tflite import export_tflite
 
     return export_tflite(tiny_model, _shared.tiny.SHAPE, tmp_path_factory.mktemp("tiny-tflite") / "m.tflite")
+
+
+@pytest.fixture
+def onnx_artifacts(tiny_model):
+    """``make(ctx)``: the tiny torch student and its FP32 ONNX export in ``ctx``'s artifact folder."""
+    from edgekd.artifact import Artifact
+    from edgekd.export.onnx import export_onnx
+
+    shape = _shared.tiny.SHAPE[1:]
+
+    def make(ctx) -> tuple:
+        student = Artifact(name="student", role="student", format="torch", precision="fp32", model=tiny_model,
+                           input_shape=shape)
+        path, rel = ctx.artifact_file("student-fp32.onnx")
+        export_onnx(tiny_model, shape, path)
+        return student, student.evolve(name="student-fp32.onnx", format="onnx", path=rel, parent="student")
+
+    return make

@@ -13,7 +13,6 @@ from edgekd.artifact import Artifact
 from edgekd.config import load_config
 from edgekd.data.bundle import DataBundle, Split
 from edgekd.errors import ConfigError
-from edgekd.export.onnx import export_onnx
 from edgekd.pipeline import BuildContext
 from edgekd.progress import NullReporter
 from edgekd.quantize import engines, stage
@@ -40,14 +39,6 @@ def _tflite_artifacts(ctx, model, lib, tiny_tflite) -> list[Artifact]:
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tiny_tflite, path)
     return [student, student.evolve(name="student-fp32.tflite", format="tflite", path=rel, parent="student")]
-
-
-def _onnx_artifacts(ctx, model, lib) -> list[Artifact]:
-    student = Artifact(name="student", role="student", format="torch", precision="fp32", model=model,
-                       input_shape=lib.SHAPE[1:])
-    path, rel = ctx.artifact_file("student-fp32.onnx")
-    export_onnx(model, lib.SHAPE[1:], path)
-    return [student, student.evolve(name="student-fp32.onnx", format="onnx", path=rel, parent="student")]
 
 
 def test_tflite_engine_aeq_writes_the_ai_edge_quantizer_all_int8(tmp_path, tiny_model, lib, tiny_tflite):
@@ -79,9 +70,9 @@ def test_tflite_accuracy_aware_on_an_mcu_target_falls_back_to_int16(tmp_path, ti
     assert all("FLOAT32" not in op for op in ops)  # tflite-micro: int8 I/O and still fully integer
 
 
-def test_onnx_engine_inc_runs_neural_compressor(tmp_path, tiny_model, lib):
+def test_onnx_engine_inc_runs_neural_compressor(tmp_path, lib, onnx_artifacts):
     ctx = _ctx(tmp_path, lib, ["quantize.engine=inc", "quantize.max_top1_drop=0.05"])
-    int8 = stage.run(BuildState(artifacts=tuple(_onnx_artifacts(ctx, tiny_model, lib))), ctx).artifacts[-1]
+    int8 = stage.run(BuildState(artifacts=onnx_artifacts(ctx)), ctx).artifacts[-1]
     tuning = int8.metrics["int8_tuning"]
     assert tuning["engine"] == "inc" and tuning["met_budget"] is True and tuning["inc_exit"] is False
     assert "Neural Compressor" in int8.notes[0] and ctx.resolve(int8.path).is_file()
@@ -175,11 +166,11 @@ def test_auto_with_float_first_conv_starts_from_aeq(tmp_path, tiny_model, lib, t
     assert "first conv kept in float" in int8.notes[0] and "QAT not run" in int8.notes[0]
 
 
-def test_float_first_conv_keeps_the_first_onnx_conv_out_of_int8(tmp_path, tiny_model, lib):
+def test_float_first_conv_keeps_the_first_onnx_conv_out_of_int8(tmp_path, lib, onnx_artifacts):
     import onnx
 
     ctx = _ctx(tmp_path, lib, ["quantize.float_first_conv=true"])
-    int8 = stage.run(BuildState(artifacts=tuple(_onnx_artifacts(ctx, tiny_model, lib))), ctx).artifacts[-1]
+    int8 = stage.run(BuildState(artifacts=onnx_artifacts(ctx)), ctx).artifacts[-1]
     graph = onnx.load(str(ctx.resolve(int8.path))).graph
     made_by = {out: node.op_type for node in graph.node for out in node.output}
     # A quantized conv reads its weights through a DequantizeLinear; a float one from the initializer.

@@ -6,14 +6,12 @@ from types import SimpleNamespace
 
 import torch
 
-from edgekd.artifact import Artifact
 from edgekd.config import load_config
 from edgekd.data.bundle import DataBundle, Split
-from edgekd.export.onnx import export_onnx
-from edgekd.stage import BuildContext
-from edgekd.state import BuildState
 from edgekd.progress import NullReporter
 from edgekd.quantize import stage
+from edgekd.stage import BuildContext
+from edgekd.state import BuildState
 from edgekd.targets import load_target
 
 
@@ -28,17 +26,9 @@ def _ctx(tmp_path, lib, overrides, target="pixel-8") -> BuildContext:
                         reporter=NullReporter(), threads=1)
 
 
-def _artifacts(ctx, model, lib) -> list[Artifact]:
-    student = Artifact(name="student", role="student", format="torch", precision="fp32", model=model,
-                       input_shape=lib.SHAPE[1:])
-    path, rel = ctx.artifact_file("student-fp32.onnx")
-    export_onnx(model, lib.SHAPE[1:], path)
-    return [student, student.evolve(name="student-fp32.onnx", format="onnx", path=rel, parent="student")]
-
-
-def test_accuracy_aware_within_budget_reports_tuning(tmp_path, tiny_model, lib):
+def test_accuracy_aware_within_budget_reports_tuning(tmp_path, lib, onnx_artifacts):
     ctx = _ctx(tmp_path, lib, ["quantize.accuracy_aware=true", "quantize.max_top1_drop=0.05"])
-    int8 = stage.run(BuildState(artifacts=_artifacts(ctx, tiny_model, lib)), ctx).artifacts[-1]
+    int8 = stage.run(BuildState(artifacts=onnx_artifacts(ctx)), ctx).artifacts[-1]
     tuning = int8.metrics["int8_tuning"]
     assert int8.name == "student-int8.onnx" and ctx.resolve(int8.path).is_file()
     assert tuning["met_budget"] is True and tuning["drop"] <= 0.05 and tuning["split"] == "val"
@@ -46,12 +36,12 @@ def test_accuracy_aware_within_budget_reports_tuning(tmp_path, tiny_model, lib):
     assert "accuracy-aware INT8" in int8.notes[0] and "ops kept in float" in int8.notes[0]
 
 
-def test_accuracy_aware_miss_keeps_best_and_says_so(tmp_path, tiny_model, lib, monkeypatch):
+def test_accuracy_aware_miss_keeps_best_and_says_so(tmp_path, lib, onnx_artifacts, monkeypatch):
     # An eval that no INT8 model can satisfy: FP32 scores 1.0, every quantized trial 0.5.
     monkeypatch.setattr(stage, "onnx_top1", lambda path, x, y: 1.0 if "fp32" in str(path) else 0.5)
     ctx = _ctx(tmp_path, lib, ["quantize.accuracy_aware=true", "quantize.max_top1_drop=0.01",
                                "quantize.max_trials=2"])
-    int8 = stage.run(BuildState(artifacts=_artifacts(ctx, tiny_model, lib)), ctx).artifacts[-1]
+    int8 = stage.run(BuildState(artifacts=onnx_artifacts(ctx)), ctx).artifacts[-1]
     tuning = int8.metrics["int8_tuning"]
     assert tuning["met_budget"] is False and tuning["trials"] == 2
     assert ctx.resolve(int8.path).is_file()  # the best model is kept
