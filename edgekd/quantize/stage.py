@@ -7,8 +7,9 @@
 - TFLite (:mod:`.engines`): ``quantize.tflite_engine: aeq`` quantizes the FP32 ``.tflite`` with the
   AI Edge Quantizer, accuracy-aware with per-op float/int16 fallback; ``pt2e`` is the full-integer
   PT2E path through litert-torch; ``qat`` fine-tunes through PT2E's fake quantizers first
-  (:mod:`edgekd.quantize.tflite_qat`); ``auto`` (default) runs ``pt2e`` (``aeq`` when accuracy-aware)
-  and ``qat`` only when that misses the budget. Int8 input/output for MCU runtimes either way.
+  (:mod:`edgekd.quantize.tflite_qat`); ``auto`` (default) runs ``pt2e`` (``aeq`` with
+  ``accuracy_aware`` or ``float_first_conv``) and ``qat`` only when that misses the budget. Int8
+  input/output for MCU runtimes either way.
 - Core ML: an FP16 package and an 8-bit-weight package (activations stay float: that is what
   Core ML offers).
 """
