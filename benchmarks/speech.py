@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--speaker", default="theo", help="speaker held out for the speaker-shift split")
     args = parser.parse_args()
     args.out = args.out or ROOT / "benchmarks" / "results" / f"{args.config.stem}.json"
-    stem = args.out.stem  # the RESULTS.md section: a run with its own --out keeps the config's section
+    stem = args.out.stem  # the RESULTS.md section: a run with its own --out leaves the config's section alone
     if args.render_only:
         rerender(args.out, args.note, stem, render)
         return
