@@ -27,7 +27,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
 from vision_common import PrintReporter, atomic
 
 TRAIN_PROBE = 1000  # training images in the fit probe (fixed, seeded)

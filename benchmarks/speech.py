@@ -11,8 +11,11 @@ the speech section of ``benchmarks/RESULTS.md``.
 the teacher runs on every augmented batch, so no cache timing) and writes ``results/speech-aug.json``
 and its own section; ``--split held-out`` runs only the held-out-speaker split.
 
+Each split trains in ``benchmarks/work/<out stem>/<split>``, keyed by the config and overrides: rerunning
+a killed run resumes every model at its last epoch checkpoint (``--fresh`` discards them).
+
 Usage: ``python benchmarks/speech.py [--config FILE] [--split both|official|held-out] [--set key=value ...]
-[--speaker theo]``
+[--speaker theo] [--fresh]``
 """
 
 from __future__ import annotations
@@ -21,8 +24,21 @@ import json
 import time
 from pathlib import Path
 
-from vision_common import (ROOT, atomic, cache_speedup, distill_run, machine, mmacs, pct, ratios, rerender,
-                           bench_parser, save_student, write_section)
+from curve import claim_work_dir, run_key
+from vision_common import (
+    ROOT,
+    atomic,
+    bench_parser,
+    cache_speedup,
+    distill_run,
+    machine,
+    mmacs,
+    pct,
+    ratios,
+    rerender,
+    save_student,
+    write_section,
+)
 
 CONFIG = ROOT / "benchmarks" / "speech.yaml"
 STUDENT = ROOT / "benchmarks" / "work" / "speech-student.pt"  # `make bench-compress` starts from it
@@ -34,6 +50,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=CONFIG, help="the build config (default benchmarks/speech.yaml)")
     parser.add_argument("--split", choices=("both", "official", "held-out"), default="both")
     parser.add_argument("--speaker", default="theo", help="speaker held out for the speaker-shift split")
+    parser.add_argument("--fresh", action="store_true", help="discard the checkpoints of an earlier run")
     args = parser.parse_args()
     args.out = args.out or ROOT / "benchmarks" / "results" / f"{args.config.stem}.json"
     stem = args.out.stem  # the RESULTS.md section: a run with its own --out leaves the config's section alone
@@ -50,7 +67,11 @@ def main() -> None:
                "machine": machine(), "splits": {}}
     for i, (name, extra) in enumerate(splits.items()):
         print(f"### split: {name}", flush=True)
-        run = distill_run(args.config, [*extra, *args.overrides])
+        overrides = [*extra, *args.overrides]
+        work = ROOT / "benchmarks" / "work" / stem / ("official" if name.startswith("official") else "held-out")
+        resuming = claim_work_dir(work, run_key(args.config, overrides, {}), args.fresh)
+        print(f"{'resuming' if resuming else 'new run'} in {work}", flush=True)
+        run = distill_run(args.config, overrides, work=work)
         data = run["ctx"].data
         entry = {"rows": run["rows"], "ratios": ratios(run["rows"]), "seconds": run["seconds"],
                  "samples": data.summary()["samples"], "recipe": run["state"].distill_method,

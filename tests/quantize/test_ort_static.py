@@ -29,8 +29,8 @@ def test_static_int8_runs_and_agrees(tmp_path, fp32, data, method):
     proto = onnx.load(str(out))
     ops = [n.op_type for n in proto.graph.node]
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
-    weight_dq = [n for n in proto.graph.node if n.op_type == "DequantizeLinear"
-                 and any(i.name == n.input[0] and i.data_type == onnx.TensorProto.INT8 for i in proto.graph.initializer)]
+    int8_weights = {i.name for i in proto.graph.initializer if i.data_type == onnx.TensorProto.INT8}
+    weight_dq = [n for n in proto.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in int8_weights]
     assert weight_dq, "weights are not stored as int8"
     ref, got = _logits(fp32, x), _logits(out, x)
     assert np.mean(ref.argmax(1) == y) >= 0.9  # the tiny model learned the task: top-1 is meaningful
