@@ -64,12 +64,21 @@ def _task(task: str, r: dict) -> list[str]:
     return lines
 
 
+def _qat_probe(t: dict) -> str:
+    """The probe KL per epoch and the kept epoch (runs before 2026-12-01 did not record them)."""
+    if "probe_kl" not in t:
+        return ""
+    stopped = f"; stopped at {t['diverged']}" if t.get("diverged") else ""
+    return (f"; on the representative samples, epoch 0 (untrained) first: "
+            f"{', '.join(f'{v:.4f}' for v in t['probe_kl'])}; kept epoch {t['kept_epoch']}{stopped}")
+
+
 def _tuning_line(key: str, t: dict) -> str:
     if "kl_per_epoch" in t:  # QAT: trained, not tuned on val
         kl = ", ".join(f"{v:.4f}" for v in t["kl_per_epoch"])
         return (f"- {key}: quantization-aware fine-tuning, {t['epochs']} epochs ({t['steps']} steps, batch "
                 f"{t['batch_size']}, Adam lr {t['lr']:g}) towards the FP32 outputs on the train split; KL to FP32 "
-                f"per epoch: {kl}; no val tuning; time: train {t['seconds']['train']} s, convert "
+                f"per epoch: {kl}{_qat_probe(t)}; no val tuning; time: train {t['seconds']['train']} s, convert "
                 f"{t['seconds']['convert']} s.")
     ops = t.get("fallback_ops", t.get("float_ops", []))
     kind = t.get("fallback", "float")

@@ -47,9 +47,10 @@ def _analysis_export(art: Artifact, artifacts: Sequence[Artifact], ctx) -> Path 
         return fp32
     int8 = folder / f"{torch_art.name}-int8.onnx"
     if not int8.exists():
-        from ..quantize.ort_static import kept_float_nodes, quantize_onnx_static
+        from ..quantize.first_conv import kept_float_nodes
+        from ..quantize.ort_static import quantize_onnx_static
 
         qcfg = ctx.config.quantize
         quantize_onnx_static(fp32, int8, ctx.data.representative.x.numpy(), method=qcfg.method,
-                             per_channel=qcfg.per_channel, nodes_to_exclude=kept_float_nodes(fp32, qcfg))
+                             per_channel=qcfg.per_channel, nodes_to_exclude=kept_float_nodes(fp32, ctx, art.format))
     return int8

@@ -30,12 +30,13 @@ def deployed_graph(model, ctx: BuildContext, folder: Path, stem: str) -> tuple[P
     graph = export_onnx(model, data.input_shape, folder / f"{stem}.fp32.onnx", opset=ctx.config.export.opset)
     precision = deploy_precision(ctx)
     if precision == "int8":
-        from ..quantize.ort_static import kept_float_nodes, quantize_onnx_static
+        from ..quantize.first_conv import kept_float_nodes
+        from ..quantize.ort_static import quantize_onnx_static
 
         qcfg = ctx.config.quantize
         graph = quantize_onnx_static(graph, folder / f"{stem}.int8.onnx", data.representative.x[:64].numpy(),
                                      method=qcfg.method, per_channel=qcfg.per_channel,
-                                     nodes_to_exclude=kept_float_nodes(graph, qcfg))
+                                     nodes_to_exclude=kept_float_nodes(graph, ctx, ctx.formats()[0]))
     return Path(graph), precision, ctx.formats()[0]
 
 

@@ -112,4 +112,5 @@ def on_every_target(chosen: Artifact | None, artifacts, ctx: BuildContext) -> li
 # The whole profile: the roofline reads peaks, bandwidths, efficiencies and fitted runtime models.
 STAGE = Stage(name="predict", run=run,
               reads=("target", "config.quantize.method", "config.quantize.per_channel",
-                     "config.quantize.float_first_conv", "config.export.opset", "inputs.targets"))
+                     "config.quantize.float_first_conv", "config.quantize.engine", "config.quantize.tflite_engine",
+                     "config.export.opset", "inputs.targets"))

@@ -6,8 +6,8 @@
 * TFLite ``pt2e``: litert-torch's PT2E quantizer converts the torch student again, every op int8.
 * TFLite ``qat``: PT2E after quantization-aware fine-tuning (:mod:`edgekd.quantize.tflite_qat`),
   its val drop checked against the budget.
-* TFLite ``auto`` (default): ``pt2e`` first (``aeq`` with ``quantize.accuracy_aware`` or
-  ``quantize.float_first_conv``, which PT2E cannot do); only when
+* TFLite ``auto`` (default): ``pt2e`` first (``aeq`` with ``quantize.accuracy_aware`` or a float
+  first conv, ``quantize.float_first_conv``, which PT2E cannot do); only when
   its val drop misses the budget, ``qat`` too, and the model with the smaller val drop is kept
   (both figures are reported).
 * ONNX ``inc``: Intel Neural Compressor's autotune (:mod:`edgekd.quantize.inc_engine`).
@@ -44,12 +44,13 @@ def first_conv_note(kept: list[str]) -> str:
 def check_float_first_conv(config, target) -> None:
     """Refuse ``quantize.float_first_conv`` for a runtime that needs a fully integer model, before any training."""
     runtime = target.runtime.name
-    if config.quantize.enabled and config.quantize.float_first_conv and runtime in (
+    if config.quantize.enabled and config.quantize.float_first_conv is True and runtime in (
             _NO_FALLBACK_RUNTIMES | _INTEGER_ONLY_RUNTIMES):
         from ..errors import ConfigError
 
         raise ConfigError(f"quantize.float_first_conv keeps a float conv, which the {runtime} runtime of target "
-                          f"{target.name} cannot run", fix="leave quantize.float_first_conv off for this target")
+                          f"{target.name} cannot run", fix="set quantize.float_first_conv to auto or false for this "
+                          "target")
 
 
 def tflite_top1(path, x: np.ndarray, y: np.ndarray, threads: int = 1) -> float:
@@ -60,14 +61,18 @@ def tflite_top1(path, x: np.ndarray, y: np.ndarray, threads: int = 1) -> float:
     return float((np.asarray(logits).argmax(1) == np.asarray(y)).mean())
 
 
-def tflite_aeq(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
-    """TFLite INT8 with the AI Edge Quantizer: all-int8, or accuracy-aware with ``quantize.accuracy_aware``."""
+def tflite_aeq(fp32, path, representative: np.ndarray, ctx, first_conv_float: bool = False) -> tuple[str, dict]:
+    """TFLite INT8 with the AI Edge Quantizer: all-int8, or accuracy-aware with ``quantize.accuracy_aware``.
+
+    ``first_conv_float``: the first conv and the ops before it stay float (the resolved
+    ``quantize.float_first_conv``, :mod:`edgekd.quantize.first_conv`).
+    """
     from .stage import max_top1_drop, tflite_int8_io
 
     int8_io = tflite_int8_io(ctx)
     io = "int8" if int8_io else "float"
     if not ctx.config.quantize.accuracy_aware:
-        return _aeq_all_int8(fp32, path, representative, int8_io, ctx), {}
+        return _aeq_all_int8(fp32, path, representative, int8_io, ctx, first_conv_float), {}
     from .tflite_selective import tune_tflite_int8
 
     budget, fallback = max_top1_drop(ctx), tflite_fallback(ctx)
@@ -75,7 +80,7 @@ def tflite_aeq(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
     result = tune_tflite_int8(ctx.resolve(fp32.path), path, representative,
                               lambda p: tflite_top1(p, x_val, y_val, ctx.threads), max_top1_drop=budget,
                               max_trials=ctx.config.quantize.max_trials, fallback=fallback, int8_io=int8_io,
-                              threads=ctx.threads, float_first_conv=ctx.config.quantize.float_first_conv)
+                              threads=ctx.threads, float_first_conv=first_conv_float)
     tuning = {"split": "val", "max_top1_drop": budget, "engine": "aeq",
               **{k: result[k] for k in ("baseline_top1", "top1", "drop", "met_budget", "fallback", "fallback_ops",
                                         "kept_float", "float_ops", "int16_ops", "trials", "history", "seconds")}}
@@ -86,13 +91,13 @@ def tflite_aeq(fp32, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
     return note, {"int8_tuning": tuning}
 
 
-def _aeq_all_int8(fp32, path, representative: np.ndarray, int8_io: bool, ctx) -> str:
-    """Every op int8 with the AI Edge Quantizer (but the first conv with ``quantize.float_first_conv``); the note."""
+def _aeq_all_int8(fp32, path, representative: np.ndarray, int8_io: bool, ctx, first_conv_float: bool) -> str:
+    """Every op int8 with the AI Edge Quantizer (but the first conv with ``first_conv_float``); the note."""
     from ..atomic import atomic_path
     from .tflite_aeq import AeqModel, up_to_first_conv
 
     model = AeqModel(ctx.resolve(fp32.path), representative, ctx.threads)
-    kept = up_to_first_conv(model.ops) if ctx.config.quantize.float_first_conv else []
+    kept = up_to_first_conv(model.ops) if first_conv_float else []
     with atomic_path(path) as tmp:
         tmp.write_bytes(model.quantize({op.scope: "float" for op in kept}, int8_io=int8_io))
     return (f"TFLite INT8 (AI Edge Quantizer a8w8: int8 activations, per-channel int8 weights; "
@@ -115,8 +120,18 @@ def tflite_qat(fp32, student, path, representative: np.ndarray, ctx) -> tuple[st
                                          "seconds": result["seconds"]})
     note = (f"TFLite full-integer INT8 after quantization-aware fine-tuning (PT2E, {qcfg.qat_epochs} epochs "
             f"towards the FP32 outputs, {'int8' if int8_io else 'float'} input/output): val top-1 drop "
-            f"{100 * tuning['drop']:.2f} points (budget {100 * tuning['max_top1_drop']:.2f})")
+            f"{100 * tuning['drop']:.2f} points (budget {100 * tuning['max_top1_drop']:.2f})" + _qat_kept(result))
     return note, {"int8_tuning": tuning}
+
+
+def _qat_kept(result: dict) -> str:
+    """Says so when the shipped QAT state is not the last epoch's (a worse epoch, or a non-finite loss)."""
+    kept, epochs = result["kept_epoch"], result["epochs"]
+    stopped = f"; training stopped at {result['diverged']}" if result["diverged"] else ""
+    if kept == epochs and not stopped:
+        return ""
+    which = "the post-training ranges, untrained" if kept == 0 else f"epoch {kept} of {epochs}"
+    return f"{stopped}; shipped {which}: the lowest KL to FP32 on the representative samples"
 
 
 def tflite_pt2e(student, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
@@ -131,13 +146,14 @@ def tflite_pt2e(student, path, representative: np.ndarray, ctx) -> tuple[str, di
             f"{'int8' if int8_io else 'float'} input/output)"), {}
 
 
-def tflite_auto(fp32, student, path, representative: np.ndarray, ctx) -> tuple[str, dict]:
+def tflite_auto(fp32, student, path, representative: np.ndarray, ctx,
+                first_conv_float: bool = False) -> tuple[str, dict]:
     """Post-training INT8 first; QAT (a training stage) only when its val drop misses the budget.
 
     The post-training engine is PT2E: after the pool-range fix it was the most accurate one on
     every student of ``make bench-compress`` and ``make bench-compress-byo`` (2026-12-01: test
     drops 0.00 / +0.21 / -0.33 / +0.67 points against AEQ's +0.83 / +1.29 / +0.67 / +1.00, at the
-    same latency). With ``quantize.accuracy_aware`` or ``quantize.float_first_conv`` it is AEQ, the
+    same latency). With ``quantize.accuracy_aware`` or a float first conv it is AEQ, the
     one TFLite path that keeps single ops in float or int16. The QAT candidate (every op int8) is
     written in the build's work folder and moved over the first model only when its val drop is
     smaller, so the artifact is always one whole model.
@@ -147,9 +163,9 @@ def tflite_auto(fp32, student, path, representative: np.ndarray, ctx) -> tuple[s
     from .stage import max_top1_drop
 
     qcfg = ctx.config.quantize
-    first = "aeq" if qcfg.accuracy_aware or qcfg.float_first_conv else "pt2e"
+    first = "aeq" if qcfg.accuracy_aware or first_conv_float else "pt2e"
     if first == "aeq":
-        note, metrics = tflite_aeq(fp32, path, representative, ctx)
+        note, metrics = tflite_aeq(fp32, path, representative, ctx, first_conv_float)
     else:
         note, metrics = tflite_pt2e(student, path, representative, ctx)
     post = metrics.get("int8_tuning") or _val_drop(fp32, path, ctx, {"engine": first, "trials": 1, "float_ops": []})

@@ -161,7 +161,3 @@ def first_conv_node(fp32_path) -> list[str]:
 
     return [n.name for n in onnx.load(str(fp32_path)).graph.node if n.op_type == "Conv"][:1]
 
-
-def kept_float_nodes(fp32_path, qcfg) -> list[str]:
-    """The nodes every ONNX INT8 model of the build keeps in float (``quantize.float_first_conv``)."""
-    return first_conv_node(fp32_path) if qcfg.float_first_conv else []

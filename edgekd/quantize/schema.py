@@ -25,7 +25,7 @@ class QuantizeConfig(Section):
         "auto", description="TFLite INT8: aeq = AI Edge Quantizer on the FP32 .tflite (per-op recipes, fast); pt2e = "
         "litert-torch PT2E (converts the model again, every op int8); qat = PT2E after quantization-aware "
         "fine-tuning towards the FP32 model's outputs (qat_epochs over the train split; every op int8); auto = pt2e "
-        "(aeq with accuracy_aware or float_first_conv), then qat only if its val drop misses max_top1_drop (the "
+        "(aeq with accuracy_aware or a float first conv), then qat only if its val drop misses max_top1_drop (the "
         "smaller val drop is kept)")
     tflite_fallback: Literal["auto", "float", "int16", "none"] = Field(
         "auto", description="accuracy-aware TFLite (aeq): sensitive ops fall back to float, or to int16 activations "
@@ -37,13 +37,15 @@ class QuantizeConfig(Section):
     qat_lr: float = Field(1e-5, gt=0, le=1, description="tflite_engine qat: Adam learning rate of the fine-tune")
     tflite_int8_io: Literal["auto"] | bool = Field("auto", description="int8 TFLite input/output; auto = "
                                                     "true for tflite-micro and edgetpu runtimes")
-    float_first_conv: bool = Field(False, description="keep the first conv (and ops before it) in float: int8 "
-                                   "runs a conv on a one-channel input slower than float on CPUs; ONNX, TFLite "
-                                   "aeq/auto; not for integer-only runtimes (tflite-micro, edgetpu)")
+    float_first_conv: Literal["auto"] | bool = Field(
+        "auto", description="keep the first conv (and ops before it) in float: int8 kernels pad a conv's input "
+        "channels to their tile, so on a one-channel input it can run slower than float; auto = when the target's "
+        "latency model predicts it >= 3% faster (never on tflite-micro/edgetpu, with engine inc or tflite_engine "
+        "pt2e/qat); ONNX, TFLite aeq/auto")
 
     @model_validator(mode="after")
     def _float_first_conv_needs_a_per_op_engine(self) -> "QuantizeConfig":
-        if self.float_first_conv and (self.tflite_engine in ("pt2e", "qat") or self.engine == "inc"):
+        if self.float_first_conv is True and (self.tflite_engine in ("pt2e", "qat") or self.engine == "inc"):
             raise ValueError("float_first_conv needs engine edgekd and tflite_engine aeq or auto (inc chooses its "
                              "own float ops; pt2e and qat make every op int8)")
         return self

@@ -8,8 +8,11 @@
   AI Edge Quantizer, accuracy-aware with per-op float/int16 fallback; ``pt2e`` is the full-integer
   PT2E path through litert-torch; ``qat`` fine-tunes through PT2E's fake quantizers first
   (:mod:`edgekd.quantize.tflite_qat`); ``auto`` (default) runs ``pt2e`` (``aeq`` with
-  ``accuracy_aware`` or ``float_first_conv``) and ``qat`` only when that misses the budget. Int8
+  ``accuracy_aware`` or a float first conv) and ``qat`` only when that misses the budget. Int8
   input/output for MCU runtimes either way.
+- ONNX and TFLite: the first conv stays float when ``quantize.float_first_conv`` says so (``auto``:
+  when the target's latency model predicts it faster, :mod:`.first_conv`); the decision and its
+  predicted figures are in each INT8 artifact's ``first_conv`` metrics.
 - Core ML: an FP16 package and an 8-bit-weight package (activations stay float: that is what
   Core ML offers).
 """
@@ -40,6 +43,8 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
             if fp32.format == "coreml":
                 new.append(_coreml_fp16(fp32, student, ctx))
             note, metrics = _quantize(fp32, student, path, representative, ctx)
+            if fp32.format in ("onnx", "tflite"):  # decided (and memoized) while quantizing
+                metrics = {**metrics, "first_conv": _first_conv(fp32, student, ctx).as_metrics()}
         except ConversionError as exc:
             state = record_failure(state, ctx, exc)
             continue
@@ -78,21 +83,23 @@ def _quantize(fp32: Artifact, student: Artifact, path, representative, ctx) -> t
     if fp32.format == "tflite":
         from . import engines
 
-        if qcfg.tflite_engine == "aeq":
-            return engines.tflite_aeq(fp32, path, representative, ctx)
         if qcfg.tflite_engine == "pt2e":
             return engines.tflite_pt2e(student, path, representative, ctx)
-        engine = engines.tflite_qat if qcfg.tflite_engine == "qat" else engines.tflite_auto
-        return engine(fp32, student, path, representative, ctx)
+        if qcfg.tflite_engine == "qat":
+            return engines.tflite_qat(fp32, student, path, representative, ctx)
+        first_float = _first_conv(fp32, student, ctx).float
+        if qcfg.tflite_engine == "aeq":
+            return engines.tflite_aeq(fp32, path, representative, ctx, first_float)
+        return engines.tflite_auto(fp32, student, path, representative, ctx, first_float)
     if fp32.format == "onnx":
         scheme = (f"{'per-channel' if qcfg.per_channel else 'per-tensor'} weights, {qcfg.method} activation ranges on "
                   f"{len(representative)} representative samples")
         if qcfg.accuracy_aware:
-            return _tuned(fp32, path, representative, scheme, ctx)
+            return _tuned(fp32, student, path, representative, scheme, ctx)
         from .engines import first_conv_note
         from .ort_static import quantize_onnx_static
 
-        kept = _kept_float(fp32, ctx)
+        kept = _kept_float(fp32, student, ctx)
         quantize_onnx_static(ctx.resolve(fp32.path), path, representative, method=qcfg.method,
                              per_channel=qcfg.per_channel, nodes_to_exclude=kept)
         return f"onnxruntime static INT8 (QDQ, {scheme}){first_conv_note(kept)}", {}
@@ -102,7 +109,7 @@ def _quantize(fp32: Artifact, student: Artifact, path, representative, ctx) -> t
     return "Core ML 8-bit weights (linear, per-channel); activations FP16", {}
 
 
-def _tuned(fp32: Artifact, path, representative, scheme: str, ctx) -> tuple[str, dict]:
+def _tuned(fp32: Artifact, student: Artifact, path, representative, scheme: str, ctx) -> tuple[str, dict]:
     """Accuracy-aware INT8: ops ranked by sensitivity stay float until the val top-1 drop fits."""
     from .inc_tune import tune_onnx_int8
 
@@ -111,7 +118,7 @@ def _tuned(fp32: Artifact, path, representative, scheme: str, ctx) -> tuple[str,
     x_val, y_val = ctx.data.val.numpy()
     result = tune_onnx_int8(ctx.resolve(fp32.path), path, representative, lambda p: onnx_top1(p, x_val, y_val),
                             max_top1_drop=budget, max_trials=qcfg.max_trials, method=qcfg.method,
-                            per_channel=qcfg.per_channel, keep_float=_kept_float(fp32, ctx))
+                            per_channel=qcfg.per_channel, keep_float=_kept_float(fp32, student, ctx))
     tuning = {"split": "val", "max_top1_drop": budget, "baseline_top1": result["baseline_top1"],
               "top1": result["top1"], "drop": result["drop"], "met_budget": result["met_budget"],
               "float_ops": result["float_ops"], "trials": result["trials"], "history": result["history"]}
@@ -121,10 +128,19 @@ def _tuned(fp32: Artifact, path, representative, scheme: str, ctx) -> tuple[str,
     return note, {"int8_tuning": tuning}
 
 
-def _kept_float(fp32: Artifact, ctx) -> list[str]:
-    from .ort_static import kept_float_nodes
+def _first_conv(fp32: Artifact, student: Artifact, ctx):
+    """The resolved ``quantize.float_first_conv`` for ``fp32``'s INT8 model (:mod:`.first_conv`)."""
+    from .first_conv import first_conv, student_graph
 
-    return kept_float_nodes(ctx.resolve(fp32.path), ctx.config.quantize)
+    graph = ctx.resolve(fp32.path) if fp32.format == "onnx" else student_graph(student, ctx)
+    return first_conv(graph, ctx, fp32.format)
+
+
+def _kept_float(fp32: Artifact, student: Artifact, ctx) -> list[str]:
+    """The ONNX nodes ``fp32``'s INT8 model keeps in float: its first conv, or none."""
+    from .ort_static import first_conv_node
+
+    return first_conv_node(ctx.resolve(fp32.path)) if _first_conv(fp32, student, ctx).float else []
 
 
 def onnx_top1(path, x: np.ndarray, y: np.ndarray) -> float:
@@ -146,4 +162,5 @@ def _coreml_fp16(fp32: Artifact, student: Artifact, ctx) -> Artifact:
 
 STAGE = Stage(name="quantize", run=run, enabled=lambda config: config.quantize.enabled,
               off_note="quantize: off (quantize.enabled=false)",
-              reads=("config.quantize", "config.seed", "target.runtime.name", "target.budgets.max_top1_drop"))
+              # The whole target: quantize.float_first_conv auto is decided on its predicted latency.
+              reads=("config.quantize", "config.seed", "config.export.opset", "target"))

@@ -20,6 +20,15 @@ def test_qat_line_says_it_trained_and_did_not_tune_on_val(bench_module):
                     "tuning; time: train 54.2 s, convert 5.5 s.")
 
 
+def test_qat_line_names_the_epoch_it_kept_on_the_probe(bench_module):
+    line = bench_module("compress_report")._tuning_line("int8-qat.tflite", {
+        "epochs": 2, "steps": 282, "batch_size": 64, "lr": 1e-4, "kl_per_epoch": [0.0042, 0.0103],
+        "probe_kl": [0.0051, 0.0038, 0.0097], "kept_epoch": 1, "diverged": None,
+        "seconds": {"train": 54.2, "convert": 5.5}})
+    assert ("KL to FP32 per epoch: 0.0042, 0.0103; on the representative samples, epoch 0 (untrained) first: "
+            "0.0051, 0.0038, 0.0097; kept epoch 1; no val tuning") in line
+
+
 def test_first_conv_float_variants_are_summarised_as_such(bench_module):
     engines = bench_module("int8_engines")
     assert engines.fallback_summary("int8-aeq-f1.tflite", {}) == "first conv float"

@@ -133,3 +133,30 @@ def test_stage_engine_qat_measures_the_val_drop(tmp_path, tiny_model, lib, tiny_
     measured = float((_logits(ctx.resolve(int8.path), x_val).argmax(1) == y_val).mean())
     assert tuning["top1"] == pytest.approx(measured) and tuning["split"] == "val"
     assert tuning["qat"]["epochs"] == 1 and tuning["met_budget"] == (tuning["drop"] <= 0.01)
+    assert ("shipped" in int8.notes[0]) == (tuning["qat"]["kept_epoch"] != 1)  # the note names a kept earlier state
+
+
+def test_qat_keeps_its_best_epoch_when_a_learning_rate_too_high_makes_it_worse(tmp_path, outlier_model, data, lib):
+    # lr 0.3 (the default is 1e-5) throws the weights far off in the first steps: every trained
+    # epoch is further from FP32 on the probe than the untrained post-training ranges (epoch 0).
+    representative, x, _ = data
+    result = qat_tflite_int8(outlier_model, lib.SHAPE[1:], tmp_path / "q.tflite", train=_split(lib, 256, 1),
+                             representative=representative, epochs=2, lr=0.3, batch_size=32)
+    probe = result["probe_kl"]
+    assert len(probe) == 3 and min(probe[1:]) > probe[0], probe
+    assert result["kept_epoch"] == 0 and result["diverged"] is None
+    # The written model is the epoch-0 state: held out, it is as close to FP32 as that state was.
+    fp32 = lib.torch_logits(outlier_model, x)
+    assert _kl(fp32, _logits(tmp_path / "q.tflite", x)) < min(probe[1:])
+
+
+def test_qat_stops_at_a_non_finite_loss_and_ships_the_last_good_state(tmp_path, tiny_model, data, lib):
+    representative, _, _ = data
+    train = _split(lib, 64, 1)
+    train.x[40] = float("nan")  # batch 2 of epoch 1 holds it (order seeded), or a later one
+    result = qat_tflite_int8(tiny_model, lib.SHAPE[1:], tmp_path / "q.tflite", train=train,
+                             representative=representative, epochs=2, batch_size=16)
+    assert result["diverged"].startswith("epoch 1, step") and "nan" in result["diverged"]
+    assert result["kept_epoch"] == 0 and result["kl_per_epoch"] == [] and len(result["probe_kl"]) == 1
+    ops = op_precisions((tmp_path / "q.tflite").read_bytes())
+    assert all(dtype == "INT8" for kind, dtype, _ in ops if kind not in ("QUANTIZE", "DEQUANTIZE"))
