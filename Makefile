@@ -9,7 +9,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-compress-byo bench-int8-width bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-compress-byo bench-int8-width bench-first-conv bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
 
 install: $(STAMP)
 
@@ -135,6 +135,10 @@ bench-compress-byo: $(STAMP)
 # INT8/FP32 latency of the speech DS-CNN against its width (untrained models; latency only).
 bench-int8-width: $(STAMP)
 	$(BIN)/python benchmarks/int8_width.py $(WIDTH_ARGS)
+
+# What quantize.float_first_conv auto decides for the bench-compress students on every target (predictions, seconds).
+bench-first-conv: $(STAMP)
+	$(BIN)/python benchmarks/first_conv.py
 
 # Third-party-style Keras teachers (ResNet-8, DS-CNN on TF MFCCs, MobileNetV1-0.25 at 96x96) trained,
 # converted with TensorFlow's TFLite converter and scored directly in TF/LiteRT (phase A of bench-byo).

@@ -50,6 +50,9 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
             continue
         art = fp32.evolve(name=f"student-int8.{fp32.format}", precision="int8", path=rel, parent=fp32.name,
                           metrics=metrics, notes=(note,))
+        decided = metrics.get("first_conv") or {}
+        if decided.get("float") and decided.get("predicted_ms"):  # say why auto kept a float conv
+            art = art.with_note(f"quantize.float_first_conv {decided['reason']}")
         if metrics.get("int8_tuning", {}).get("met_budget") is False:
             t = metrics["int8_tuning"]
             kept = len(t.get("fallback_ops", t["float_ops"]))

@@ -127,3 +127,4 @@ def test_the_quantize_stage_ships_the_decision_and_records_why(tmp_path):
     assert weight_sources[0] == "initializer" and set(weight_sources[1:]) == {"DequantizeLinear"}
     assert int8.metrics["first_conv"]["float"] and "first conv kept in float" in int8.notes[0]
     assert int8.metrics["first_conv"]["reason"].startswith("auto: predicted on raspberry-pi-4")
+    assert int8.notes[1].startswith("quantize.float_first_conv auto: predicted on raspberry-pi-4")
