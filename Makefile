@@ -9,7 +9,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-compress-byo bench-int8-width bench-first-conv bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-compress-byo bench-int8-width bench-first-conv bench-qat-guard bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
 
 install: $(STAMP)
 
@@ -139,6 +139,10 @@ bench-int8-width: $(STAMP)
 # What quantize.float_first_conv auto decides for the bench-compress students on every target (predictions, seconds).
 bench-first-conv: $(STAMP)
 	$(BIN)/python benchmarks/first_conv.py
+
+# QAT's kept-state guard on the bench-compress speech student: default and too-high learning rates (~10 min).
+bench-qat-guard: $(STAMP)
+	$(BIN)/python benchmarks/qat_guard.py
 
 # Third-party-style Keras teachers (ResNet-8, DS-CNN on TF MFCCs, MobileNetV1-0.25 at 96x96) trained,
 # converted with TensorFlow's TFLite converter and scored directly in TF/LiteRT (phase A of bench-byo).
