@@ -29,10 +29,22 @@ from pathlib import Path
 
 import torch
 import yaml
-
 from curve import CurveReporter, claim_work_dir, load_partial, plot_curves, render_curves, run_key
-from vision_common import (ROOT, atomic, cache_speedup, distill_run, evaluate_top1, load_config, machine, mmacs, pct,
-                           ratios, rerender, bench_parser, save_student, write_section)
+from vision_common import (
+    ROOT,
+    atomic,
+    bench_parser,
+    cache_speedup,
+    distill_run,
+    load_config,
+    machine,
+    mmacs,
+    pct,
+    ratios,
+    rerender,
+    save_student,
+    write_section,
+)
 
 CONFIG = ROOT / "benchmarks" / "vision.yaml"
 STUDENT = ROOT / "benchmarks" / "work" / "vision-student.pt"  # `make bench-compress` starts from it

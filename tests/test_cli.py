@@ -4,9 +4,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
-
-import pytest
 
 HEAVY = ("tensorflow", "coremltools", "neural_compressor", "onnx_neural_compressor", "litert_torch",
          "ai_edge_litert", "torch")

@@ -12,7 +12,6 @@ devices without a profile (RX, RH850, RISC-V cores).
 from __future__ import annotations
 
 import re
-
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path

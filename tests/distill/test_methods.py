@@ -8,13 +8,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgekd.artifact import Artifact
-from edgekd.state import BuildState
 from edgekd.config import DistillConfig, load_config
 from edgekd.data.bundle import DataBundle, Split
 from edgekd.distill import stage
 from edgekd.distill.methods import build_objective
 from edgekd.distill.trainer import TrainSpec, fit
 from edgekd.errors import ConfigError
+from edgekd.state import BuildState
 from edgekd.students import build_student
 from edgekd.teachers.blackbox import BlackBoxTeacher
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from edgekd.fitting.runtime_timing import fit_runtime_models, measure_networks, time_in_blocks
-from edgekd.predict.runtime_model import FEATURES
 from edgekd.fitting.synthetic import random_network
+from edgekd.predict.runtime_model import FEATURES
 
 
 def test_a_seed_gives_the_same_network():
@@ -66,8 +66,8 @@ def test_measured_networks_fit_an_onnxruntime_model():
 
 
 def test_export_refuses_a_non_empty_folder_and_time_refuses_a_missing_runtime(tmp_path):
-    from edgekd.fitting.runtime_timing import export_networks, time_networks
     from edgekd.errors import ConfigError, OutputDirError
+    from edgekd.fitting.runtime_timing import export_networks, time_networks
 
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "x").write_text("")

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from edgekd.measure.parity import compare_logits, first_diverging_node
 from edgekd.errors import ModelFileError
+from edgekd.measure.parity import compare_logits, first_diverging_node
 
 
 class SE(nn.Module):

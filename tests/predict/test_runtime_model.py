@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgekd.errors import TargetError
 from edgekd.predict.latency import predict_latency
 from edgekd.predict.runtime_model import FEATURES, fit, fit_model, graph_features, node_features, predict_with_model
-from edgekd.errors import TargetError
 from edgekd.targets import load_target, profile_from_dict
 
 from .test_latency import _conv_model

@@ -7,8 +7,14 @@ import torch
 from torch import nn
 
 from edgekd.errors import ConfigError
-from edgekd.prune.prune import (UNSTRUCTURED_NOTE, classifier_layers, make_permanent, prune_structured,
-                                prune_unstructured, sparsity)
+from edgekd.prune.prune import (
+    UNSTRUCTURED_NOTE,
+    classifier_layers,
+    make_permanent,
+    prune_structured,
+    prune_unstructured,
+    sparsity,
+)
 from edgekd.students import count_params_macs
 
 SHAPE = (3, 16, 16)

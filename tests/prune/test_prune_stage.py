@@ -7,10 +7,10 @@ import torch
 from edgekd.artifact import Artifact, final_student
 from edgekd.config import load_config
 from edgekd.data.bundle import DataBundle, Split
-from edgekd.stage import BuildContext
-from edgekd.state import BuildState
 from edgekd.progress import NullReporter
 from edgekd.prune.stage import run
+from edgekd.stage import BuildContext
+from edgekd.state import BuildState
 from edgekd.targets import load_target
 
 from .test_prune import CLASSES, SHAPE, ResDW

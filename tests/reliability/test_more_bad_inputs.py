@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 import edgekd
 from edgekd.cli import main
 from edgekd.config import load_config

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+
 @pytest.fixture(scope="session")
 def built(quick_pi4_build):
     """The output folder of a real build on raspberry-pi-4 (temperature scaling on; tests/conftest.py)."""

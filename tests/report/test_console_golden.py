@@ -47,8 +47,9 @@ def test_console_golden(capsys, monkeypatch):
 
 def test_a_100_column_terminal_hides_no_name_and_no_value(capsys, monkeypatch):
     """Narrow terminals fold values onto a second line; model and profile names stay whole, nothing is cut."""
-    import edgekd.report.console as console_module
     from rich.console import Console
+
+    import edgekd.report.console as console_module
 
     report = {**REPORT, "predicted_on_targets": [
         {"target": name, "kind": "mcu", "precision": "int8", "p50": 13.15, "low": 9.038, "high": 19.21,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgekd.errors import BadInputError, ConfigError
-from edgekd.students import build_student, list_students, register_student
-from edgekd.students import registry
+from edgekd.students import build_student, list_students, register_student, registry
 
 
 def _error(*args, **kwargs) -> ConfigError:

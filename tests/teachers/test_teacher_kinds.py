@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
-from edgekd.teachers.blackbox import BlackBoxTeacher, LogProbabilities
-from edgekd.teachers.loaders import load_teacher, teacher_size
-from edgekd.teachers.schema import (KerasTeacher, OnnxTeacher, TFLiteTeacher, TorchScriptTeacher, TorchTeacher)
 from edgekd.distill.trainer import predict_logits
 from edgekd.students import count_params_macs
+from edgekd.teachers.blackbox import BlackBoxTeacher, LogProbabilities
+from edgekd.teachers.loaders import load_teacher, teacher_size
+from edgekd.teachers.schema import KerasTeacher, OnnxTeacher, TFLiteTeacher, TorchScriptTeacher, TorchTeacher
 
 from .conftest import INPUT_SHAPE, NUM_CLASSES, sample_batch
 
