@@ -33,7 +33,7 @@ from ..atomic import TMP_MARK
 INTEGER_ONLY_RUNTIMES = frozenset({"tflite-micro", "edgetpu"})
 MARGIN = 0.03  # keep the all-int8 model unless the float first conv is predicted >= 3% faster
 PROBE_SAMPLES = 8  # representative samples the two costed graphs are calibrated on
-_DECISIONS: dict[str, "FirstConv"] = {}  # memo: the search screen and the predictor ask again per graph
+_DECISIONS: dict[tuple[str, str], "FirstConv"] = {}  # memo: the search screen and the predictor ask again per graph
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,13 @@ def first_conv(fp32_onnx: Path | Callable[[], Path], ctx, fmt: str) -> FirstConv
     if why_not:
         return FirstConv(False, f"auto: {why_not}")
     fp32_onnx = Path(fp32_onnx() if callable(fp32_onnx) else fp32_onnx)
-    key = _memo_key(fp32_onnx, ctx, fmt)
-    if key not in _DECISIONS:
+    key = _memo_key(fp32_onnx, ctx)
+    if (key, fmt) not in _DECISIONS:
         if len(_DECISIONS) > 256:
             _DECISIONS.clear()
-        _DECISIONS[key] = _predicted(fp32_onnx, ctx, fmt)
-    return _DECISIONS[key]
+        # One quantization pair serves every format: only the runtime model costing it differs.
+        _DECISIONS.update({(key, f): d for f, d in _predicted(fp32_onnx, ctx).items()})
+    return _DECISIONS[(key, fmt)]
 
 
 def kept_float_nodes(fp32_onnx: Path, ctx, fmt: str = "onnx") -> list[str]:
@@ -86,35 +87,41 @@ def _not_applicable(ctx, fmt: str) -> str:
     return "" if fmt in ("onnx", "tflite") else f"{fmt} INT8 does not quantize activations"
 
 
-def _predicted(fp32_onnx: Path, ctx, fmt: str) -> FirstConv:
-    from ..errors import TargetError
-    from ..predict.latency import FORMAT_RUNTIMES, predict_latency
+def _predicted(fp32_onnx: Path, ctx) -> dict[str, FirstConv]:
+    """The decision for each format with a runtime model (ONNX, TFLite), from one pair of INT8 graphs."""
+    from ..predict.latency import FORMAT_RUNTIMES
     from .ort_static import first_conv_node, quantize_onnx_static
 
     node = first_conv_node(fp32_onnx)
     if not node:
-        return FirstConv(False, "auto: the network has no Conv")
+        return {fmt: FirstConv(False, "auto: the network has no Conv") for fmt in FORMAT_RUNTIMES}
     samples = ctx.data.representative.x[:PROBE_SAMPLES].numpy()
-    runtime = FORMAT_RUNTIMES.get(fmt)
-    ms = {}
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"first-conv{TMP_MARK}", dir=ctx.work_dir) as folder:
-        for name, excluded in (("all_int8", []), ("first_conv_float", node)):
-            graph = quantize_onnx_static(fp32_onnx, Path(folder) / f"{name}.onnx", samples,
-                                         per_channel=ctx.config.quantize.per_channel, nodes_to_exclude=excluded)
-            try:
-                pred = predict_latency(graph, ctx.target, "int8", runtime=runtime)
-            except TargetError as exc:  # a profile without an int8 rate: nothing to compare
-                return FirstConv(False, f"auto: no INT8 latency prediction on {ctx.target.name} ({exc})")
-            ms[name] = round(float(pred["p50"]), 6)
+        graphs = {name: quantize_onnx_static(fp32_onnx, Path(folder) / f"{name}.onnx", samples,
+                                             per_channel=ctx.config.quantize.per_channel, nodes_to_exclude=excluded)
+                  for name, excluded in (("all_int8", []), ("first_conv_float", node))}
+        return {fmt: _compare(graphs, ctx, runtime) for fmt, runtime in FORMAT_RUNTIMES.items()}
+
+
+def _compare(graphs: dict, ctx, runtime: str) -> FirstConv:
+    """Both INT8 graphs costed for ``runtime`` on the target; float when >= MARGIN faster."""
+    from ..errors import TargetError
+    from ..predict.latency import predict_latency
+
+    try:
+        preds = {name: predict_latency(graph, ctx.target, "int8", runtime=runtime) for name, graph in graphs.items()}
+    except TargetError as exc:  # a profile without an int8 rate: nothing to compare
+        return FirstConv(False, f"auto: no INT8 latency prediction on {ctx.target.name} ({exc})")
+    ms = {name: round(float(pred["p50"]), 6) for name, pred in preds.items()}
     keep = ms["first_conv_float"] <= (1 - MARGIN) * ms["all_int8"]
-    reason = (f"auto: predicted on {ctx.target.name} ({pred['method']}) {ms['first_conv_float']:.3f} ms with the "
-              f"first conv float vs {ms['all_int8']:.3f} ms all-int8")
+    reason = (f"auto: predicted on {ctx.target.name} ({preds['all_int8']['method']}) {ms['first_conv_float']:.3f} ms "
+              f"with the first conv float vs {ms['all_int8']:.3f} ms all-int8")
     return FirstConv(keep, reason, ms)
 
 
-def _memo_key(fp32_onnx: Path, ctx, fmt: str) -> str:
-    material = {"graph": hashlib.sha256(Path(fp32_onnx).read_bytes()).hexdigest(), "fmt": fmt,
+def _memo_key(fp32_onnx: Path, ctx) -> str:
+    material = {"graph": hashlib.sha256(Path(fp32_onnx).read_bytes()).hexdigest(),
                 "target": ctx.target.model_dump(mode="json"), "per_channel": ctx.config.quantize.per_channel}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -135,7 +135,8 @@ def _first_conv(fp32: Artifact, student: Artifact, ctx):
     """The resolved ``quantize.float_first_conv`` for ``fp32``'s INT8 model (:mod:`.first_conv`)."""
     from .first_conv import first_conv, student_graph
 
-    graph = ctx.resolve(fp32.path) if fp32.format == "onnx" else student_graph(student, ctx)
+    onnx_export = ctx.artifact_file("student-fp32.onnx")[0]  # the export stage's; else one for the decision
+    graph = onnx_export if onnx_export.exists() else student_graph(student, ctx)
     return first_conv(graph, ctx, fp32.format)
 
 
