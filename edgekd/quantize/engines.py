@@ -43,9 +43,10 @@ def first_conv_note(kept: list[str]) -> str:
 
 def check_float_first_conv(config, target) -> None:
     """Refuse ``quantize.float_first_conv`` for a runtime that needs a fully integer model, before any training."""
+    from .first_conv import INTEGER_ONLY_RUNTIMES
+
     runtime = target.runtime.name
-    if config.quantize.enabled and config.quantize.float_first_conv is True and runtime in (
-            _NO_FALLBACK_RUNTIMES | _INTEGER_ONLY_RUNTIMES):
+    if config.quantize.enabled and config.quantize.float_first_conv is True and runtime in INTEGER_ONLY_RUNTIMES:
         from ..errors import ConfigError
 
         raise ConfigError(f"quantize.float_first_conv keeps a float conv, which the {runtime} runtime of target "

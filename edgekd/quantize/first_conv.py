@@ -30,7 +30,7 @@ from typing import Callable
 
 from ..atomic import TMP_MARK
 
-INTEGER_ONLY_RUNTIMES = frozenset({"tflite-micro", "edgetpu"})
+INTEGER_ONLY_RUNTIMES = frozenset({"tflite-micro", "edgetpu"})  # no float kernel (Edge TPU: it would leave the TPU)
 MARGIN = 0.03  # keep the all-int8 model unless the float first conv is predicted >= 3% faster
 PROBE_SAMPLES = 8  # representative samples the two costed graphs are calibrated on
 _DECISIONS: dict[tuple[str, str], "FirstConv"] = {}  # memo: the search screen and the predictor ask again per graph
