@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, default=ROOT / "benchmarks" / "speech.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
     parser.add_argument("--grid", type=_grid, default=GRID, help="T:alpha points, comma-separated (default: "
-                        + ",".join(f"{t:g}:{a:g}" for t, a in GRID) + ")")
+                        + ",".join(f"{t:g}:{a:g}" for t, a in GRID) + "; none: no KD point)")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the hard-label student")
     parser.add_argument("--name", help="results file and RESULTS.md section (default kd-sweep-<config stem>)")
     parser.add_argument("--work", type=Path, help="checkpoints and finished points (default benchmarks/work/<name>)")
@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _grid(text: str) -> tuple[tuple[float, float], ...]:
+    if text == "none":  # the teacher and the baseline only (a later run with the same --work adds points)
+        return ()
     try:
         return tuple((float(t), float(a)) for t, a in (p.split(":") for p in text.split(",")))
     except ValueError:
