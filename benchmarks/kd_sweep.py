@@ -26,12 +26,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import time
 from pathlib import Path
 
 from curve import claim_work_dir, run_key
-from vision_common import ROOT, PrintReporter, atomic, machine, pct, write_section
+from vision_common import ROOT, PrintReporter, atomic, machine, paired, pct, predictions, write_section
 
 # (T, alpha); (4, 0.7) was the first default
 GRID = ((1.0, 0.5), (2.0, 0.5), (4.0, 0.5), (2.0, 0.9), (4.0, 0.9), (4.0, 0.7))
@@ -110,13 +109,6 @@ def _teacher(config: Path, overrides: list[str], out_dir: Path):
     return ctx, run_stages(("teacher",), ctx)
 
 
-def predictions(model, split) -> list[int]:
-    """The model's class for every sample of ``split``."""
-    from edgekd.distill.trainer import predict_logits
-
-    return predict_logits(model, split.x).argmax(1).tolist()
-
-
 def train_one(ctx, teacher_state, temperature: float, alpha: float, baseline: bool, out_dir: Path) -> dict:
     """One student trained by the distill stage: KD at (T, alpha), or with alpha 0 the hard-label baseline.
 
@@ -141,22 +133,6 @@ def train_one(ctx, teacher_state, temperature: float, alpha: float, baseline: bo
 
 def _top1(pred: list[int], labels: list[int]) -> float:
     return sum(p == y for p, y in zip(pred, labels, strict=True)) / len(labels)
-
-
-def paired(kd_pred: list[int], base_pred: list[int], labels: list[int]) -> dict:
-    """KD against the baseline on the same clips: the difference, its 95% interval and McNemar's exact p.
-
-    Only the discordant clips (one right, the other wrong) carry information about which is better.
-    """
-    kd_only = sum(k == y != b for k, b, y in zip(kd_pred, base_pred, labels, strict=True))
-    base_only = sum(b == y != k for k, b, y in zip(kd_pred, base_pred, labels, strict=True))
-    n = len(labels)
-    diff = (kd_only - base_only) / n
-    se = math.sqrt(max(kd_only + base_only - (kd_only - base_only) ** 2 / n, 0.0)) / n
-    m = kd_only + base_only
-    tail = sum(math.comb(m, i) for i in range(min(kd_only, base_only) + 1)) / 2 ** m if m else 1.0
-    return {"diff": diff, "ci95": [diff - 1.96 * se, diff + 1.96 * se], "kd_only_right": kd_only,
-            "baseline_only_right": base_only, "mcnemar_p": min(1.0, 2 * tail)}
 
 
 def collect(rows: list[dict], ctx, teacher_state, args, name: str) -> dict:

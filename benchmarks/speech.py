@@ -14,8 +14,12 @@ and its own section; ``--split held-out`` runs only the held-out-speaker split.
 Each split trains in ``benchmarks/work/<out stem>/<split>``, keyed by the config and overrides: rerunning
 a killed run resumes every model at its last epoch checkpoint (``--fresh`` discards them).
 
+Each split's results keep every model's test predictions and compare KD with the baseline clip by clip
+(McNemar). ``--val-speaker`` validates the held-out split on another speaker: a random val carve of the
+training speakers' clips is 96-99% for every student, too close to its ceiling to pick a best epoch.
+
 Usage: ``python benchmarks/speech.py [--config FILE] [--split both|official|held-out] [--set key=value ...]
-[--speaker theo] [--fresh]``
+[--speaker theo] [--val-speaker george] [--fresh]``
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from vision_common import (
     distill_run,
     machine,
     mmacs,
+    paired,
     pct,
+    predictions,
     ratios,
     rerender,
     save_student,
@@ -50,6 +56,8 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=CONFIG, help="the build config (default benchmarks/speech.yaml)")
     parser.add_argument("--split", choices=("both", "official", "held-out"), default="both")
     parser.add_argument("--speaker", default="theo", help="speaker held out for the speaker-shift split")
+    parser.add_argument("--val-speaker", help="held-out split: validate (pick each model's best epoch) on this "
+                        "speaker instead of a random 10%% of the training speakers' clips")
     parser.add_argument("--fresh", action="store_true", help="discard the checkpoints of an earlier run")
     args = parser.parse_args()
     args.out = args.out or ROOT / "benchmarks" / "results" / f"{args.config.stem}.json"
@@ -59,7 +67,8 @@ def main() -> None:
         return
     started = time.perf_counter()
     splits = {"official (index 0-4 test)": [],
-              f"held-out speaker ({args.speaker})": ["data.split.field=speaker", f"data.split.test=[{args.speaker}]"]}
+              f"held-out speaker ({args.speaker})": ["data.split.field=speaker", f"data.split.test=[{args.speaker}]"]
+              + ([f"data.split.val=[{args.val_speaker}]"] if args.val_speaker else [])}
     if args.split != "both":
         splits = dict([list(splits.items())[0 if args.split == "official" else 1]])
     results = {"benchmark": "speech", "dataset": "FSDD (Free Spoken Digit Dataset, CC BY-SA 4.0, Z. Jackson et al.)",
@@ -76,7 +85,11 @@ def main() -> None:
         entry = {"rows": run["rows"], "ratios": ratios(run["rows"]), "seconds": run["seconds"],
                  "samples": data.summary()["samples"], "recipe": run["state"].distill_method,
                  "best_epochs": {k: v["best_epoch"] for k, v in run["history"].items()},
-                 "val_top1": {k: v["best_val_top1"] for k, v in run["history"].items()}}
+                 "val_top1": {k: v["best_val_top1"] for k, v in run["history"].items()},
+                 "test_pred": {a.role: predictions(a.model, data.test) for a in run["artifacts"]}}
+        if {"student", "baseline"} <= entry["test_pred"].keys():
+            entry["paired_kd_vs_baseline"] = paired(entry["test_pred"]["student"], entry["test_pred"]["baseline"],
+                                                    data.test.y.tolist())
         if i == 0:
             teacher = next(a for a in run["artifacts"] if a.role == "teacher")
             if data.train.augment is None:  # an augmented split holds waveforms: nothing to cache
@@ -86,7 +99,8 @@ def main() -> None:
             results["input_shape"] = list(data.input_shape)
             results["preprocessing"] = data.preprocessing
         results["splits"][name] = entry
-        print(json.dumps({k: v for k, v in entry.items() if k != "rows"}, indent=1, default=str), flush=True)
+        print(json.dumps({k: v for k, v in entry.items() if k not in ("rows", "test_pred")}, indent=1, default=str),
+              flush=True)
     results["wall_s"] = time.perf_counter() - started
     results["note"] = args.note
     atomic.write_json(args.out, results)
@@ -117,7 +131,13 @@ def render(results: dict) -> str:
         gain = q.get("kd_gain_over_baseline")
         lines.append(f"| {split} | {pct(q['student_over_teacher_top1'])} | {pct(q['student_over_teacher_macs'])} | "
                      f"{'–' if gain is None else f'{100 * gain:+.2f} pts'} | {'yes' if q['meets_target'] else 'no'} |")
-    for entry in results["splits"].values():
+    for split, entry in results["splits"].items():
+        v = entry.get("paired_kd_vs_baseline")
+        if v:
+            lo, hi = v["ci95"]
+            lines += ["", f"{split}, KD − baseline clip by clip: {100 * v['diff']:+.2f} points (95% interval "
+                          f"{100 * lo:+.2f} to {100 * hi:+.2f}); right only with KD {v['kd_only_right']} clips, only "
+                          f"with hard labels {v['baseline_only_right']}; McNemar exact p = {v['mcnemar_p']:.3f}."]
         c = entry.get("soft_label_cache")
         if c:
             lines += ["", f"Soft-label cache: a KD epoch takes {c['cached']['epoch_s']:.1f} s with cached teacher "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import re
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from edgekd import atomic  # noqa: E402
 from edgekd.config import load_config  # noqa: E402
 from edgekd.data import load_data  # noqa: E402
-from edgekd.distill.trainer import evaluate_top1  # noqa: E402
+from edgekd.distill.trainer import evaluate_top1, predict_logits  # noqa: E402
 from edgekd.pipeline import run_stages  # noqa: E402
 from edgekd.stage import BuildContext  # noqa: E402
 from edgekd.targets import load_target  # noqa: E402
@@ -199,3 +200,24 @@ def cache_speedup(ctx, teacher_model, epochs: int = 1) -> dict:
     out["epoch_speedup"] = out["per_step"]["epoch_s"] / out["cached"]["epoch_s"]
     out["epochs_timed"] = epochs
     return out
+
+
+def predictions(model, split) -> list[int]:
+    """The model's class for every sample of ``split``."""
+    return predict_logits(model, split.x).argmax(1).tolist()
+
+
+def paired(kd_pred: list[int], base_pred: list[int], labels: list[int]) -> dict:
+    """KD against the baseline on the same clips: the difference, its 95% interval and McNemar's exact p.
+
+    Only the discordant clips (one right, the other wrong) carry information about which is better.
+    """
+    kd_only = sum(k == y != b for k, b, y in zip(kd_pred, base_pred, labels, strict=True))
+    base_only = sum(b == y != k for k, b, y in zip(kd_pred, base_pred, labels, strict=True))
+    n = len(labels)
+    diff = (kd_only - base_only) / n
+    se = math.sqrt(max(kd_only + base_only - (kd_only - base_only) ** 2 / n, 0.0)) / n
+    m = kd_only + base_only
+    tail = sum(math.comb(m, i) for i in range(min(kd_only, base_only) + 1)) / 2 ** m if m else 1.0
+    return {"diff": diff, "ci95": [diff - 1.96 * se, diff + 1.96 * se], "kd_only_right": kd_only,
+            "baseline_only_right": base_only, "mcnemar_p": min(1.0, 2 * tail)}

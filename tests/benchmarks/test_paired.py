@@ -1,0 +1,43 @@
+"""The paired KD-vs-baseline comparison of the speech benchmarks, worked by hand, and the sweep's --grid."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+
+def _preds(kd_only: int, base_only: int, both: int, neither: int) -> tuple[list[int], list[int], list[int]]:
+    """Label 0 everywhere; 1 is a wrong answer."""
+    kd = [0] * kd_only + [1] * base_only + [0] * both + [1] * neither
+    base = [1] * kd_only + [0] * base_only + [0] * both + [1] * neither
+    return kd, base, [0] * len(kd)
+
+
+def test_paired_difference_interval_and_exact_mcnemar(bench_module):
+    common = bench_module("vision_common")
+    # 3 clips right only with KD, 1 only with the baseline, of 10: +20 points.
+    # se = sqrt(4 - 2**2 / 10) / 10 = 0.18974; McNemar: 2 * P(X <= 1 | Bin(4, 1/2)) = 2 * 5/16.
+    out = common.paired(*_preds(3, 1, 5, 1))
+    assert out["diff"] == pytest.approx(0.2)
+    assert out["ci95"] == pytest.approx([0.2 - 1.96 * 0.189737, 0.2 + 1.96 * 0.189737], abs=1e-5)
+    assert (out["kd_only_right"], out["baseline_only_right"]) == (3, 1)
+    assert out["mcnemar_p"] == pytest.approx(0.625)
+    # 6 discordant clips all for the baseline: 2 * (1/2)**6.
+    out = common.paired(*_preds(0, 6, 4, 0))
+    assert out["diff"] == pytest.approx(-0.6)
+    assert out["mcnemar_p"] == pytest.approx(2 / 64)
+
+
+def test_paired_identical_predictions_carry_no_evidence(bench_module):
+    out = bench_module("vision_common").paired(*_preds(0, 0, 7, 3))
+    assert out["diff"] == 0 and out["ci95"] == [0, 0] and out["mcnemar_p"] == 1.0
+
+
+def test_sweep_grid_option(bench_module):
+    sweep = bench_module("kd_sweep")
+    assert sweep._grid("2:0.5,4:0.9") == ((2.0, 0.5), (4.0, 0.9))
+    assert sweep._grid("none") == ()
+    with pytest.raises(argparse.ArgumentTypeError, match="T:alpha pairs"):
+        sweep._grid("2-0.5")
+    assert sweep._row_id(2.0, 0.25, False) == "kd-T2-a0.25" and sweep._row_id(2.0, 0.0, True) == "baseline"
