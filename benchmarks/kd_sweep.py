@@ -147,7 +147,8 @@ def collect(rows: list[dict], ctx, teacher_state, args, name: str) -> dict:
             "machine": machine(), "samples": ctx.data.summary()["samples"],
             "teacher_test_top1": _top1(teacher_pred, labels),
             "teacher_val_top1": teacher_state.training_curves.get("teacher", {}).get("best_val_top1"),
-            "rows": rows, "chosen_by_val": chosen and {"temperature": chosen["temperature"], "alpha": chosen["alpha"]},
+            "test_labels": labels, "rows": rows,
+            "chosen_by_val": chosen and {"temperature": chosen["temperature"], "alpha": chosen["alpha"]},
             "chosen_vs_baseline_test": versus}
 
 

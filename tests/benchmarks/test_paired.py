@@ -41,3 +41,32 @@ def test_sweep_grid_option(bench_module):
     with pytest.raises(argparse.ArgumentTypeError, match="T:alpha pairs"):
         sweep._grid("2-0.5")
     assert sweep._row_id(2.0, 0.25, False) == "kd-T2-a0.25" and sweep._row_id(2.0, 0.0, True) == "baseline"
+
+
+def test_kd_over_seeds_t_interval(bench_module):
+    seeds = bench_module("kd_seeds")
+    # Two seeds, +1 and +3 points: mean +2, sd 1.4142 points, t(0.975, 1) = 12.706.
+    out = seeds.over_seeds([0.01, 0.03])
+    assert out["mean"] == pytest.approx(0.02)
+    assert out["ci95"] == pytest.approx([0.02 - 0.127062, 0.02 + 0.127062], abs=1e-5)
+    # Three seeds, -2, 0, +2: sd 2 points, t(0.975, 2) = 4.3027, half width 4.3027 * 2 / sqrt(3) = 4.968 points.
+    assert seeds.over_seeds([-0.02, 0.0, 0.02])["ci95"] == pytest.approx([-0.049683, 0.049683], abs=1e-5)
+    assert seeds.over_seeds([0.05])["ci95"] is None
+
+
+def test_kd_seed_row_reads_the_chosen_point_and_the_seed(bench_module):
+    seeds = bench_module("kd_seeds")
+    kd, base, labels = _preds(3, 1, 5, 1)
+    results = {"overrides": ["data.split.field=speaker", "seed=3"], "teacher_test_top1": 0.7, "test_labels": labels,
+               "rows": [{"kind": "kd", "temperature": 4.0, "alpha": 0.5, "test_top1": 0.5, "val_top1": 0.5,
+                         "test_pred": base},
+                        {"kind": "kd", "temperature": 2.0, "alpha": 0.5, "test_top1": 0.8, "val_top1": 0.4,
+                         "test_pred": kd},
+                        {"kind": "baseline", "temperature": None, "alpha": None, "test_top1": 0.6, "val_top1": 0.45,
+                         "test_pred": base}]}
+    row = seeds.seed_row(results, 2.0, 0.5)
+    assert row["seed"] == 3 and row["kd"] == 0.8 and row["baseline"] == 0.6
+    assert row["diff"] == pytest.approx(0.2)
+    assert row["paired"]["mcnemar_p"] == pytest.approx(0.625)  # the (T=2, alpha=0.5) point's clips, not T=4's
+    assert "| 3 | 70.00% | 40.00% | 45.00% | 80.00% | 60.00% | +20.00 | 0.625 |" in seeds.render(
+        {"temperature": 2.0, "alpha": 0.5, "split": "x", "rows": [row], "over_seeds": seeds.over_seeds([0.2])})
