@@ -57,7 +57,8 @@ def test_kd_over_seeds_t_interval(bench_module):
 def test_kd_seed_row_reads_the_chosen_point_and_the_seed(bench_module):
     seeds = bench_module("kd_seeds")
     kd, base, labels = _preds(3, 1, 5, 1)
-    results = {"overrides": ["data.split.field=speaker", "seed=3"], "teacher_test_top1": 0.7, "test_labels": labels,
+    results = {"overrides": ["data.split.field=speaker", "data.split.test=[theo]", "seed=3"],
+               "teacher_test_top1": 0.7, "test_labels": labels,
                "rows": [{"kind": "kd", "temperature": 4.0, "alpha": 0.5, "test_top1": 0.5, "val_top1": 0.5,
                          "test_pred": base},
                         {"kind": "kd", "temperature": 2.0, "alpha": 0.5, "test_top1": 0.8, "val_top1": 0.4,
@@ -65,8 +66,23 @@ def test_kd_seed_row_reads_the_chosen_point_and_the_seed(bench_module):
                         {"kind": "baseline", "temperature": None, "alpha": None, "test_top1": 0.6, "val_top1": 0.45,
                          "test_pred": base}]}
     row = seeds.seed_row(results, 2.0, 0.5)
-    assert row["seed"] == 3 and row["kd"] == 0.8 and row["baseline"] == 0.6
+    assert row["seed"] == 3 and row["speaker"] == "theo" and row["kd"] == 0.8 and row["baseline"] == 0.6
     assert row["diff"] == pytest.approx(0.2)
     assert row["paired"]["mcnemar_p"] == pytest.approx(0.625)  # the (T=2, alpha=0.5) point's clips, not T=4's
-    assert "| 3 | 70.00% | 40.00% | 45.00% | 80.00% | 60.00% | +20.00 | 0.625 |" in seeds.render(
+    assert "| theo | 3 | 70.00% | 40.00% | 45.00% | 80.00% | 60.00% | +20.00 | 0.625 |" in seeds.render(
         {"temperature": 2.0, "alpha": 0.5, "split": "x", "rows": [row], "over_seeds": seeds.over_seeds([0.2])})
+
+
+def test_leave_one_speaker_out_averages_each_speakers_seeds_first(bench_module):
+    seeds = bench_module("kd_seeds")
+    entry = {"rows": {"teacher": {"top1": 0.7}, "student": {"top1": 0.66}, "baseline": {"top1": 0.64}},
+             "val_top1": {"student_history": 0.97, "baseline_history": 0.98}}
+    speech = {"overrides": ["seed=1"],
+              "splits": {"official (index 0-4 test)": entry, "held-out speaker (lucas)": entry}}
+    (row,) = seeds.speech_rows(speech)  # the official split is not a held-out speaker
+    assert (row["speaker"], row["seed"], row["paired"]) == ("lucas", 1, None)
+    assert row["diff"] == pytest.approx(0.02)
+    rows = [{"speaker": "theo", "seed": 0, "diff": 0.04}, {"speaker": "theo", "seed": 1, "diff": -0.02},
+            {"speaker": "lucas", "seed": 0, "diff": 0.03}]
+    assert seeds.by_group(rows, "speaker") == pytest.approx([0.01, 0.03])  # theo: (4 - 2) / 2
+    assert seeds.by_group(rows, "seed") == pytest.approx([0.035, -0.02])
