@@ -9,7 +9,7 @@ TARGET ?= raspberry-pi-4
 export OMP_NUM_THREADS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-kd-sweep bench-compress bench-compress-byo bench-int8-width bench-first-conv bench-qat-guard bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
+.PHONY: install constraints demo test test-all lint bench bench-vision bench-vision-fm bench-vision-long bench-vision-data bench-speech bench-speech-aug bench-speech-loso bench-kd-sweep bench-compress bench-compress-byo bench-int8-width bench-first-conv bench-qat-guard bench-tflite-convert bench-latency bench-devices-export bench-devices bench-tf-features bench-byo-teachers bench-byo bench-small-data bench-fit gate baseline clean
 
 install: $(STAMP)
 
@@ -111,6 +111,16 @@ bench-vision-data: $(STAMP)
 	    --no-onnx --threads 1 $(BENCH_ARGS) > benchmarks/work/vision-data$$n.log 2>&1 & \
 	done; wait
 	$(BIN)/python benchmarks/vision_data.py
+
+# Leave-one-speaker-out: the augmented speech recipe with each FSDD speaker held out in turn (teacher, KD
+# student, hard-label baseline; ~45 core-minutes a speaker, resumable), then KD - baseline over speakers.
+# SPEAKERS picks a subset: two processes, e.g. SPEAKERS="george jackson lucas" and the other three, then
+# `make bench-speech-loso SPEAKERS=` to tabulate what is there.
+SPEAKERS ?= george jackson lucas nicolas theo yweweler
+bench-speech-loso: $(STAMP)
+	for s in $(SPEAKERS); do $(BIN)/python benchmarks/speech.py --config benchmarks/speech-aug.yaml --split held-out \
+	  --speaker $$s --out benchmarks/results/speech-loso-$$s.json --no-section $(BENCH_ARGS) || exit $$?; done
+	$(BIN)/python benchmarks/kd_seeds.py --by speaker --name speech-loso benchmarks/results/speech-loso-*.json
 
 # Speech with train-time augmentation (time shift, noise, SpecAugment): benchmarks/speech-aug.yaml.
 bench-speech-aug: $(STAMP)

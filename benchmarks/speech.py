@@ -19,7 +19,7 @@ Each split's results keep every model's test predictions and compare KD with the
 training speakers' clips is 96-99% for every student, too close to its ceiling to pick a best epoch.
 
 Usage: ``python benchmarks/speech.py [--config FILE] [--split both|official|held-out] [--set key=value ...]
-[--speaker theo] [--val-speaker george] [--fresh]``
+[--speaker theo] [--val-speaker george] [--no-section] [--fresh]``
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--speaker", default="theo", help="speaker held out for the speaker-shift split")
     parser.add_argument("--val-speaker", help="held-out split: validate (pick each model's best epoch) on this "
                         "speaker instead of a random 10%% of the training speakers' clips")
+    parser.add_argument("--no-section", action="store_true", help="write the results JSON only (runs that "
+                        "benchmarks/kd_seeds.py tabulates together)")
     parser.add_argument("--fresh", action="store_true", help="discard the checkpoints of an earlier run")
     args = parser.parse_args()
     args.out = args.out or ROOT / "benchmarks" / "results" / f"{args.config.stem}.json"
@@ -104,7 +106,8 @@ def main() -> None:
     results["wall_s"] = time.perf_counter() - started
     results["note"] = args.note
     atomic.write_json(args.out, results)
-    write_section(stem, render(results))
+    if not args.no_section:
+        write_section(stem, render(results))
     print(f"wrote {args.out} ({results['wall_s']:.0f} s)")
 
 
