@@ -57,7 +57,7 @@ def main() -> None:
             print(f"done before: {row_file.name}", flush=True)
             continue
         atomic.write_json(row_file, train_one(ctx, teacher, t, a, baseline, work / "runs" / row_file.stem))
-    rows = [json.loads(p.read_text()) for p in sorted((work / "rows").glob("*.json"))]
+    rows = [_with_last_epoch(p, ctx, work / "runs" / p.stem) for p in sorted((work / "rows").glob("*.json"))]
     results = collect(rows, ctx, teacher, args, name)
     results["wall_s_this_process"] = time.perf_counter() - started
     atomic.write_json(out, results)
@@ -135,6 +135,32 @@ def _top1(pred: list[int], labels: list[int]) -> float:
     return sum(p == y for p, y in zip(pred, labels, strict=True)) / len(labels)
 
 
+def _with_last_epoch(row_file: Path, ctx, run_dir: Path) -> dict:
+    """A saved point, with what its *last* epoch's weights score (added once, from the training checkpoint).
+
+    The build ships the best val epoch; this shows what that choice cost or won on test. A diagnostic:
+    nothing is chosen by it.
+    """
+    import torch
+
+    from edgekd.distill.trainer import evaluate_top1
+    from edgekd.students import build_options, build_student
+
+    row = json.loads(row_file.read_text())
+    checkpoint = run_dir / ".edgekd-work" / "checkpoints" / "student.ckpt"
+    if "last_epoch" in row or not checkpoint.exists():
+        return row
+    name = ctx.config.student.name
+    model = build_student(name, ctx.data.num_classes, ctx.data.input_shape,
+                          **build_options(name, ctx.config.student.options))
+    saved = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    model.load_state_dict(saved["model"])
+    row["last_epoch"] = {"epoch": saved["state"]["epoch"], "val_top1": evaluate_top1(model, ctx.data.val),
+                         "test_top1": evaluate_top1(model, ctx.data.test)}
+    atomic.write_json(row_file, row)
+    return row
+
+
 def collect(rows: list[dict], ctx, teacher_state, args, name: str) -> dict:
     """The results file: every saved point, the choice by val, and the chosen point against the baseline."""
     labels = ctx.data.test.y.tolist()
@@ -160,13 +186,16 @@ def render(results: dict) -> str:
              f"{m['date']} · {m['cpu']} · {m['cores']} cores · teacher test top-1 {pct(results['teacher_test_top1'])}"
              f" · samples {results['samples']}" + (f" · overrides `{' '.join(results['overrides'])}`"
                                                    if results.get("overrides") else ""), "",
-             "| student | T | alpha | val top-1 | best epoch | test top-1 |", "|---|---|---|---|---|---|"]
+             "| student | T | alpha | val top-1 | best epoch | test top-1 | last epoch: val | last epoch: test |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results["rows"]:
         mark = " **(chosen on val)**" if r["kind"] == "kd" and (r["temperature"], r["alpha"]) == (
             chosen.get("temperature"), chosen.get("alpha")) else ""
         label = "hard labels only" if r["kind"] == "baseline" else f"KD{mark}"
+        last = r.get("last_epoch", {})
         lines.append(f"| {label} | {r['temperature'] or '–'} | {r['alpha'] if r['alpha'] is not None else '–'} | "
-                     f"{pct(r['val_top1'])} | {r.get('best_epoch', '–')} | {pct(r['test_top1'])} |")
+                     f"{pct(r['val_top1'])} | {r.get('best_epoch', '–')} | {pct(r['test_top1'])} | "
+                     f"{pct(last.get('val_top1'))} | {pct(last.get('test_top1'))} |")
     versus = results.get("chosen_vs_baseline_test")
     if versus:
         lo, hi = versus["ci95"]
