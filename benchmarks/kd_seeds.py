@@ -27,12 +27,21 @@ def _setting(overrides: list[str], key: str, default: str) -> str:
     return next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{key}=")), default)
 
 
-def seed_row(results: dict, temperature: float, alpha: float) -> dict:
-    """One ``kd_sweep.py`` run: teacher, KD at (T, alpha) and baseline test top-1, and their paired comparison."""
+def seed_row(results: dict, temperature: float, alpha: float, epoch: str = "best") -> dict:
+    """One ``kd_sweep.py`` run: teacher, KD at (T, alpha) and baseline test top-1, and their paired comparison.
+
+    ``epoch="last"`` reads every model's last-epoch weights instead of its best val epoch (no per-clip
+    predictions are kept for those, so no McNemar).
+    """
     kd = next(r for r in results["rows"]
               if r["kind"] == "kd" and (r["temperature"], r["alpha"]) == (temperature, alpha))
     base = next(r for r in results["rows"] if r["kind"] == "baseline")
     labels = results.get("test_labels")
+    if epoch == "last":
+        teacher = results["teacher_last_epoch"]
+        kd, base = ({**r, **r["last_epoch"], "test_pred": None} for r in (kd, base))
+        results = {**results, "teacher_test_top1": teacher["test_top1"]}
+        labels = None
     return {"seed": int(_setting(results["overrides"], "seed", "0")),
             "speaker": _setting(results["overrides"], "data.split.test", "?").strip("[]"),
             "teacher": results["teacher_test_top1"], "kd": kd["test_top1"],
@@ -81,7 +90,8 @@ def render(summary: dict) -> str:
     by = summary.get("by", "seed")
     title = (f"T={summary['temperature']:g}, alpha={summary['alpha']:g}" if summary.get("temperature") is not None
              else "the config's T and alpha")
-    lines = [f"### KD ({title}) against hard labels over {by}s (`benchmarks/kd_seeds.py`)", "",
+    weights = "every model's last epoch" if summary.get("epoch") == "last" else "every model's best val epoch"
+    lines = [f"### KD ({title}) against hard labels over {by}s, {weights} (`benchmarks/kd_seeds.py`)", "",
              f"Split: {summary['split']}", "",
              "| speaker | seed | teacher test | KD val | baseline val | KD test | baseline test | KD − baseline | "
              "McNemar p |", "|---|---|---|---|---|---|---|---|---|"]
@@ -105,16 +115,18 @@ def main() -> None:
     parser.add_argument("results", nargs="+", type=Path, help="kd_sweep.py or speech.py results files")
     parser.add_argument("--name", default="kd-seeds")
     parser.add_argument("--by", choices=("seed", "speaker"), default="seed", help="the unit of the t-interval")
+    parser.add_argument("--epoch", choices=("best", "last"), default="best",
+                        help="kd_sweep.py runs: each model's best val epoch (what a build ships) or its last")
     parser.add_argument("--temperature", type=float, help="the kd_sweep.py point to read")
     parser.add_argument("--alpha", type=float, help="the kd_sweep.py point to read")
     args = parser.parse_args()
     loaded = [json.loads(p.read_text()) for p in args.results]
     rows = [row for r in loaded
-            for row in (speech_rows(r) if "splits" in r else [seed_row(r, args.temperature, args.alpha)])]
+            for row in (speech_rows(r) if "splits" in r else [seed_row(r, args.temperature, args.alpha, args.epoch)])]
     rows.sort(key=lambda r: (r["speaker"], r["seed"]))
     split = " ".join(o for o in loaded[0]["overrides"] if o.startswith("data.split")) or "held-out speaker, " \
         "val a random 10% of the training speakers' clips"
-    summary = {"temperature": args.temperature, "alpha": args.alpha, "by": args.by, "split": split,
+    summary = {"temperature": args.temperature, "alpha": args.alpha, "by": args.by, "epoch": args.epoch, "split": split,
                "sources": [str(p) for p in args.results], "rows": rows,
                "over_seeds": over_seeds(by_group(rows, args.by))}
     atomic.write_json(ROOT / "benchmarks" / "results" / f"{args.name}.json", summary)

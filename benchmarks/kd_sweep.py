@@ -161,6 +161,24 @@ def _with_last_epoch(row_file: Path, ctx, run_dir: Path) -> dict:
     return row
 
 
+def _teacher_last_epoch(ctx, teacher_state) -> dict | None:
+    """What the trained teacher's last epoch scores (a teacher trained here checkpoints; others have none)."""
+    import copy
+
+    import torch
+
+    from edgekd.distill.trainer import evaluate_top1
+
+    checkpoint = ctx.work_dir / "checkpoints" / "teacher.ckpt"
+    if not checkpoint.exists():
+        return None
+    model = copy.deepcopy(teacher_state.artifacts[0].model)
+    saved = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    model.load_state_dict(saved["model"])
+    return {"epoch": saved["state"]["epoch"], "best_epoch": saved["state"]["best_epoch"],
+            "val_top1": evaluate_top1(model, ctx.data.val), "test_top1": evaluate_top1(model, ctx.data.test)}
+
+
 def collect(rows: list[dict], ctx, teacher_state, args, name: str) -> dict:
     """The results file: every saved point, the choice by val, and the chosen point against the baseline."""
     labels = ctx.data.test.y.tolist()
@@ -170,6 +188,7 @@ def collect(rows: list[dict], ctx, teacher_state, args, name: str) -> dict:
     base = next((r for r in rows if r["kind"] == "baseline"), None)
     versus = paired(chosen["test_pred"], base["test_pred"], labels) if chosen and base else None
     return {"benchmark": name, "config": str(args.config.resolve().relative_to(ROOT)), "overrides": args.overrides,
+            "teacher_last_epoch": _teacher_last_epoch(ctx, teacher_state),
             "machine": machine(), "samples": ctx.data.summary()["samples"],
             "teacher_test_top1": _top1(teacher_pred, labels),
             "teacher_val_top1": teacher_state.training_curves.get("teacher", {}).get("best_val_top1"),

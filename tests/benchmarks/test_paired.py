@@ -86,3 +86,19 @@ def test_leave_one_speaker_out_averages_each_speakers_seeds_first(bench_module):
             {"speaker": "lucas", "seed": 0, "diff": 0.03}]
     assert seeds.by_group(rows, "speaker") == pytest.approx([0.01, 0.03])  # theo: (4 - 2) / 2
     assert seeds.by_group(rows, "seed") == pytest.approx([0.035, -0.02])
+
+
+def test_kd_seed_row_last_epoch_reads_every_models_last_weights(bench_module):
+    seeds = bench_module("kd_seeds")
+    results = {"overrides": ["seed=2"], "teacher_test_top1": 0.544, "test_labels": [0, 0],
+               "teacher_last_epoch": {"test_top1": 0.742},
+               "rows": [{"kind": "kd", "temperature": 2.0, "alpha": 0.5, "test_top1": 0.496, "val_top1": 0.598,
+                         "test_pred": [0, 1], "last_epoch": {"epoch": 40, "val_top1": 0.55, "test_top1": 0.624}},
+                        {"kind": "baseline", "temperature": None, "alpha": None, "test_top1": 0.724,
+                         "val_top1": 0.544, "test_pred": [0, 0],
+                         "last_epoch": {"epoch": 40, "val_top1": 0.544, "test_top1": 0.73}}]}
+    best = seeds.seed_row(results, 2.0, 0.5)
+    last = seeds.seed_row(results, 2.0, 0.5, "last")
+    assert best["diff"] == pytest.approx(0.496 - 0.724) and best["teacher"] == 0.544
+    assert (last["teacher"], last["kd"], last["baseline"], last["kd_val"]) == (0.742, 0.624, 0.73, 0.55)
+    assert last["diff"] == pytest.approx(0.624 - 0.73) and last["paired"] is None
