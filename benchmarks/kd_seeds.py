@@ -20,7 +20,7 @@ import re
 import statistics
 from pathlib import Path
 
-from vision_common import ROOT, atomic, paired, pct, write_section
+from vision_common import ROOT, atomic, p_value, paired, pct, write_section
 
 
 def _setting(overrides: list[str], key: str, default: str) -> str:
@@ -98,7 +98,7 @@ def render(summary: dict) -> str:
     for r in summary["rows"]:
         lines.append(f"| {r.get('speaker', '?')} | {r['seed']} | {pct(r['teacher'])} | {pct(r['kd_val'])} | "
                      f"{pct(r['baseline_val'])} | {pct(r['kd'])} | {pct(r['baseline'])} | {100 * r['diff']:+.2f} | "
-                     f"{'–' if r['paired'] is None else format(r['paired']['mcnemar_p'], '.3f')} |")
+                     f"{'–' if r['paired'] is None else p_value(r['paired']['mcnemar_p'])} |")
     o = summary["over_seeds"]
     interval = "" if o["ci95"] is None else f" (95% t-interval over {by}s {100 * o['ci95'][0]:+.2f} to " \
                                             f"{100 * o['ci95'][1]:+.2f})"

@@ -37,6 +37,7 @@ from vision_common import (
     distill_run,
     machine,
     mmacs,
+    p_value,
     paired,
     pct,
     predictions,
@@ -140,7 +141,8 @@ def render(results: dict) -> str:
             lo, hi = v["ci95"]
             lines += ["", f"{split}, KD − baseline clip by clip: {100 * v['diff']:+.2f} points (95% interval "
                           f"{100 * lo:+.2f} to {100 * hi:+.2f}); right only with KD {v['kd_only_right']} clips, only "
-                          f"with hard labels {v['baseline_only_right']}; McNemar exact p = {v['mcnemar_p']:.3f}."]
+                          f"with hard labels {v['baseline_only_right']}; McNemar exact p = "
+                          f"{p_value(v['mcnemar_p'])}."]
         c = entry.get("soft_label_cache")
         if c:
             lines += ["", f"Soft-label cache: a KD epoch takes {c['cached']['epoch_s']:.1f} s with cached teacher "

@@ -221,3 +221,8 @@ def paired(kd_pred: list[int], base_pred: list[int], labels: list[int]) -> dict:
     tail = sum(math.comb(m, i) for i in range(min(kd_only, base_only) + 1)) / 2 ** m if m else 1.0
     return {"diff": diff, "ci95": [diff - 1.96 * se, diff + 1.96 * se], "kd_only_right": kd_only,
             "baseline_only_right": base_only, "mcnemar_p": min(1.0, 2 * tail)}
+
+
+def p_value(p: float) -> str:
+    """A p-value as printed in RESULTS.md: three decimals, or ``<0.001``."""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
