@@ -98,7 +98,7 @@ def render(summary: dict) -> str:
     for r in summary["rows"]:
         lines.append(f"| {r.get('speaker', '?')} | {r['seed']} | {pct(r['teacher'])} | {pct(r['kd_val'])} | "
                      f"{pct(r['baseline_val'])} | {pct(r['kd'])} | {pct(r['baseline'])} | {100 * r['diff']:+.2f} | "
-                     f"{'–' if r['paired'] is None else p_value(r['paired']['mcnemar_p'])} |")
+                     f"{'–' if r['paired'] is None else p_value(r['paired']['mcnemar_p']).removeprefix('= ')} |")
     o = summary["over_seeds"]
     interval = "" if o["ci95"] is None else f" (95% t-interval over {by}s {100 * o['ci95'][0]:+.2f} to " \
                                             f"{100 * o['ci95'][1]:+.2f})"

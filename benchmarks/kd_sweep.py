@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from curve import claim_work_dir, run_key
-from vision_common import ROOT, PrintReporter, atomic, machine, p_value, paired, pct, predictions, write_section
+from vision_common import ROOT, PrintReporter, atomic, machine, paired, paired_sentence, pct, predictions, write_section
 
 # (T, alpha); (4, 0.7) was the first default
 GRID = ((1.0, 0.5), (2.0, 0.5), (4.0, 0.5), (2.0, 0.9), (4.0, 0.9), (4.0, 0.7))
@@ -217,11 +217,7 @@ def render(results: dict) -> str:
                      f"{pct(last.get('val_top1'))} | {pct(last.get('test_top1'))} |")
     versus = results.get("chosen_vs_baseline_test")
     if versus:
-        lo, hi = versus["ci95"]
-        lines += ["", f"Chosen KD − hard labels on test, clip by clip: {100 * versus['diff']:+.2f} points "
-                  f"(95% interval {100 * lo:+.2f} to {100 * hi:+.2f}); right only with KD {versus['kd_only_right']} "
-                  f"clips, only with hard labels {versus['baseline_only_right']}; McNemar exact p = "
-                  f"{p_value(versus['mcnemar_p'])}."]
+        lines += ["", paired_sentence("Chosen KD − hard labels on test", versus)]
     return "\n".join(lines)
 
 

@@ -37,8 +37,8 @@ from vision_common import (
     distill_run,
     machine,
     mmacs,
-    p_value,
     paired,
+    paired_sentence,
     pct,
     predictions,
     ratios,
@@ -138,11 +138,7 @@ def render(results: dict) -> str:
     for split, entry in results["splits"].items():
         v = entry.get("paired_kd_vs_baseline")
         if v:
-            lo, hi = v["ci95"]
-            lines += ["", f"{split}, KD − baseline clip by clip: {100 * v['diff']:+.2f} points (95% interval "
-                          f"{100 * lo:+.2f} to {100 * hi:+.2f}); right only with KD {v['kd_only_right']} clips, only "
-                          f"with hard labels {v['baseline_only_right']}; McNemar exact p = "
-                          f"{p_value(v['mcnemar_p'])}."]
+            lines += ["", paired_sentence(f"{split}, KD − baseline", v)]
         c = entry.get("soft_label_cache")
         if c:
             lines += ["", f"Soft-label cache: a KD epoch takes {c['cached']['epoch_s']:.1f} s with cached teacher "

@@ -224,5 +224,13 @@ def paired(kd_pred: list[int], base_pred: list[int], labels: list[int]) -> dict:
 
 
 def p_value(p: float) -> str:
-    """A p-value as printed in RESULTS.md: three decimals, or ``<0.001``."""
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    """A p-value as printed in RESULTS.md: ``= 0.123``, or ``< 0.001``."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def paired_sentence(what: str, versus: dict) -> str:
+    """One line of RESULTS.md for a :func:`paired` comparison, e.g. ``what`` = "KD − baseline on test"."""
+    lo, hi = versus["ci95"]
+    return (f"{what}, clip by clip: {100 * versus['diff']:+.2f} points (95% interval {100 * lo:+.2f} to "
+            f"{100 * hi:+.2f}); right only with KD {versus['kd_only_right']} clips, only with hard labels "
+            f"{versus['baseline_only_right']}; McNemar exact p {p_value(versus['mcnemar_p'])}.")
