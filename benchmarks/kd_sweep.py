@@ -7,9 +7,11 @@ baseline too), on the same split and budget; the setting with the best **validat
 is chosen, and only then are test numbers read, so the choice never sees the test split.
 The chosen setting is compared with the baseline clip by clip on test (paired: McNemar).
 
-For a held-out speaker, validate on another held-out speaker, e.g. ``--set data.split.field=speaker
---set "data.split.test=[theo]" --set "data.split.val=[george]"``: a random val carve of the training
-speakers is 96-99% for every student here, too close to its ceiling to choose between them.
+For a held-out speaker, a random val carve of the training speakers is 96-99% for every student here,
+too close to its ceiling to choose between them. Validating on another held-out speaker
+(``--set data.split.field=speaker --set "data.split.test=[theo]" --set "data.split.val=[george]"``) was
+tried and misled: one speaker's val is noisy from epoch to epoch (RESULTS.md, the kd-sweep-speech-aug-valspk
+reading). Each point therefore also reports its last epoch's val and test, as a diagnostic.
 
 Every model checkpoints in ``--work`` (default ``benchmarks/work/<name>``) and each finished grid point
 is saved there, so a killed sweep resumes. Two processes may share one ``--work`` with disjoint
