@@ -15,8 +15,9 @@ Each split trains in ``benchmarks/work/<out stem>/<split>``, keyed by the config
 a killed run resumes every model at its last epoch checkpoint (``--fresh`` discards them).
 
 Each split's results keep every model's test predictions and compare KD with the baseline clip by clip
-(McNemar). ``--val-speaker`` validates the held-out split on another speaker: a random val carve of the
-training speakers' clips is 96-99% for every student, too close to its ceiling to pick a best epoch.
+(McNemar). ``--val-speaker`` validates the held-out split on another speaker instead of a random val carve
+of the training speakers' clips (96-99% for every student, near its ceiling); tried with bench-kd-sweep, one
+speaker's val picked noisy early epochs (RESULTS.md). ``make bench-speech-loso`` judges over speakers instead.
 
 Usage: ``python benchmarks/speech.py [--config FILE] [--split both|official|held-out] [--set key=value ...]
 [--speaker theo] [--val-speaker george] [--no-section] [--fresh]``
