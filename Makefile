@@ -115,11 +115,13 @@ bench-vision-data: $(STAMP)
 # Leave-one-speaker-out: the augmented speech recipe with each FSDD speaker held out in turn (teacher, KD
 # student, hard-label baseline; ~45 core-minutes a speaker, resumable), then KD - baseline over speakers.
 # SPEAKERS picks a subset: two processes, e.g. SPEAKERS="george jackson lucas" and the other three, then
-# `make bench-speech-loso SPEAKERS=` to tabulate what is there.
+# `make bench-speech-loso SPEAKERS=` to tabulate what is there. A speaker whose results file exists is
+# skipped (delete benchmarks/results/speech-loso-<speaker>.json to run it again).
 SPEAKERS ?= george jackson lucas nicolas theo yweweler
 bench-speech-loso: $(STAMP)
-	for s in $(SPEAKERS); do $(BIN)/python benchmarks/speech.py --config benchmarks/speech-aug.yaml --split held-out \
-	  --speaker $$s --out benchmarks/results/speech-loso-$$s.json --no-section $(BENCH_ARGS) || exit $$?; done
+	for s in $(SPEAKERS); do out=benchmarks/results/speech-loso-$$s.json; [ -f $$out ] && continue; \
+	  $(BIN)/python benchmarks/speech.py --config benchmarks/speech-aug.yaml --split held-out --speaker $$s \
+	  --out $$out --no-section $(BENCH_ARGS) || exit $$?; done
 	$(BIN)/python benchmarks/kd_seeds.py --by speaker --name speech-loso benchmarks/results/speech-loso-*.json
 
 # Speech with train-time augmentation (time shift, noise, SpecAugment): benchmarks/speech-aug.yaml.
