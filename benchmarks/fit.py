@@ -178,7 +178,7 @@ def summarize(report: dict[str, Any], wall_s: float) -> dict[str, Any]:
             "macs": chosen.get("macs"), "params": chosen.get("params"),
             "test_top1": (models.get("student", {}).get("accuracy") or {}).get("top1"),
             "deployable_test_top1": (chosen.get("accuracy") or {}).get("top1"),
-            "val_top1": history.get("best_val_top1"),
+            "val_top1": history.get("kept_val_top1"),
             "predicted_latency_ms": (chosen.get("latency_ms") or {}).get("predicted"),
             "peak_ram_bytes": (budgets.get("peak_ram_bytes") or budgets.get("peak_ram_bytes_vs_device_ram") or {})
             .get("value"),

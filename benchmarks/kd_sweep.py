@@ -128,7 +128,8 @@ def train_one(ctx, teacher_state, temperature: float, alpha: float, baseline: bo
     curve = state.training_curves["student"]
     test_pred = predictions(model, ctx.data.test)
     return {"kind": "baseline" if baseline else "kd", "temperature": None if baseline else temperature,
-            "alpha": None if baseline else alpha, "val_top1": curve["best_val_top1"], "best_epoch": curve["best_epoch"],
+            "alpha": None if baseline else alpha, "val_top1": curve["kept_val_top1"], "best_epoch": curve["best_epoch"],
+            "kept_epoch": curve["kept_epoch"],
             "test_top1": _top1(test_pred, ctx.data.test.y.tolist()), "test_pred": test_pred,
             "seconds": time.perf_counter() - started}
 
@@ -193,7 +194,7 @@ def collect(rows: list[dict], ctx, teacher_state, args, name: str) -> dict:
             "teacher_last_epoch": _teacher_last_epoch(ctx, teacher_state),
             "machine": machine(), "samples": ctx.data.summary()["samples"],
             "teacher_test_top1": _top1(teacher_pred, labels),
-            "teacher_val_top1": teacher_state.training_curves.get("teacher", {}).get("best_val_top1"),
+            "teacher_val_top1": teacher_state.training_curves.get("teacher", {}).get("kept_val_top1"),
             "test_labels": labels, "rows": rows,
             "chosen_by_val": chosen and {"temperature": chosen["temperature"], "alpha": chosen["alpha"]},
             "chosen_vs_baseline_test": versus}

@@ -89,7 +89,7 @@ def main() -> None:
         entry = {"rows": run["rows"], "ratios": ratios(run["rows"]), "seconds": run["seconds"],
                  "samples": data.summary()["samples"], "recipe": run["state"].distill_method,
                  "best_epochs": {k: v["best_epoch"] for k, v in run["history"].items()},
-                 "val_top1": {k: v["best_val_top1"] for k, v in run["history"].items()},
+                 "val_top1": {k: v["kept_val_top1"] for k, v in run["history"].items()},  # distill.keep
                  "test_pred": {a.role: predictions(a.model, data.test) for a in run["artifacts"]}}
         if {"student", "baseline"} <= entry["test_pred"].keys():
             entry["paired_kd_vs_baseline"] = paired(entry["test_pred"]["student"], entry["test_pred"]["baseline"],

@@ -69,6 +69,10 @@ class DistillConfig(Section):
     rkd_angle_weight: float = Field(50.0, ge=0, description="rkd only (Park et al. use 50)")
     epochs: int = Field(15, ge=1, description="training epochs of the student (and of the baseline)")
     patience: int | None = Field(None, ge=1, description="stop after this many epochs without a better val top-1")
+    keep: Literal["best", "last"] = Field("best", description="the weights shipped (student, baseline, search trials, "
+                                          "prune recovery): best = the best val epoch's; last = the last epoch's "
+                                          "(when val is small or unlike the deployment data, e.g. other speakers, "
+                                          "its best epoch can be a noisy early one)")
     lr: float = Field(1e-2, gt=0, description="peak learning rate (cosine schedule after warm-up)")
     weight_decay: float = Field(1e-4, ge=0, description="decoupled weight decay (adamw) or L2 (sgd)")
     batch_size: BatchSize = Field("auto", description="an integer, or auto: 128 unless that gives fewer than 20 "
@@ -91,6 +95,13 @@ class DistillConfig(Section):
     ema: float | None = Field(None, gt=0, lt=1, description="decay of an exponential moving average of the student's "
                                                             "weights, updated every step (e.g. 0.999); the average is "
                                                             "what is validated, kept and exported; null = off")
+
+    @model_validator(mode="after")
+    def _keep_last_without_patience(self) -> "DistillConfig":
+        if self.keep == "last" and self.patience is not None:
+            raise ValueError("patience stops training after the best val epoch, so keep 'last' would ship a stale "
+                             "epoch: drop distill.patience or use keep 'best'")
+        return self
 
     @model_validator(mode="after")
     def _function_matching_mixes(self) -> "DistillConfig":

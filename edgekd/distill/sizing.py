@@ -79,7 +79,7 @@ def finish_history(history: dict[str, Any], rule: str, val_labels: Any, label: s
 
     A model at chance is announced on ``reporter`` at once; the returned note goes on the model.
     """
-    verdict = chance_verdict(history["best_val_top1"], val_labels)
+    verdict = chance_verdict(history["kept_val_top1"], val_labels)
     history = {**history, "batch_size_rule": rule, "chance": verdict}
     if not verdict["at_chance"]:
         return history, None

@@ -117,7 +117,7 @@ def _train(ctx, name: str, model, loss_fn, parent: str | None, device, extra=Non
     batch, rule = effective_batch_size(cfg.batch_size, len(data.train), DISTILL_MAX_BATCH)
     spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=batch,
                      optimizer=cfg.optimizer, warmup_epochs=cfg.warmup_epochs, patience=cfg.patience,
-                     mixing=mixing_of(cfg, data.num_classes), ema_decay=cfg.ema)
+                     mixing=mixing_of(cfg, data.num_classes), ema_decay=cfg.ema, keep=cfg.keep)
     history = fit(model, data.train, data.val, spec, loss_fn, seed=ctx.config.seed, label=name,
                   checkpoint=ctx.work_dir / "checkpoints" / f"{name}.ckpt", reporter=ctx.reporter,
                   extra=extra, device=device)

@@ -62,13 +62,23 @@ class TrainSpec:
     patience: int | None = None  # early stopping on val top-1; None trains every epoch
     mixing: MixSpec | None = None  # mixup/CutMix of every train batch; None or inactive = off
     ema_decay: float | None = None  # EMA of the weights (evaluated and returned); None = off
+    # Which weights to return: "best" = the best val epoch's; "last" = the last epoch's (a small or
+    # shifted val can pick a noisy early epoch: on a held-out speaker that cost 10+ points, RESULTS).
+    keep: str = "best"
+
+    def __post_init__(self) -> None:
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"keep must be 'best' or 'last', not {self.keep!r}")
+        if self.keep == "last" and self.patience is not None:
+            raise ValueError("patience stops after the best val epoch; with keep='last' it would return a stale "
+                             "epoch")
 
 
 def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: LossFn, *, seed: int,
         label: str, checkpoint: Path | None = None, reporter: Reporter | None = None,
         extra: nn.Module | None = None, device: torch.device | str | None = None,
         on_epoch: Callable[[int, float], None] | None = None) -> dict:
-    """Train ``model`` in place; keep the weights of the best validation epoch.
+    """Train ``model`` in place; keep the weights of the best validation epoch (or the last, ``spec.keep``).
 
     Args:
         model: The network to train.
@@ -88,8 +98,9 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
 
     Returns:
         History: per-epoch loss and val top-1 (with EMA: of the average, and ``val_top1_raw`` of the
-        trained weights), best epoch and its val top-1, the (global) batch size and the optimizer
-        steps per epoch. The model ends with the best epoch's weights (the average's, with EMA).
+        trained weights), best epoch and its val top-1, the kept epoch and its val top-1 (``keep``:
+        the same as the best, or the last epoch), the (global) batch size and the optimizer steps per
+        epoch. The model ends with the kept epoch's weights (the average's, with EMA).
 
     Raises:
         TrainingDivergedError: the loss became NaN or infinite.
@@ -110,12 +121,15 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
         return optimizer, scheduler, (WeightEMA(model, spec.ema_decay) if spec.ema_decay else None)
 
     optimizer, scheduler, ema = fresh()
+    # "best_state" holds the kept weights (the name predates spec.keep; checkpoints carry it).
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_top1": -1.0, "best_epoch": -1,
-             "best_state": _clone_state(model), "stale": 0}
+             "best_state": _clone_state(model), "stale": 0, "kept_top1": -1.0, "kept_epoch": -1}
     extra_start = _clone_state(extra) if extra is not None else None
     if checkpoint is not None and checkpoint.exists():
         try:
             state = _load_checkpoint(checkpoint, model, optimizer, scheduler, extra, ema)
+            state.setdefault("kept_top1", state["best_top1"])  # written before spec.keep: it kept the best
+            state.setdefault("kept_epoch", state["best_epoch"])
         except ConfigError:
             raise
         except Exception as exc:  # noqa: BLE001 - a damaged file (disk, copy, hand edit): it must not block --resume
@@ -153,10 +167,13 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
                 # epochs while its raw weights scored 16-19%.
                 precise_bn()
             val_top1 = entry["val_top1"] = evaluate_top1(model, val, device=device)
-            if val_top1 > state["best_top1"]:
-                state.update(best_top1=val_top1, best_epoch=epoch + 1, best_state=_clone_state(model), stale=0)
+            improved = val_top1 > state["best_top1"]
+            if improved:
+                state.update(best_top1=val_top1, best_epoch=epoch + 1, stale=0)
             else:
                 state["stale"] += 1
+            if improved or spec.keep == "last":
+                state.update(kept_top1=val_top1, kept_epoch=epoch + 1, best_state=_clone_state(model))
             rate = len(train) / max(time.perf_counter() - started, 1e-9)  # training + validation, not the probe
             if probe is not None:
                 entry.update(probe(label, epoch + 1, model) or {})
@@ -174,6 +191,7 @@ def fit(model: nn.Module, train: Split, val: Split, spec: TrainSpec, loss_fn: Lo
     model.eval()
     ddp.barrier()  # the last checkpoint is on disk before any rank moves on
     return {"epochs": state["history"], "best_epoch": state["best_epoch"], "best_val_top1": state["best_top1"],
+            "keep": spec.keep, "kept_epoch": state["kept_epoch"], "kept_val_top1": state["kept_top1"],
             "epochs_run": state["epoch"], "world_size": world_size, "batch_size": spec.batch_size,
             "steps_per_epoch": steps_per_epoch}
 

@@ -143,7 +143,8 @@ def _recover(model, teacher_model, data, pcfg, dcfg, ctx) -> dict:
                 teacher_logits = teacher_model(data.train.teacher_batch(idx, inputs))
             return hinton_kd_loss(logits, teacher_logits.clone(), labels, dcfg.temperature, dcfg.alpha)
     spec = TrainSpec(epochs=pcfg.recovery_epochs, lr=pcfg.lr, weight_decay=dcfg.weight_decay,
-                     batch_size=_batch(dcfg, data)[0], optimizer=dcfg.optimizer, warmup_epochs=0)
+                     batch_size=_batch(dcfg, data)[0], optimizer=dcfg.optimizer, warmup_epochs=0,
+                     keep=dcfg.keep)
     # No checkpoint file: the pruned architecture is not the registry's, so a resume could not rebuild it.
     return fit(model, data.train, data.val, spec, loss, seed=ctx.config.seed + 7, label=NAME,
                reporter=ctx.reporter)

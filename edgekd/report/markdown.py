@@ -85,24 +85,31 @@ def _at_chance(report: dict[str, Any]) -> list[str]:
 
 
 def _training(training: dict[str, Any]) -> list[str]:
-    """One row per trained model: epochs, batch (and the rule), best val top-1, the chance check."""
+    """One row per trained model: epochs, batch (and the rule), the kept weights' val top-1, the chance check."""
     rows = [(key.removesuffix("_history").replace("_", "-"), h) for key, h in training.items() if h]
     if not rows:
         return []
     lines = ["", "## Training", "",
-             "| model | epochs | batch | steps / epoch | best val top-1 (epoch) | chance check |",
+             "| model | epochs | batch | steps / epoch | val top-1 of the kept weights (epoch, keep) | chance check |",
              "|---|---:|---:|---:|---:|---|"]
     for name, h in rows:
         chance = h.get("chance") or {}
         check = "—" if not chance else (f"**AT CHANCE** (needs ≥ {_pct(chance['threshold'])})" if chance["at_chance"]
                                         else f"above chance (≥ {_pct(chance['threshold'])})")
         lines.append(f"| {name} | {h.get('epochs_run', len(h.get('epochs', [])))} | {_num(h.get('batch_size'))} "
-                     f"| {_num(h.get('steps_per_epoch'))} | {_pct(h.get('best_val_top1'))} ({h.get('best_epoch')}) "
-                     f"| {check} |")
+                     f"| {_num(h.get('steps_per_epoch'))} | {_kept(h)} | {check} |")
     rules = [(name, h["batch_size_rule"]) for name, h in rows if h.get("batch_size_rule")]
     if rules:
         lines += [""] + [f"- batch of {name}: {rule}" for name, rule in rules]
     return lines
+
+
+def _kept(history: dict[str, Any]) -> str:
+    """``97.00% (12, best)``: the val top-1 of the weights a training kept, its epoch and rule (best or last)."""
+    # A history written before distill.keep existed kept the best epoch.
+    keep = history.get("keep", "best")
+    top1 = history.get("kept_val_top1", history.get("best_val_top1"))
+    return f"{_pct(top1)} ({history.get('kept_epoch', history.get('best_epoch'))}, {keep})"
 
 
 def _confusion(report: dict[str, Any]) -> list[str]:

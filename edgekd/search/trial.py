@@ -10,7 +10,7 @@ from .space import Candidate
 
 
 def make_trainer(by_key: dict[str, Candidate], teacher, ctx: BuildContext) -> Callable[[Any, str], float]:
-    """``train(trial, key) -> best val top-1`` for :func:`edgekd.search.study.run_queue`.
+    """``train(trial, key) -> val top-1 of the kept weights`` (``distill.keep``), for ``study.run_queue``.
 
     Each trial uses the build's own distillation objective and optimiser settings for
     ``student.search.trial_epochs`` epochs (no checkpoint: a killed trial is rerun whole).
@@ -37,7 +37,7 @@ def make_trainer(by_key: dict[str, Candidate], teacher, ctx: BuildContext) -> Ca
         batch, _rule = effective_batch_size(dcfg.batch_size, len(data.train), DISTILL_MAX_BATCH)  # as distill
         spec = TrainSpec(epochs=scfg.trial_epochs, lr=dcfg.lr, weight_decay=dcfg.weight_decay,
                          batch_size=batch, optimizer=dcfg.optimizer,
-                         warmup_epochs=min(dcfg.warmup_epochs, scfg.trial_epochs - 1))
+                         warmup_epochs=min(dcfg.warmup_epochs, scfg.trial_epochs - 1), keep=dcfg.keep)
 
         def on_epoch(epoch: int, val_top1: float) -> None:
             trial.report(val_top1, epoch)
@@ -51,6 +51,6 @@ def make_trainer(by_key: dict[str, Candidate], teacher, ctx: BuildContext) -> Ca
         finally:
             objective.close()
             teacher.model.cpu()
-        return float(history["best_val_top1"])
+        return float(history["kept_val_top1"])
 
     return train

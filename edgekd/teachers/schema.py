@@ -30,6 +30,8 @@ class ScratchTeacher(Section):
     epochs: int = Field(12, ge=1, description="training epochs of the teacher")
     lr: float = Field(3e-3, gt=0, description="learning rate (AdamW, cosine schedule)")
     weight_decay: float = Field(5e-4, ge=0, description="AdamW weight decay")
+    keep: Literal["best", "last"] = Field("best", description="the teacher's weights: best = the best val epoch's; "
+                                          "last = the last epoch's (see distill.keep)")
     batch_size: BatchSize = Field("auto", description="an integer, or auto: 64 unless that gives fewer than 20 "
                                                    "optimizer steps per epoch, then ceil(train samples / 20)")
 

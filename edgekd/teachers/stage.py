@@ -88,7 +88,7 @@ def _train_scratch(ctx):
     torch.manual_seed(ctx.config.seed)
     model = ScratchCNN(ctx.data.input_shape[0], ctx.data.num_classes, cfg.width)
     batch, rule = effective_batch_size(cfg.batch_size, len(ctx.data.train), TEACHER_MAX_BATCH)
-    spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=batch)
+    spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=batch, keep=cfg.keep)
     history = fit(model, ctx.data.train, ctx.data.val, spec, lambda logits, y, _i, _x: F.cross_entropy(logits, y),
                   seed=ctx.config.seed, label="teacher", checkpoint=ctx.work_dir / "checkpoints" / "teacher.ckpt",
                   reporter=ctx.reporter)

@@ -158,6 +158,31 @@ def test_stage_trains_baseline_with_mixed_labels(tmp_path):
     assert all("val_top1_raw" in e for e in state.training_curves["baseline"]["epochs"])
 
 
+def test_stage_ships_the_last_epoch_of_student_and_baseline_with_keep_last(tmp_path):
+    cfg = load_config(None, ["distill.epochs=2", "distill.train_baseline=true", "distill.batch_size=16",
+                             "distill.keep=last", "distill.ema=0.9", "student.options={width: 0.25, depth: 0.5}"])
+    data = DataBundle(name="toy", task="image", class_names=("a", "b", "c"), input_shape=SHAPE,
+                      train=_split(augment=_augment()), val=_split(24, 1), test=_split(24, 2),
+                      representative=_split(8, 3))
+    ctx = SimpleNamespace(config=cfg, data=data, reporter=None, work_dir=tmp_path / "w",
+                          artifact_file=lambda f: (tmp_path / "w" / "artifacts" / f, f"artifacts/{f}"))
+    teacher = Artifact(name="teacher", role="teacher", format="torch", precision="fp32", path="t.pt",
+                       model=Spy().eval(), input_shape=SHAPE, params=0, macs=0)
+    state = stage.run(BuildState(artifacts=(teacher,)), ctx)
+    for name in ("student", "baseline"):
+        curve = state.training_curves[name]
+        assert (curve["keep"], curve["kept_epoch"]) == ("last", 2)
+        assert curve["kept_val_top1"] == curve["epochs"][-1]["val_top1"] == curve["chance"]["top1"]
+
+
+def test_keep_last_refuses_patience_and_bad_values():
+    with pytest.raises(ConfigError, match="patience"):
+        load_config(None, ["distill.keep=last", "distill.patience=3"])
+    with pytest.raises(ConfigError, match="keep"):
+        load_config(None, ["teacher.keep=final"])
+    assert load_config(None, ["teacher.keep=last"]).teacher.keep == "last"
+
+
 def test_cross_entropy_takes_mixed_labels():
     logits = torch.tensor([[2.0, 0.0, -1.0]])
     soft = torch.tensor([[0.25, 0.75, 0.0]])

@@ -54,13 +54,13 @@ class _Notes:
 
 def test_finish_history_announces_a_model_at_chance():
     reporter = _Notes()
-    history = {"best_val_top1": 1 / 3, "epochs": []}
+    history = {"kept_val_top1": 1 / 3, "epochs": []}
     out, note = finish_history(history, "auto: 11", np.repeat([0, 1, 2], 10), "the student", "distill.epochs",
                                reporter)
     assert out["chance"]["at_chance"] and out["batch_size_rule"] == "auto: 11"
     assert note.startswith("AT CHANCE: the student ends at val top-1 33.3%") and "distill.epochs" in note
     assert reporter.notes == [note]
-    fine, none = finish_history({**history, "best_val_top1": 0.9}, "r", np.repeat([0, 1, 2], 10), "x", "k",
+    fine, none = finish_history({**history, "kept_val_top1": 0.9}, "r", np.repeat([0, 1, 2], 10), "x", "k",
                                 reporter)
     assert none is None and not fine["chance"]["at_chance"] and len(reporter.notes) == 1
 

@@ -118,3 +118,44 @@ def test_a_damaged_checkpoint_restarts_training_instead_of_blocking_resume(tmp_p
     for a, b in zip(uninterrupted.state_dict().values(), restarted.state_dict().values()):
         assert torch.equal(a, b)
     assert torch.load(ckpt, weights_only=True)["state"]["epoch"] == SPEC.epochs  # overwritten by the new run
+
+
+def _misleading_val():
+    """A val split whose labels are the train mapping shifted by one class: learning lowers its top-1."""
+    val = _blobs(seed=1)
+    return Split(val.x, (val.y + 1) % 3)
+
+
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_keep_returns_the_best_or_the_last_epochs_weights(keep):
+    train, val = _blobs(), _misleading_val()
+    model = _model()
+    history = fit(model, train, val, TrainSpec(epochs=6, lr=1e-2, weight_decay=0.0, batch_size=32, keep=keep),
+                  ce, seed=0, label="t")
+    tops = [e["val_top1"] for e in history["epochs"]]
+    assert history["best_epoch"] < 6 and max(tops) > tops[-1]  # the case where the two rules differ
+    kept_epoch = history["best_epoch"] if keep == "best" else 6
+    assert (history["keep"], history["kept_epoch"], history["kept_val_top1"]) == (keep, kept_epoch,
+                                                                                   tops[kept_epoch - 1])
+    assert evaluate_top1(model, val) == tops[kept_epoch - 1]  # the weights returned are that epoch's
+    assert history["best_val_top1"] == max(tops)  # the best is still reported
+
+
+def test_keep_last_resumes_to_the_same_weights(tmp_path):
+    train, val = _blobs(), _misleading_val()
+    spec = TrainSpec(epochs=6, lr=1e-2, weight_decay=0.0, batch_size=32, keep="last")
+    uninterrupted = _model()
+    fit(uninterrupted, train, val, spec, ce, seed=3, label="t")
+    ckpt = tmp_path / "t.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(_model(), train, val, spec, ce, seed=3, label="t", checkpoint=ckpt, reporter=_KillAfter(3))
+    resumed = _model()
+    history = fit(resumed, train, val, spec, ce, seed=3, label="t", checkpoint=ckpt)
+    assert history["kept_epoch"] == 6
+    for a, b in zip(uninterrupted.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_keep_last_with_patience_is_refused():
+    with pytest.raises(ValueError, match="patience"):
+        TrainSpec(epochs=6, lr=1e-2, weight_decay=0.0, batch_size=32, keep="last", patience=2)
