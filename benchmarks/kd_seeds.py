@@ -85,6 +85,29 @@ def by_group(rows: list[dict], key: str) -> list[float]:
     return [statistics.fmean(d) for d in groups.values()]
 
 
+def teacher_lead(rows: list[dict], key: str) -> dict | None:
+    """Whether KD's gain follows the teacher's own lead over the baseline, group by group.
+
+    Per group (seed or speaker): the mean teacher − baseline and the mean KD − baseline, and their
+    Pearson correlation (None with fewer than 3 groups or no spread). Also the groups where the
+    teacher beats the baseline and, of those, where KD does.
+    """
+    from scipy import stats
+
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(r[key], []).append((r["teacher"] - r["baseline"], r["diff"]))
+    lead = [statistics.fmean(t for t, _ in g) for g in groups.values()]
+    gain = [statistics.fmean(d for _, d in g) for g in groups.values()]
+    if len(lead) < 3 or len(set(lead)) < 2 or len(set(gain)) < 2:
+        return None
+    fit = stats.pearsonr(lead, gain)
+    return {"groups": len(lead), "pearson_r": float(fit.statistic), "p": float(fit.pvalue),
+            "teacher_ahead": sum(t > 0 for t in lead), "kd_ahead_where_teacher_ahead":
+            sum(t > 0 and d > 0 for t, d in zip(lead, gain)), "kd_ahead_where_teacher_not":
+            sum(t <= 0 and d > 0 for t, d in zip(lead, gain))}
+
+
 def render(summary: dict) -> str:
     """The RESULTS.md section."""
     by = summary.get("by", "seed")
@@ -106,6 +129,13 @@ def render(summary: dict) -> str:
     lines += [f"| **mean** | | {pct(means['teacher'])} | | | {pct(means['kd'])} | {pct(means['baseline'])} | "
               f"**{100 * o['mean']:+.2f}** | |", "",
               f"KD − baseline over {o['seeds']} {by}s: {100 * o['mean']:+.2f} points{interval}."]
+    lead = summary.get("teacher_lead")
+    if lead:
+        behind = lead["groups"] - lead["teacher_ahead"]
+        lines += ["", f"KD − baseline against teacher − baseline over the {lead['groups']} {by}s: Pearson r "
+                  f"{lead['pearson_r']:+.2f} (p {p_value(lead['p'])}). The teacher beat the baseline in "
+                  f"{lead['teacher_ahead']}, and KD did in {lead['kd_ahead_where_teacher_ahead']} of those; KD beat "
+                  f"it in {lead['kd_ahead_where_teacher_not']} of the {behind} where the teacher did not."]
     return "\n".join(lines)
 
 
@@ -128,7 +158,7 @@ def main() -> None:
         "val a random 10% of the training speakers' clips"
     summary = {"temperature": args.temperature, "alpha": args.alpha, "by": args.by, "epoch": args.epoch, "split": split,
                "sources": [str(p) for p in args.results], "rows": rows,
-               "over_seeds": over_seeds(by_group(rows, args.by))}
+               "over_seeds": over_seeds(by_group(rows, args.by)), "teacher_lead": teacher_lead(rows, args.by)}
     atomic.write_json(ROOT / "benchmarks" / "results" / f"{args.name}.json", summary)
     write_section(args.name, render(summary))
     print(render(summary))

@@ -88,6 +88,23 @@ def test_leave_one_speaker_out_averages_each_speakers_seeds_first(bench_module):
     assert seeds.by_group(rows, "seed") == pytest.approx([0.035, -0.02])
 
 
+def test_teacher_lead_correlates_kds_gain_with_the_teachers_lead_per_group(bench_module):
+    seeds = bench_module("kd_seeds")
+
+    def row(speaker, teacher, kd, baseline):
+        return {"speaker": speaker, "teacher": teacher, "baseline": baseline, "diff": kd - baseline}
+
+    # Leads (teacher - baseline) -0.10, 0.00, +0.20 (b: mean of two seeds), gains (KD - baseline) -0.05, 0.00,
+    # +0.10: gain = lead / 2 exactly, so r = +1.
+    rows = [row("a", 0.50, 0.55, 0.60), row("b", 0.70, 0.70, 0.70), row("c", 0.90, 0.80, 0.70),
+            row("b", 0.60, 0.60, 0.60)]
+    lead = seeds.teacher_lead(rows, "speaker")
+    assert lead["pearson_r"] == pytest.approx(1.0)
+    assert (lead["groups"], lead["teacher_ahead"], lead["kd_ahead_where_teacher_ahead"],
+            lead["kd_ahead_where_teacher_not"]) == (3, 1, 1, 0)
+    assert seeds.teacher_lead(rows[:2], "speaker") is None  # two groups: no correlation worth reporting
+
+
 def test_kd_seed_row_last_epoch_reads_every_models_last_weights(bench_module):
     seeds = bench_module("kd_seeds")
     results = {"overrides": ["seed=2"], "teacher_test_top1": 0.544, "test_labels": [0, 0],
