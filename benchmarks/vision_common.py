@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 import platform
 import re
@@ -212,15 +211,11 @@ def paired(kd_pred: list[int], base_pred: list[int], labels: list[int]) -> dict:
 
     Only the discordant clips (one right, the other wrong) carry information about which is better.
     """
-    kd_only = sum(k == y != b for k, b, y in zip(kd_pred, base_pred, labels, strict=True))
-    base_only = sum(b == y != k for k, b, y in zip(kd_pred, base_pred, labels, strict=True))
-    n = len(labels)
-    diff = (kd_only - base_only) / n
-    se = math.sqrt(max(kd_only + base_only - (kd_only - base_only) ** 2 / n, 0.0)) / n
-    m = kd_only + base_only
-    tail = sum(math.comb(m, i) for i in range(min(kd_only, base_only) + 1)) / 2 ** m if m else 1.0
-    return {"diff": diff, "ci95": [diff - 1.96 * se, diff + 1.96 * se], "kd_only_right": kd_only,
-            "baseline_only_right": base_only, "mcnemar_p": min(1.0, 2 * tail)}
+    from edgekd.stats import paired_accuracy
+
+    versus = paired_accuracy(kd_pred, base_pred, labels)
+    return {"diff": versus["difference"], "ci95": versus["interval"], "kd_only_right": versus["only_first_right"],
+            "baseline_only_right": versus["only_second_right"], "mcnemar_p": versus["mcnemar_p"]}
 
 
 def p_value(p: float) -> str:

@@ -27,6 +27,8 @@ class BuildState:
         temperature_scaling: The probability-calibration step (``{"enabled": False}`` when off).
         conversion_failures: One entry per format a converter rejected (format, op, error).
         parity_matrix: Top-1 agreement and max |Δlogit| between every pair of runnable models.
+        kd_vs_baseline: The KD student against the hard-label baseline on the test split, paired
+            (:mod:`edgekd.measure.kd_vs_baseline`), or None without ``distill.train_baseline``.
         predicted_on_targets: The deployable model's predicted latency on every profile.
         chosen: Name of the artifact that would ship (the gate judges it).
         budgets: One entry per budget of the target (metric, limit, value, passed, model, source).
@@ -44,6 +46,7 @@ class BuildState:
     temperature_scaling: dict[str, Any] = field(default_factory=lambda: {"enabled": False})
     conversion_failures: tuple[dict[str, Any], ...] = ()
     parity_matrix: dict[str, Any] | None = None
+    kd_vs_baseline: dict[str, Any] | None = None
     predicted_on_targets: tuple[dict[str, Any], ...] = ()
     chosen: str | None = None
     budgets: tuple[dict[str, Any], ...] = ()

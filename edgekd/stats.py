@@ -17,6 +17,10 @@ the chance check (is a model distinguishable from guessing?). Pure Python and nu
   that a bin's mean confidence is held fixed (its spread inside a 1/15-wide bin is small next to
   the binomial noise of the bin's accuracy); the tests check it against a per-sample bootstrap.
 * Chance: a one-sided exact binomial test of "top-1 = chance rate" on the split's n samples.
+* Paired: two models on the *same* samples (the KD student and the hard-label baseline, inside
+  one build). Only the discordant samples (one right, the other wrong) carry evidence; McNemar's
+  exact test is the two-sided binomial test of "each discordant sample is a coin flip", and the
+  difference's interval is the normal interval of the mean of the per-sample differences.
 """
 
 from __future__ import annotations
@@ -144,3 +148,25 @@ def above_chance_threshold(n: int, chance: float, alpha: float = CHANCE_ALPHA) -
     while k <= n and binomial_sf(k, n, chance) > alpha:
         k += 1
     return min(1.0, k / n)
+
+
+def paired_accuracy(first: Sequence[int], second: Sequence[int], labels: Sequence[int],
+                    confidence: float = CONFIDENCE) -> dict:
+    """Top-1 of ``first`` minus that of ``second`` on the same samples (predicted classes), judged pairwise.
+
+    Returns ``difference``, its ``interval``, ``only_first_right`` and ``only_second_right`` (the
+    discordant counts) and McNemar's exact two-sided ``mcnemar_p``.
+    """
+    if not len(first) == len(second) == len(labels):
+        raise ValueError(f"{len(first)}, {len(second)} and {len(labels)} predictions and labels: need one each")
+    n = len(labels)
+    first_only = sum(a == y != b for a, b, y in zip(first, second, labels))
+    second_only = sum(b == y != a for a, b, y in zip(first, second, labels))
+    discordant = first_only + second_only
+    difference = (first_only - second_only) / n if n else 0.0
+    # Per-sample differences are +1, -1 or 0: their variance is discordant/n - difference^2.
+    half = z_value(confidence) * math.sqrt(max(discordant / n - difference ** 2, 0.0) / n) if n else 0.0
+    # Two-sided exact p: twice the smaller tail of Binomial(discordant, 1/2), capped at 1.
+    p = min(1.0, 2 * binomial_sf(max(first_only, second_only), discordant, 0.5)) if discordant else 1.0
+    return {"difference": difference, "interval": [difference - half, difference + half],
+            "only_first_right": first_only, "only_second_right": second_only, "mcnemar_p": p}

@@ -58,7 +58,8 @@ def mcu_build(tmp_path_factory):
                         overrides=["teacher.epochs=2", "distill.epochs=2", "bench.latency_mode=off"])
 
 
-QUICK_PI4 = ("teacher.epochs=1", "distill.epochs=1", "export.formats=[onnx]", "calibration.temperature_scaling=true")
+QUICK_PI4 = ("teacher.epochs=1", "distill.epochs=1", "export.formats=[onnx]", "calibration.temperature_scaling=true",
+             "distill.train_baseline=true")
 
 
 @pytest.fixture(scope="session")

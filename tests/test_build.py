@@ -63,6 +63,20 @@ def test_report_has_every_contract_field(quick_pi4_build):
     assert pi4_build.exit_code == (0 if report["passed"] else 3)
 
 
+def test_kd_student_is_compared_with_the_baseline_sample_by_sample(quick_pi4_build):
+    report = quick_pi4_build.report
+    versus, by_name = report["kd_vs_baseline"], models(quick_pi4_build)
+    assert versus["samples"] == report["data"]["samples"]["test"]
+    for role in ("student", "baseline", "teacher"):  # the same test split the models were measured on
+        assert versus[f"{role}_top1"] == pytest.approx(by_name[role]["accuracy"]["top1"])
+    assert versus["difference"] == pytest.approx(versus["student_top1"] - versus["baseline_top1"])
+    assert (versus["only_first_right"] - versus["only_second_right"]) / versus["samples"] == pytest.approx(
+        versus["difference"])
+    assert versus["student_val_top1"] == report["training"]["student_history"]["kept_val_top1"]
+    for page in ("report.md", "report.html"):
+        assert "Only the KD student right: " in (quick_pi4_build.out_dir / page).read_text()
+
+
 @pytest.mark.slow  # the default build: make test-all, make gate
 def test_student_is_smaller_and_int8_close_to_fp32(pi4_build):
     m = models(pi4_build)

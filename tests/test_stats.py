@@ -80,3 +80,17 @@ def test_ece_difference_interval_resolves_only_real_changes():
     assert low < 0 < high  # the same model against itself
     worse = reliability_bins(logits * 4.0, labels)  # much more over-confident
     assert stats.ece_difference_interval(worse, bins)[0] > 0
+
+
+def test_paired_accuracy_counts_only_discordant_samples():
+    # labels 0; first right on samples 0-2, second right on 3; both right on 4-8; both wrong on 9.
+    first = [0, 0, 0, 1, 0, 0, 0, 0, 0, 1]
+    second = [1, 1, 1, 0, 0, 0, 0, 0, 0, 1]
+    out = stats.paired_accuracy(first, second, [0] * 10)
+    # +20 points; sd of the per-sample differences sqrt(4/10 - 0.2**2) = 0.6, se 0.6 / sqrt(10).
+    assert out["difference"] == pytest.approx(0.2)
+    assert out["interval"] == pytest.approx([0.2 - 1.959964 * 0.189737, 0.2 + 1.959964 * 0.189737], abs=1e-5)
+    assert (out["only_first_right"], out["only_second_right"]) == (3, 1)
+    assert out["mcnemar_p"] == pytest.approx(2 * 5 / 16)  # 2 * P(X <= 1), X ~ Bin(4, 1/2)
+    with pytest.raises(ValueError, match="one each"):
+        stats.paired_accuracy([0], [0, 1], [0, 1])

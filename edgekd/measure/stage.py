@@ -4,7 +4,8 @@ For each model: top-1 and agreement with the teacher, probability calibration (E
 Brier), parity against the torch model it was exported from, host latency in its real
 runtime and the process's peak RSS meanwhile, and each INT8 model timed side by side with
 its FP32 twin. The model the gate will judge (the deployable one, or the twin its accuracy
-comes from) also gets its confusion matrix on the test split. Predictions for the device are
+comes from) also gets its confusion matrix on the test split, and with a hard-label baseline
+the KD student is compared with it sample by sample. Predictions for the device are
 the predict stage's work.
 """
 
@@ -16,6 +17,7 @@ from .. import atomic
 from ..artifact import Artifact, accuracy_source, choose_deployable, torch_ancestor
 from ..stage import BuildContext, Stage
 from ..state import BuildState
+from . import kd_vs_baseline
 from .host import measure_host_latency, open_artifact_runner
 
 # FP32 exports must match the torch student this closely (max |Δlogit|), else the build fails.
@@ -57,7 +59,11 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
         metrics["memory"] = {"host_peak_rss_bytes": rss}
         measured.append(art.with_metrics(**metrics))
     measured = _with_confusion_matrix(measured, logits_of, y_test, ctx)
-    return state.evolve(artifacts=_flag_slow_int8(measured, ctx), parity_matrix=_parity_matrix(logits_of))
+    versus = kd_vs_baseline.compare(logits_of, y_test, state.training_curves)
+    if versus is not None:
+        ctx.reporter.note(kd_vs_baseline.verdict(versus))
+    return state.evolve(artifacts=_flag_slow_int8(measured, ctx), parity_matrix=_parity_matrix(logits_of),
+                        kd_vs_baseline=versus)
 
 
 def _with_confusion_matrix(artifacts: list[Artifact], logits_of: dict[str, np.ndarray], labels: np.ndarray,

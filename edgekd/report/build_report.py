@@ -35,6 +35,7 @@ def make_report(state: BuildState, ctx: BuildContext, duration_s: float) -> dict
         "temperature_scaling": state.temperature_scaling,
         "predicted_on_targets": list(state.predicted_on_targets),
         "parity_matrix": state.parity_matrix,
+        "kd_vs_baseline": state.kd_vs_baseline,
         "deploy": state.deploy,
         "at_chance": at_chance(state),
         **({"search": state.search} if state.search is not None else {}),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
+from ..measure.kd_vs_baseline import discordant, table_rows, verdict
 from . import learning_plots, plots, units
 from .markdown import COREML_FOOTNOTE
 from .search import search_html
@@ -16,7 +17,8 @@ from .units import pct as _pct
 from .units import size as _bytes
 
 # The verdict and the budgets come first: they say whether the build can ship and why not.
-SECTION_TITLES = ("Summary", "Budgets", "Models", "Student search", "Training curves", "Confusion matrix",
+SECTION_TITLES = ("Summary", "Budgets", "Models", "Student search", "Training curves", "Distillation vs hard labels",
+                  "Confusion matrix",
                   "Accuracy vs predicted latency", "Reliability diagrams", "Temperature scaling",
                   "Predicted latency on every profile", "Parity matrix", "Notes")
 
@@ -43,6 +45,7 @@ def render_html(report: dict[str, Any]) -> str:
                                                (report["target"].get("budgets") or {}).get("max_latency_p90_ms"))),
         _section("Training curves", _plot(lambda: learning_plots.training_curves(report.get("training") or {}),
                                           "training loss and val top-1 per epoch")),
+        _section("Distillation vs hard labels", _kd_vs_baseline(report.get("kd_vs_baseline"))),
         _section("Confusion matrix", _confusion(report)),
         _section("Accuracy vs predicted latency", _plot(lambda: plots.accuracy_vs_latency(report["models"], target),
                  f"top-1 vs predicted latency on {target}")),
@@ -123,6 +126,15 @@ def _confusion(report: dict[str, Any]) -> str:
     return (f"<p>The model the gate judged ({escape(name)}) on the {escape(matrix.get('split', 'test'))} split; "
             "rows are the true class, columns the predicted one.</p>"
             + _plot(lambda: learning_plots.confusion_matrix(matrix, name), f"confusion matrix of {name}"))
+
+
+def _kd_vs_baseline(versus: dict[str, Any] | None) -> str:
+    if not versus:
+        return ('<p class="muted">no hard-label baseline (set <code>distill.train_baseline: true</code> to train the '
+                "same student without the teacher and compare)</p>")
+    rows = [[escape(name), _pct(val), _pct(test)] for name, val, test in table_rows(versus)]
+    return (_table(["model", "val top-1 (kept weights)", "test top-1"], rows, {1, 2})
+            + f"<p>{escape(discordant(versus))} {escape(verdict(versus))}</p>")
 
 
 def _temperature(ts: dict[str, Any]) -> str:

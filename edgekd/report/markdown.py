@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..measure.kd_vs_baseline import discordant, table_rows, verdict
 from . import units
 from .alternatives import better_alternatives
 from .units import num as _num
@@ -51,6 +52,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += _prediction_methods(report["models"], target["name"])
     lines += search_markdown(report.get("search"))
     lines += _training(report.get("training") or {})
+    lines += _kd_vs_baseline(report.get("kd_vs_baseline"))
     lines += _confusion(report)
     failures = report.get("conversion_failures") or []
     if failures:
@@ -110,6 +112,15 @@ def _kept(history: dict[str, Any]) -> str:
     keep = history.get("keep", "best")
     top1 = history.get("kept_val_top1", history.get("best_val_top1"))
     return f"{_pct(top1)} ({history.get('kept_epoch', history.get('best_epoch'))}, {keep})"
+
+
+def _kd_vs_baseline(versus: dict[str, Any] | None) -> list[str]:
+    """The KD student against the hard-label baseline: val and test top-1, and the paired verdict."""
+    if not versus:
+        return []
+    return (["", "## Distillation vs hard labels", "", "| model | val top-1 (kept weights) | test top-1 |",
+             "|---|---:|---:|"] + [f"| {name} | {_pct(val)} | {_pct(test)} |" for name, val, test in table_rows(versus)]
+            + ["", f"{discordant(versus)} {verdict(versus)}"])
 
 
 def _confusion(report: dict[str, Any]) -> list[str]:

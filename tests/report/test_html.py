@@ -52,12 +52,12 @@ def test_html_is_self_contained(built):
 
 
 def test_html_renders_with_a_report_missing_optional_parts(report):
-    for key in ("temperature_scaling", "predicted_on_targets", "parity_matrix"):
+    for key in ("temperature_scaling", "predicted_on_targets", "parity_matrix", "kd_vs_baseline"):
         report.pop(key, None)
     for model in report["models"]:
         model.get("calibration", {}).pop("reliability", None)
     html = render_html(report)
-    assert "Budgets</h2>" in html and "nothing to plot" in html
+    assert "Budgets</h2>" in html and "nothing to plot" in html and "no hard-label baseline" in html
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (/usr/bin/chromium absent; "

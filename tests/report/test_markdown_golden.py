@@ -43,6 +43,11 @@ REPORT = {
                                                 "top1": 0.8, "at_chance": False}},
                  "baseline_history": None},
     "conversion_failures": [{"format": "coreml", "op": "svd", "error": "coreml: unsupported op svd"}],
+    # 3 samples only the KD student got right, 2 only the baseline, of 20: +5 points, McNemar
+    # 2 * P(X >= 3 | Bin(5, 1/2)) = 2 * 16/32 = 1.
+    "kd_vs_baseline": {"split": "test", "samples": 20, "student_top1": 0.85, "baseline_top1": 0.8, "teacher_top1": 0.9,
+                       "student_val_top1": 0.8, "baseline_val_top1": 0.75, "difference": 0.05,
+                       "interval": [-0.168, 0.268], "only_first_right": 3, "only_second_right": 2, "mcnemar_p": 1.0},
 }
 
 EXPECTED = """\
@@ -88,6 +93,16 @@ measured in another format).
 | student | 2 | 11 | 20 | 80.00% (2, last) | above chance (≥ 70.00%) |
 
 - batch of student: auto: ceil(210 / 20) = 11
+
+## Distillation vs hard labels
+
+| model | val top-1 (kept weights) | test top-1 |
+|---|---:|---:|
+| KD student | 80.00% | 85.00% |
+| hard-label baseline | 75.00% | 80.00% |
+| teacher | — | 90.00% |
+
+Only the KD student right: 3 test samples; only the baseline: 2. KD student vs hard-label baseline: +5.00 points on 20 test samples (95% interval -16.80 to +26.80; McNemar p 1.000): no difference this test split can resolve.
 
 ## Confusion matrix — s-int8.onnx, test split
 
