@@ -191,6 +191,16 @@ class BuildConfig(Section):
     bench: BenchConfig = Field(default_factory=BenchConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
 
+    @model_validator(mode="after")
+    def _ensemble_teacher_has_logits_only(self) -> "BuildConfig":
+        members = getattr(self.teacher, "members", 1)
+        layers = self.distill.method == "fitnets" or (self.distill.method == "rkd" and self.distill.rkd_on == "embedding")
+        if members > 1 and layers:
+            raise ValueError(f"teacher.members={members} averages the logits of {members} teachers, which share no "
+                             f"internal layers for distill.method={self.distill.method}: use distill.method=hinton "
+                             "(or rkd with distill.rkd_on=logits), or teacher.members=1")
+        return self
+
     @field_validator("seed")
     @classmethod
     def _seed_in_range(cls, value: int) -> int:

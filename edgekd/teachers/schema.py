@@ -32,6 +32,9 @@ class ScratchTeacher(Section):
     weight_decay: float = Field(5e-4, ge=0, description="AdamW weight decay")
     keep: Literal["best", "last"] = Field("best", description="the teacher's weights: best = the best val epoch's; "
                                           "last = the last epoch's (see distill.keep)")
+    members: int = Field(1, ge=1, le=8, description="train this many teachers (seeds seed, seed+1, ...) and distil "
+                                                   "the mean of their logits: an ensemble generalises better than "
+                                                   "one network; each member costs a full teacher training")
     batch_size: BatchSize = Field("auto", description="an integer, or auto: 64 unless that gives fewer than 20 "
                                                    "optimizer steps per epoch, then ceil(train samples / 20)")
 

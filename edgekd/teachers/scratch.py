@@ -26,3 +26,19 @@ class ScratchCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+
+class MeanLogits(nn.Module):
+    """Several teachers as one: the mean of their logits (``teacher.members``).
+
+    An ensemble of independently seeded networks generalises better than its members (Hinton et
+    al. 2015 distil exactly such an ensemble); averaging logits keeps it one torch module, so the
+    distillation objective, the soft-label cache and the measure stage treat it as any teacher.
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return torch.stack([m(x) for m in self.members]).mean(0)

@@ -30,18 +30,23 @@ def run(state: BuildState, ctx: BuildContext) -> BuildState:
     cfg = ctx.config.teacher
     data = ctx.data
     if cfg.kind == "scratch-cnn":
-        model, history, chance = _train_scratch(ctx)
-        state = state.with_curve("teacher", history)
+        model, histories, notes = _train_scratch(ctx)
+        for i, history in enumerate(histories):
+            state = state.with_curve(_member_label(i), history)
         path, rel = ctx.artifact_file("teacher.pt")
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
         atomic.write_bytes(path, buffer.getvalue())
         description = (f"ScratchCNN(width={cfg.width}) trained {plural(cfg.epochs, 'epoch')} on {data.name}, "
-                       f"batch {history['batch_size']}")
+                       f"batch {histories[0]['batch_size']}")
+        if cfg.members > 1:
+            description = (f"mean logits of {cfg.members} {description} (seeds {ctx.config.seed}.."
+                           f"{ctx.config.seed + cfg.members - 1}); " + _ensemble_val(model, histories, data.val))
         params, macs = count_params_macs(model, data.input_shape)
         teacher = Artifact(name="teacher", role="teacher", format="torch", precision="fp32", path=rel, model=model,
                            input_shape=data.input_shape, params=params, macs=macs).with_note(description)
-        teacher = teacher.with_note(chance) if chance else teacher
+        for note in notes:
+            teacher = teacher.with_note(note)
     else:
         teacher = _load_file_teacher(cfg, data)
     return state.add(teacher)
@@ -52,11 +57,37 @@ def rebuild(art: Artifact, ctx: BuildContext):
     cfg = ctx.config.teacher
     if cfg.kind != "scratch-cnn":
         return _load_file_teacher(cfg, ctx.data).model
-    from .scratch import ScratchCNN
-
-    model = ScratchCNN(ctx.data.input_shape[0], ctx.data.num_classes, cfg.width)
+    model = _scratch_network(ctx)
     model.load_state_dict(torch.load(ctx.resolve(art.path), weights_only=True))
     return model.eval()
+
+
+def _scratch_network(ctx, member: int | None = None):
+    """One member's ScratchCNN (seeded ``seed + member``), or with ``member=None`` the whole teacher.
+
+    With ``teacher.members`` > 1 the teacher is the mean of the members' logits (:class:`MeanLogits`).
+    """
+    from .scratch import MeanLogits, ScratchCNN
+
+    cfg, data = ctx.config.teacher, ctx.data
+    if member is None:
+        members = [_scratch_network(ctx, i) for i in range(cfg.members)]
+        return members[0] if cfg.members == 1 else MeanLogits(members)
+    torch.manual_seed(ctx.config.seed + member)
+    return ScratchCNN(data.input_shape[0], data.num_classes, cfg.width)
+
+
+def _member_label(member: int) -> str:
+    """``teacher`` for the first (or only) member, then ``teacher-2``, ``teacher-3``, ..."""
+    return "teacher" if member == 0 else f"teacher-{member + 1}"
+
+
+def _ensemble_val(model, histories: list[dict], val) -> str:
+    """The ensemble's val top-1 beside its members' (what the averaging bought)."""
+    from ..distill.trainer import evaluate_top1
+
+    members = ", ".join(f"{100 * h['kept_val_top1']:.2f}%" for h in histories)
+    return f"val top-1 {100 * evaluate_top1(model, val):.2f}% (members {members})"
 
 
 # The artifact format of each file kind: the runtime the teacher really runs in. Keras has no
@@ -81,20 +112,29 @@ def _load_file_teacher(cfg, data) -> Artifact:
     return teacher.with_note(size_note) if size_note else teacher
 
 
-def _train_scratch(ctx):
-    from .scratch import ScratchCNN
-
+def _train_scratch(ctx) -> tuple[torch.nn.Module, list[dict], list[str]]:
+    """Train each member of the scratch teacher; the teacher, the members' histories and their chance notes."""
     cfg = ctx.config.teacher
-    torch.manual_seed(ctx.config.seed)
-    model = ScratchCNN(ctx.data.input_shape[0], ctx.data.num_classes, cfg.width)
     batch, rule = effective_batch_size(cfg.batch_size, len(ctx.data.train), TEACHER_MAX_BATCH)
     spec = TrainSpec(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, batch_size=batch, keep=cfg.keep)
-    history = fit(model, ctx.data.train, ctx.data.val, spec, lambda logits, y, _i, _x: F.cross_entropy(logits, y),
-                  seed=ctx.config.seed, label="teacher", checkpoint=ctx.work_dir / "checkpoints" / "teacher.ckpt",
-                  reporter=ctx.reporter)
-    history, chance = finish_history(history, rule, ctx.data.val.y, "the teacher", "teacher.epochs, "
-                                     "teacher.batch_size", ctx.reporter if ddp.is_main() else NullReporter())
-    return model, history, chance
+    trained, histories, notes = [], [], []
+    for member in range(cfg.members):
+        label = _member_label(member)
+        model = _scratch_network(ctx, member)
+        # Each member has its own checkpoint: a kill during member 3 keeps members 1 and 2.
+        history = fit(model, ctx.data.train, ctx.data.val, spec,
+                      lambda logits, y, _i, _x: F.cross_entropy(logits, y), seed=ctx.config.seed + member,
+                      label=label, checkpoint=ctx.work_dir / "checkpoints" / f"{label}.ckpt", reporter=ctx.reporter)
+        history, chance = finish_history(history, rule, ctx.data.val.y, f"the {label}", "teacher.epochs, "
+                                         "teacher.batch_size", ctx.reporter if ddp.is_main() else NullReporter())
+        trained.append(model)
+        histories.append(history)
+        notes += [chance] if chance else []
+    if cfg.members == 1:
+        return trained[0], histories, notes
+    from .scratch import MeanLogits
+
+    return MeanLogits(trained).eval(), histories, notes
 
 
 def _source_file(cfg) -> Path:
