@@ -194,10 +194,10 @@ class BuildConfig(Section):
     @model_validator(mode="after")
     def _ensemble_teacher_has_logits_only(self) -> "BuildConfig":
         members = getattr(self.teacher, "members", 1)
-        layers = self.distill.method == "fitnets" or (self.distill.method == "rkd" and self.distill.rkd_on == "embedding")
-        if members > 1 and layers:
+        method = self.distill.method
+        if members > 1 and (method == "fitnets" or (method == "rkd" and self.distill.rkd_on == "embedding")):
             raise ValueError(f"teacher.members={members} averages the logits of {members} teachers, which share no "
-                             f"internal layers for distill.method={self.distill.method}: use distill.method=hinton "
+                             f"internal layers for distill.method={method}: use distill.method=hinton "
                              "(or rkd with distill.rkd_on=logits), or teacher.members=1")
         return self
 
