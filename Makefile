@@ -116,13 +116,18 @@ bench-vision-data: $(STAMP)
 # student, hard-label baseline; ~45 core-minutes a speaker, resumable), then KD - baseline over speakers.
 # SPEAKERS picks a subset: two processes, e.g. SPEAKERS="george jackson lucas" and the other three, then
 # `make bench-speech-loso SPEAKERS=` to tabulate what is there. A speaker whose results file exists is
-# skipped (delete benchmarks/results/speech-loso-<speaker>.json to run it again).
-SPEAKERS ?= george jackson lucas nicolas theo yweweler
+# skipped (delete benchmarks/results/$(LOSO)-<speaker>.json to run it again). Another recipe under its
+# own name: e.g. the 3-teacher ensemble (~75 core-minutes a speaker),
+#   make bench-speech-loso LOSO=speech-loso-ens3 BENCH_ARGS="--set teacher.members=3"
+FSDD_SPEAKERS := george jackson lucas nicolas theo yweweler
+SPEAKERS ?= $(FSDD_SPEAKERS)
+LOSO ?= speech-loso
 bench-speech-loso: $(STAMP)
-	for s in $(SPEAKERS); do out=benchmarks/results/speech-loso-$$s.json; [ -f $$out ] && continue; \
+	for s in $(SPEAKERS); do out=benchmarks/results/$(LOSO)-$$s.json; [ -f $$out ] && continue; \
 	  $(BIN)/python benchmarks/speech.py --config benchmarks/speech-aug.yaml --split held-out --speaker $$s \
 	  --out $$out --no-section $(BENCH_ARGS) || exit $$?; done
-	$(BIN)/python benchmarks/kd_seeds.py --by speaker --name speech-loso benchmarks/results/speech-loso-*.json
+	$(BIN)/python benchmarks/kd_seeds.py --by speaker --name $(LOSO) \
+	  $$(for s in $(FSDD_SPEAKERS); do f=benchmarks/results/$(LOSO)-$$s.json; [ -f $$f ] && echo $$f; done)
 
 # Speech with train-time augmentation (time shift, noise, SpecAugment): benchmarks/speech-aug.yaml.
 bench-speech-aug: $(STAMP)
