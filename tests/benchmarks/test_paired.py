@@ -119,3 +119,30 @@ def test_kd_seed_row_last_epoch_reads_every_models_last_weights(bench_module):
     assert best["diff"] == pytest.approx(0.496 - 0.724) and best["teacher"] == 0.544
     assert (last["teacher"], last["kd"], last["baseline"], last["kd_val"]) == (0.742, 0.624, 0.73, 0.55)
     assert last["diff"] == pytest.approx(0.624 - 0.73) and last["paired"] is None
+
+
+def test_teacher_ensemble_scores_members_and_their_mean_logits(bench_module):
+    import torch
+    from torch import nn
+
+    ens = bench_module("teacher_ensemble")
+
+    class Fixed(nn.Module):
+        """Always the same logits: class 0 for a, class 1 for b."""
+
+        def __init__(self, logits):
+            super().__init__()
+            self.logits = torch.tensor(logits)
+
+        def forward(self, x):
+            return self.logits.expand(len(x), -1)
+
+    from edgekd.data.bundle import Split
+
+    # Labels 0, 0, 1: member a says 0 (right 2 of 3), member b says 1 weakly (right 1 of 3); their mean
+    # logits [1.5, 1.0] say 0.
+    split = Split(torch.zeros(3, 1, 2, 2), torch.tensor([0, 0, 1]))
+    ctx = argparse.Namespace(data=argparse.Namespace(val=split, test=split))
+    out = ens.scores([Fixed([3.0, 0.0]), Fixed([0.0, 2.0])], ctx)
+    assert [m["test"] for m in out["members"]] == pytest.approx([2 / 3, 1 / 3])
+    assert out["ensemble"]["test"] == pytest.approx(2 / 3)
