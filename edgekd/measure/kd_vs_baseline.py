@@ -51,7 +51,7 @@ def verdict(comparison: dict[str, Any]) -> str:
                  "baseline")
     else:
         cause = ("the teacher leads the baseline, yet the KD student trails it: retune distill.temperature and "
-                 "distill.alpha on val (make bench-kd-sweep)")
+                 "distill.alpha, choosing on val, never on this test split")
     return f"Hard labels beat KD: {figures}; {cause}."
 
 

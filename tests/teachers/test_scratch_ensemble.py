@@ -61,3 +61,34 @@ def test_an_ensemble_has_no_layers_to_hint_from():
     with pytest.raises(ConfigError, match="rkd_on=logits"):
         load_config(None, ["teacher.members=2", "distill.method=rkd"])
     assert load_config(None, ["teacher.members=2", "distill.method=rkd", "distill.rkd_on=logits"]).teacher.members == 2
+
+
+class _KillAt:
+    """Records the epochs trained; interrupts training at one member's first epoch, like a kill."""
+
+    def __init__(self, label=None):
+        self.label, self.trained = label, []
+
+    def epoch(self, label, epoch, *rest):
+        if label == self.label:
+            raise KeyboardInterrupt
+        self.trained.append((label, epoch))
+
+    def note(self, *a):
+        pass
+
+
+def test_a_kill_during_the_second_member_keeps_the_first(tmp_path):
+    whole = stage.run(BuildState(), _ctx(tmp_path / "whole", 2)).artifacts[0].model
+    ctx = _ctx(tmp_path / "killed", 2)
+    ctx.reporter = _KillAt("teacher-2")
+    with pytest.raises(KeyboardInterrupt):
+        stage.run(BuildState(), ctx)
+    assert (ctx.work_dir / "checkpoints" / "teacher.ckpt").is_file()
+    ctx.reporter = _KillAt()
+    resumed = stage.run(BuildState(), ctx).artifacts[0].model
+    # The first member came whole from its checkpoint, the second from its epoch-1 checkpoint (the kill
+    # came after it was written).
+    assert ctx.reporter.trained == [("teacher-2", 2)]
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
