@@ -99,6 +99,32 @@ def test_augmentation_turns_the_cache_off():
     assert build_objective(Teacher().eval(), _student(), _split(), DistillConfig(), SHAPE, CPU).cached
 
 
+class _Counting(Teacher):
+    calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return super().forward(x)
+
+
+@pytest.mark.parametrize("augment", [None, lambda x, g: x.flip(3)])
+def test_alpha_zero_is_cross_entropy_and_never_runs_the_teacher(augment):
+    train, student = _split(augment=augment), _student()
+    logits = student(train.x[:8])
+    calls = {}
+    for alpha in (0.0, 0.1):
+        teacher = _Counting().eval()
+        objective = build_objective(teacher, student, train, DistillConfig(alpha=alpha), SHAPE, CPU)
+        got = objective.loss(logits, train.y[:8], torch.arange(8), train.x[:8])
+        calls[alpha] = teacher.calls
+    assert not torch.equal(got, F.cross_entropy(logits, train.y[:8]))  # alpha 0.1 adds the soft term
+    assert calls[0.0] == 0 and calls[0.1] >= 1
+    hard = build_objective(_Counting().eval(), student, train, DistillConfig(alpha=0.0), SHAPE, CPU)
+    assert torch.equal(hard.loss(logits, train.y[:8], torch.arange(8), train.x[:8]),
+                       F.cross_entropy(logits, train.y[:8]))
+    assert not hard.cached and "the teacher is not run" in hard.description
+
+
 class _BlackBox(BlackBoxTeacher):
     def __init__(self):
         nn.Module.__init__(self)
