@@ -66,7 +66,8 @@ def build_variants(width: float, res: int, folder: Path) -> dict[str, tuple[Path
     out["onnxruntime/int8"] = (int8, "onnx", "int8")
     for precision in ("fp32", "int8"):
         path = folder / f"{tag}-{precision}.tflite"
-        export_tflite(model, shape, path, int8=precision == "int8", representative=calib if precision == "int8" else None)
+        export_tflite(model, shape, path, int8=precision == "int8",
+                      representative=calib if precision == "int8" else None)
         out[f"litert/{precision}"] = (path, "tflite", precision)
     return out
 
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             networks[(width, res)] = build_variants(width, res, Path(tmp))
         stats = measure(networks, threads, args.rounds, args.block_seconds)
         for (width, res), variants in networks.items():
-            for name, (path, fmt, precision) in variants.items():
+            for name, (_path, fmt, precision) in variants.items():
                 graph = onnx_graph(variants, precision)
                 pred = predict_latency(graph, calibrated, precision, runtime=FORMAT_RUNTIMES[fmt])
                 roofline = predict_latency(graph, calibrated, precision)
@@ -277,9 +278,11 @@ def markdown(result: dict) -> str:
         f"{result['load_average_before'][0]:.2f} before / {result['load_average_after'][0]:.2f} after; "
         f"{result['duration_s']:.0f} s.{busy}{partial}", "",
         "Measured figure per variant: the lowest of its per-block medians (one block of ≥ 15 runs and "
-        f"≥ {1000 * result.get('block_seconds', 0.05):.0f} ms per variant per round, {result.get('rounds', 16)} rounds, "
+        f"≥ {1000 * result.get('block_seconds', 0.05):.0f} ms per variant per round, "
+        f"{result.get('rounds', 16)} rounds, "
         "every variant of every network in each round), the statistic the fitting networks were timed with: "
-        "this shared VM changes speed for seconds at a time, and the slow periods are other tenants, not the model.", "",
+        "this shared VM changes speed for seconds at a time, and the slow periods are other tenants, "
+        "not the model.", "",
         f"**{100 * s['within_10pct']:.0f}% of {s['n']} predictions within ±10%** of the measured p50 "
         f"(target ≥ 90%); median |error| {100 * s['median_abs_error']:.1f}%, median signed error "
         f"{100 * s['median_signed_error']:+.1f}%; measured p50 inside the predicted low–high band: "

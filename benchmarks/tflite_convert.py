@@ -152,7 +152,8 @@ def render_markdown(r: dict) -> str:
         "## Where TFLite INT8 conversion time goes (`make bench-tflite-convert`)", "",
         f"{r['date_utc']}, {r['machine']['cpu']} (shared with other jobs; all phases timed in one run, "
         f"{r['seconds']} s). MobileNetV2 width 0.5 at 32x32, {r['student']['params']:,} params, "
-        f"{r['student']['macs']:,} MACs; {r.get('representative_samples', r.get('calibration_samples'))} representative samples.", "",
+        f"{r['student']['macs']:,} MACs; {r.get('representative_samples', r.get('calibration_samples'))} "
+        "representative samples.", "",
         "| step | seconds |", "|---|---:|",
         f"| FP32 litert-torch convert, as built ({f['as_built']['decomposed_nodes']} decomposed nodes) | "
         f"{f['as_built']['seconds']} |",

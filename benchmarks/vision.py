@@ -225,7 +225,8 @@ def render(results: dict) -> str:
     """The RESULTS.md section."""
     m, rows, q = results["machine"], results["rows"], results["ratios"]
     title = "Vision: CIFAR-10 JPEG, MobileNet student from the pretrained resnet56"
-    lines = [f"## {title} (`make bench-vision`{'' if results['config'].endswith('/vision.yaml') else ', config ' + results['config']})", "",
+    lines = [f"## {title} (`make bench-vision`"
+             f"{'' if results['config'].endswith('/vision.yaml') else ', config ' + results['config']})", "",
              f"{m['date']} · {m['cpu']} · {m['cores']} cores (shared) · torch {m['torch']} · "
              f"wall {results['wall_s'] / 60:.1f} min · config `{results['config']}`"
              + (f" with `{' '.join(results['overrides'])}`" if results["overrides"] else ""),

@@ -14,7 +14,8 @@ def test_wilson_interval_matches_newcombes_worked_examples():
     low, high = stats.wilson_interval(81 / 263, 263)
     assert (low, high) == pytest.approx((0.2553, 0.3662), abs=1e-4)
     assert stats.wilson_interval(0.5, 100) == pytest.approx((0.4038, 0.5962), abs=1e-4)
-    assert stats.wilson_interval(1.0, 10)[1] == pytest.approx(1.0) and stats.wilson_interval(0.0, 10)[0] == pytest.approx(0)
+    assert (stats.wilson_interval(1.0, 10)[1] == pytest.approx(1.0)
+            and stats.wilson_interval(0.0, 10)[0] == pytest.approx(0))
     assert stats.wilson_interval(0.3, 0) == (0.0, 1.0)  # no samples: nothing is known
 
 

@@ -20,7 +20,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from edgekd import atomic
+# Imported after the sys.path insert above: run as a script, the repo root is not on the path.
+from edgekd import atomic  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CIFAR = DATA / "cifar10-jpg"

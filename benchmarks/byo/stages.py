@@ -175,7 +175,8 @@ def convert(name: str, data: dict) -> dict:
     write_bytes(out / "model_int8.tflite", int8)
     summary = {"fp32_seconds": round(fp32_s, 1), "int8_seconds": round(int8_s, 1),
                "representative_samples": REPRESENTATIVE,
-               "representative_from": "train split, numpy default_rng(0) permutation, first 500, sorted; no augmentation",
+               "representative_from": "train split, numpy default_rng(0) permutation, first 500, sorted; "
+                                      "no augmentation",
                "fp32_bytes": len(fp32), "int8_bytes": len(int8)}
     write_json(out / "convert.json", summary)
     return summary

@@ -41,7 +41,8 @@ TEACHERS = {
         "epochs": 40, "batch": 100, "lr": 1e-3,
         "augmentation": "random time shift up to 100 ms (zero fill), MFCCs recomputed per batch; no noise",
         "input": "float32 [N, 49, 10, 1]: TF MFCCs (see ds_cnn/mfcc_params.json)",
-        "input_note": "x_test are the TF MFCCs [49,10,1] of waves_test (1 s, peak-normalised); params in mfcc_params.json",
+        "input_note": "x_test are the TF MFCCs [49,10,1] of waves_test (1 s, peak-normalised); "
+                      "params in mfcc_params.json",
         "data": "FSDD 8 kHz: train index 10-49 (2,400), val index 5-9 (300), test index 0-4 (300, official)",
     },
     "mobilenet_v1_025_96": {

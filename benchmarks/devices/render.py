@@ -78,7 +78,8 @@ def markdown(result: dict) -> str:
 
 def _band_text(family: str, b: dict) -> str:
     text = f"{family} x{b['low']:.2f}..x{b['high']:.2f} ({b['points']} points)"
-    kinds = ", ".join(f"{k} x{kb['low']:.2f}..x{kb['high']:.2f} ({kb['points']})" for k, kb in b.get("by_kind", {}).items())
+    kinds = ", ".join(f"{k} x{kb['low']:.2f}..x{kb['high']:.2f} ({kb['points']})"
+                      for k, kb in b.get("by_kind", {}).items())
     return f"{text} [{kinds}]" if kinds else text
 
 

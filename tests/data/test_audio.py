@@ -45,10 +45,11 @@ def test_numeric_label_order_speaker_holdout_and_val_rule(fsdd_like):
 
 def test_class_folders_layout_and_ratio_split(tmp_path):
     t = np.arange(2400) / 8000
-    for k, (name, freq) in enumerate((("yes", 500.0), ("no", 1800.0))):
+    for _k, (name, freq) in enumerate((("yes", 500.0), ("no", 1800.0))):
         for i in range(10):
             (tmp_path / name).mkdir(exist_ok=True)
-            wavfile.write(tmp_path / name / f"take{i}.wav", 8000, (0.4 * np.sin(2 * np.pi * freq * t) * 32767).astype(np.int16))
+            wavfile.write(tmp_path / name / f"take{i}.wav", 8000,
+                          (0.4 * np.sin(2 * np.pi * freq * t) * 32767).astype(np.int16))
     bundle = load_audio_folder(cfg(tmp_path, layout="class_folders"), seed=0)
     assert bundle.class_names == ("no", "yes")
     assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (14, 2, 4)

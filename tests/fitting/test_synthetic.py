@@ -30,7 +30,8 @@ def test_seeds_cover_the_kernel_mix():
 
 def test_blocks_time_each_variant_alone():
     order = []
-    stats = time_in_blocks({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, block_s=0.0, rounds=2, settle_s=0.0)
+    stats = time_in_blocks({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                           block_s=0.0, rounds=2, settle_s=0.0)
     assert set(stats) == {"a", "b"} and stats["a"]["runs"] == 30 and stats["a"]["mode"] == "blocks"
     # round 1: 3 warm-up + 15 timed calls of a, then of b; round 2 reversed
     assert order == ["a"] * 18 + ["b"] * 36 + ["a"] * 18
@@ -55,7 +56,8 @@ def test_measured_networks_fit_an_onnxruntime_model():
     lines = []
     records = measure_networks(14, ("onnxruntime",), ("fp32",), 1, block_s=0.01, rounds=1, progress=lines.append)
     assert len(records) == 14 and len(lines) == 28 and records[0]["seed"] == 1000
-    assert all(r["seconds"]["onnxruntime/fp32"] > 0 and len(r["features"]["fp32"]["16/4"]) == len(FEATURES) for r in records)
+    assert all(r["seconds"]["onnxruntime/fp32"] > 0 and len(r["features"]["fp32"]["16/4"]) == len(FEATURES)
+               for r in records)
     models = fit_runtime_models(records, threads=1)
     model = models["onnxruntime"]["fp32"]
     assert model["fit"]["networks"] == 14 and model["about"]["threads"] == 1

@@ -1,4 +1,5 @@
-"""`edgekd targets fit --quick`: micro-benchmarks on this machine -> a profile a build accepts (and the old name `calibrate`)."""
+"""`edgekd targets fit --quick`: micro-benchmarks on this machine -> a profile a build accepts
+(and the old name `calibrate`)."""
 
 import os
 import subprocess

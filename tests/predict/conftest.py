@@ -7,7 +7,8 @@ import pytest
 
 # The golden Keras network: every layer's MACs and params worked out by hand (input 8x8x3, batch 1).
 #   conv     Conv2D(8, 3x3, same, relu)       MACs 8*8*8 * 3*3*3 = 13824   params 8*27 + 8 = 224
-#   bn       BatchNormalization               MACs 0                       params 8 + 8 = 16 (+16 statistics, not params)
+#   bn       BatchNormalization               MACs 0                       params 8 + 8 = 16
+#                                                                          (+16 statistics, not params)
 #   dw       DepthwiseConv2D(3x3, same)       MACs 8*8*8 * 3*3 = 4608      params 3*3*8 + 8 = 80
 #   grouped  Conv2D(8, 3x3, valid, groups=2)  MACs 6*6*8 * (8/2)*3*3 = 10368  params 3*3*4*8 + 8 = 296
 #   sep      SeparableConv2D(6, 3x3, same, hard_swish)

@@ -41,7 +41,8 @@ def _conv_model(tmp_path, qdq=False):
               helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
               helper.make_node("Flatten", ["g"], ["f"]),
               helper.make_node("Gemm", ["f", "fc"], ["y"], transB=1, name="fc")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16, 32, 32])],
+    graph = helper.make_graph(nodes, "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16, 32, 32])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 10])], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8

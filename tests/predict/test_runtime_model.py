@@ -72,7 +72,8 @@ def test_node_features_pad_channels_to_the_tile_and_mark_unaligned_convs():
 
 
 def _model_dict(band=(-0.1, 0.2)) -> dict:
-    return {"channel_tile": 1, "align_tile": 1, "coefficients": dict(zip(FEATURES, TRUE_COEF.tolist())), "band": {"low": band[0], "high": band[1]},
+    return {"channel_tile": 1, "align_tile": 1, "coefficients": dict(zip(FEATURES, TRUE_COEF.tolist())),
+            "band": {"low": band[0], "high": band[1]},
             "fit": {"networks": 24, "loo_median_abs_error": 0.04, "loo_within_10pct": 0.9,
                     "measured_ms_range": [0.05, 3.0]}, "about": {}}
 

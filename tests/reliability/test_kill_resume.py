@@ -9,8 +9,9 @@ One resume in the chain changes the quantize config, to prove a changed key reru
 Issue 17 adds kills *inside* stages at seeded random moments: ``killpoint.py`` counts the
 Python calls of each long stage in the reference build, and each kill lands on a drawn call
 number (mid-epoch, mid-conversion, mid-quantization, mid-write). Five such kills run in
-``make test``; the slow suite runs 20 more, and the stage-boundary chain above. While the reference build runs, a second build into
-the same ``--out`` must refuse with exit 2 ("in use by pid N").
+``make test``; the slow suite runs 20 more, and the stage-boundary chain above. While the
+reference build runs, a second build into the same ``--out`` must refuse with exit 2
+("in use by pid N").
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from edgekd.report.console import render_build
 
 from .test_markdown_golden import REPORT
 
+# A line ending in a backslash continues on the next source line: one line of output, kept within 120 columns.
 EXPECTED = """\
 FAILED: 1 budget missed (1 not judged) — deployable: s-int8.onnx
   missed: top1 85.00%, limit ≥ 90.00% (s-int8.onnx)
@@ -32,7 +33,8 @@ FAILED: 1 budget missed (1 not judged) — deployable: s-int8.onnx
 │ s-int8.mlpackage │ coreml │ int8 │  20 k │ 2.0 KiB │   n/a¹ │    n/a¹ │   n/a¹ │     n/a¹ │    0.5 ms │   512 B │
 └──────────────────┴────────┴──────┴───────┴─────────┴────────┴─────────┴────────┴──────────┴───────────┴─────────┘
                                             pred. p50: predicted on pi
-¹ Core ML prediction needs macOS: on Linux a Core ML model is converted, saved and its spec checked, but accuracy, calibration and host latency cannot be
+¹ Core ML prediction needs macOS: on Linux a Core ML model is converted, saved and its spec checked, \
+but accuracy, calibration and host latency cannot be
 measured (the gate takes its accuracy from the same student measured in another format).
 budget missed — report: out/report.md
 """

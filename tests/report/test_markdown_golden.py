@@ -50,6 +50,7 @@ REPORT = {
                        "interval": [-0.168, 0.268], "only_first_right": 3, "only_second_right": 2, "mcnemar_p": 1.0},
 }
 
+# A line ending in a backslash continues on the next source line: one line of output, kept within 120 columns.
 EXPECTED = """\
 # edgekd build report — pi: FAILED
 
@@ -102,7 +103,9 @@ measured in another format).
 | hard-label baseline | 75.00% | 80.00% |
 | teacher | — | 90.00% |
 
-Only the KD student right: 3 test samples; only the baseline: 2. KD student vs hard-label baseline: +5.00 points on 20 test samples (95% interval -16.80 to +26.80; McNemar p 1.000): no difference this test split can resolve.
+Only the KD student right: 3 test samples; only the baseline: 2. KD student vs hard-label baseline: \
++5.00 points on 20 test samples (95% interval -16.80 to +26.80; McNemar p 1.000): no difference this \
+test split can resolve.
 
 ## Confusion matrix — s-int8.onnx, test split
 

@@ -44,7 +44,8 @@ def test_every_shipped_profile_loads(name):
     assert json.loads(json.dumps(public))["name"] == name
     # the preferred format is deployable with the runtime the profile names
     assert profile.formats[0] in {"onnxruntime": {"onnx"}, "litert": {"tflite"}, "tflite-micro": {"tflite"},
-                                  "coreml": {"coreml"}, "tensorrt": {"onnx"}, "edgetpu": {"tflite"}}[profile.runtime.name]
+                                  "coreml": {"coreml"}, "tensorrt": {"onnx"},
+                                  "edgetpu": {"tflite"}}[profile.runtime.name]
 
 
 def test_expected_devices_are_shipped_and_listed_sorted():
@@ -58,7 +59,8 @@ def test_expected_devices_are_shipped_and_listed_sorted():
 def test_mcu_profiles_are_int8_tflite_micro_with_weights_in_flash():
     for name in ("stm32h743", "stm32h7a3", "esp32-s3"):
         p = load_target(name)
-        assert (p.runtime.name, p.formats, p.precisions, p.memory.weights_in) == ("tflite-micro", ["tflite"], ["int8"], "flash")
+        assert (p.runtime.name, p.formats, p.precisions, p.memory.weights_in) == (
+            "tflite-micro", ["tflite"], ["int8"], "flash")
         assert p.budgets.max_peak_ram_bytes <= p.memory.ram_bytes
     assert load_target("stm32h743").memory.ram_bytes == 512 * 1024
     assert load_target("stm32h7a3").cpu.clock_hz == 280e6

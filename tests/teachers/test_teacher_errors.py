@@ -85,7 +85,8 @@ def test_broken_files_raise_model_file_error(request, tmp_path, teacher_files, k
         source = teacher_files["weights" if kind == "torch" else kind]
         suffix = {"torch": ".pt", "torchscript": ".ts", "onnx": ".onnx"}[kind]
     path = _corrupt(tmp_path, source, mode, suffix)
-    cfg = {"torch": lambda: _torch_cfg(teacher_files, weights=path), "torchscript": lambda: TorchScriptTeacher(path=path, trust_code=True),
+    cfg = {"torch": lambda: _torch_cfg(teacher_files, weights=path),
+           "torchscript": lambda: TorchScriptTeacher(path=path, trust_code=True),
            "onnx": lambda: OnnxTeacher(path=path), "tflite": lambda: TFLiteTeacher(path=path),
            "keras": lambda: KerasTeacher(path=path, trust_code=True)}[kind]()
     text = _error(cfg)

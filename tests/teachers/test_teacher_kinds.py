@@ -38,7 +38,8 @@ def test_torch_factory_module_is_private_not_from_sys_path(tmp_path, teacher_fil
 
 
 def test_torchscript(teacher_files, source_model):
-    model, _ = load_teacher(TorchScriptTeacher(path=teacher_files["torchscript"], trust_code=True), INPUT_SHAPE, NUM_CLASSES)
+    model, _ = load_teacher(TorchScriptTeacher(path=teacher_files["torchscript"], trust_code=True),
+                            INPUT_SHAPE, NUM_CLASSES)
     x = sample_batch()
     torch.testing.assert_close(model(x), source_model(x), atol=1e-5, rtol=0)
     params, macs, note = teacher_size(model, INPUT_SHAPE)
