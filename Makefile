@@ -29,9 +29,10 @@ constraints: $(STAMP)
 		| grep -v -e '^-e ' -e '^edgekd' | sed 's/+cpu$$//'; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 
-# Style and types of the package (configured in pyproject.toml); CI runs it before the tests.
+# Style of the package, benchmarks and tests, and types of the package (configured in pyproject.toml);
+# CI runs it after the tests.
 lint: $(STAMP)
-	$(BIN)/ruff check edgekd
+	$(BIN)/ruff check edgekd benchmarks tests
 	$(BIN)/mypy edgekd
 
 demo: $(STAMP)
