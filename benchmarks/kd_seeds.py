@@ -115,8 +115,10 @@ def render(summary: dict) -> str:
              else "the config's T and alpha")
     weights = "every model's last epoch" if summary.get("epoch") == "last" else "every model's best val epoch"
     lines = [f"### KD ({title}) against hard labels over {by}s, {weights} (`benchmarks/kd_seeds.py`)", "",
-             f"Split: {summary['split']}", "",
-             "| speaker | seed | teacher test | KD val | baseline val | KD test | baseline test | KD − baseline | "
+             f"Split: {summary['split']}", ""]
+    if summary.get("recipe"):  # what sets these runs apart from the config as committed
+        lines += [f"Recipe: the config with {', '.join(f'`{o}`' for o in summary['recipe'])}", ""]
+    lines += ["| speaker | seed | teacher test | KD val | baseline val | KD test | baseline test | KD − baseline | "
              "McNemar p |", "|---|---|---|---|---|---|---|---|---|"]
     for r in summary["rows"]:
         lines.append(f"| {r.get('speaker', '?')} | {r['seed']} | {pct(r['teacher'])} | {pct(r['kd_val'])} | "
@@ -156,7 +158,9 @@ def main() -> None:
     rows.sort(key=lambda r: (r["speaker"], r["seed"]))
     split = " ".join(o for o in loaded[0]["overrides"] if o.startswith("data.split")) or "held-out speaker, " \
         "val a random 10% of the training speakers' clips"
+    recipe = [o for o in loaded[0]["overrides"] if not o.startswith(("data.split", "seed="))]
     summary = {"temperature": args.temperature, "alpha": args.alpha, "by": args.by, "epoch": args.epoch, "split": split,
+               "recipe": recipe,
                "sources": [str(p) for p in args.results], "rows": rows,
                "over_seeds": over_seeds(by_group(rows, args.by)), "teacher_lead": teacher_lead(rows, args.by)}
     atomic.write_json(ROOT / "benchmarks" / "results" / f"{args.name}.json", summary)

@@ -69,8 +69,10 @@ def test_kd_seed_row_reads_the_chosen_point_and_the_seed(bench_module):
     assert row["seed"] == 3 and row["speaker"] == "theo" and row["kd"] == 0.8 and row["baseline"] == 0.6
     assert row["diff"] == pytest.approx(0.2)
     assert row["paired"]["mcnemar_p"] == pytest.approx(0.625)  # the (T=2, alpha=0.5) point's clips, not T=4's
-    assert "| theo | 3 | 70.00% | 40.00% | 45.00% | 80.00% | 60.00% | +20.00 | 0.625 |" in seeds.render(
-        {"temperature": 2.0, "alpha": 0.5, "split": "x", "rows": [row], "over_seeds": seeds.over_seeds([0.2])})
+    summary = {"temperature": 2.0, "alpha": 0.5, "split": "x", "rows": [row], "over_seeds": seeds.over_seeds([0.2])}
+    assert "| theo | 3 | 70.00% | 40.00% | 45.00% | 80.00% | 60.00% | +20.00 | 0.625 |" in seeds.render(summary)
+    assert "Recipe:" not in seeds.render(summary)
+    assert "Recipe: the config with `teacher.members=3`" in seeds.render({**summary, "recipe": ["teacher.members=3"]})
 
 
 def test_leave_one_speaker_out_averages_each_speakers_seeds_first(bench_module):
