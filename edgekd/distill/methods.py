@@ -147,7 +147,7 @@ def build_objective(teacher: nn.Module, student: nn.Module, train, cfg, input_sh
                               f"{teacher_name}", fix="set distill.rkd_on=logits")
     taps = [tap for tap in (s_tap, t_tap) if tap is not None]
     # alpha 0 with Hinton KD is the hard-label loss: the soft term would be computed only to be
-    # multiplied by 0, so the teacher is never run (kd_sweep's baseline point: about half the time)
+    # multiplied by 0, so the teacher is never run (kd_sweep's baseline point saves a teacher forward a step)
     hard_only = method == "hinton" and a == 0
     cached = None
     if cfg.recipe == "standard" and train.augment is None and not mixing_of(cfg, 2).active and not needs_features \
